@@ -1,0 +1,138 @@
+/** The embedded default object store: a local folder with the same layout as the S3 lake. */
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { StoreError, StoreFullError } from '../core/errors.js';
+import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
+
+const TEMP_MARKER = '.tmp-';
+
+export class FolderStore implements ObjectStore {
+  readonly location: string;
+
+  constructor(root: string) {
+    this.location = resolve(root);
+  }
+
+  async putIfAbsent(key: string, body: Uint8Array): Promise<PutResult> {
+    const target = this.pathOf(key);
+    const temp = await this.writeTemp(target, body, key);
+    try {
+      // link() publishes the complete file or fails with EEXIST: exclusive create without a partial-file window.
+      await link(temp, target);
+      return { created: true };
+    } catch (error) {
+      if (errorCode(error) === 'EEXIST') return { created: false };
+      throw this.wrap(error, 'publish', key);
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  async put(key: string, body: Uint8Array): Promise<void> {
+    const target = this.pathOf(key);
+    const temp = await this.writeTemp(target, body, key);
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw this.wrap(error, 'replace', key);
+    }
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await readFile(this.pathOf(key)));
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return undefined;
+      throw this.wrap(error, 'read', key);
+    }
+  }
+
+  async head(key: string): Promise<StoredObject | undefined> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { key, size: info.size } : undefined;
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return undefined;
+      throw this.wrap(error, 'stat', key);
+    }
+  }
+
+  async list(prefix: string): Promise<StoredObject[]> {
+    const slash = prefix.lastIndexOf('/');
+    const baseKey = slash < 0 ? '' : prefix.slice(0, slash + 1);
+    const found: StoredObject[] = [];
+    await this.walk(baseKey, prefix, found);
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if (errorCode(error) !== 'ENOENT') throw this.wrap(error, 'delete', key);
+    }
+  }
+
+  private async walk(dirKey: string, prefix: string, found: StoredObject[]): Promise<void> {
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(dirKey === '' ? this.location : this.pathOf(dirKey), { withFileTypes: true });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT' || errorCode(error) === 'ENOTDIR') return;
+      throw this.wrap(error, 'list', prefix);
+    }
+    for (const entry of entries) {
+      if (entry.name.startsWith(TEMP_MARKER)) continue;
+      const key = `${dirKey}${entry.name}`;
+      if (entry.isDirectory()) {
+        const asDir = `${key}/`;
+        if (asDir.startsWith(prefix) || prefix.startsWith(asDir)) await this.walk(asDir, prefix, found);
+      } else if (entry.isFile() && key.startsWith(prefix)) {
+        const info = await stat(join(this.location, key));
+        found.push({ key, size: info.size });
+      }
+    }
+  }
+
+  private async writeTemp(target: string, body: Uint8Array, key: string): Promise<string> {
+    const temp = join(dirname(target), `${TEMP_MARKER}${randomUUID()}`);
+    try {
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(temp, body, { flag: 'wx' });
+      return temp;
+    } catch (error) {
+      await unlink(temp).catch(() => undefined);
+      throw this.wrap(error, 'write', key);
+    }
+  }
+
+  private pathOf(key: string): string {
+    if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
+      throw new StoreError(`Invalid object key "${key}": keys are relative paths without . or .. segments`);
+    }
+    const path = join(this.location, ...key.split('/'));
+    if (!path.startsWith(this.location + sep)) throw new StoreError(`Object key "${key}" escapes the lake folder`);
+    return path;
+  }
+
+  private wrap(error: unknown, action: string, key: string): Error {
+    const code = errorCode(error);
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      return new StoreFullError(`No space left in ${this.location} to ${action} ${key}: free disk space and run again`, {
+        cause: error,
+      });
+    }
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      return new StoreFullError(`Cannot ${action} ${key} in ${this.location} (${code}): make the folder writable`, {
+        cause: error,
+      });
+    }
+    return new StoreError(`Could not ${action} ${key} in ${this.location}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}

@@ -1,0 +1,139 @@
+/**
+ * Every failure the exporter knows by name. Step Functions retries and catches on `name`
+ * (the Lambda `errorType`), so each class sets it explicitly and says whether it is retryable.
+ */
+export interface PlutoErrorBody {
+  readonly detail?: string;
+  readonly code?: string;
+}
+
+export abstract class PlutoExportError extends Error {
+  abstract readonly retryable: boolean;
+  /** Pluto's own `detail` (or `message`), when the error came from the API. */
+  readonly detail: string | undefined;
+  /** Pluto's `code`, e.g. `authentication_failed`. */
+  readonly code: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; detail?: string; code?: string } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.detail = options.detail;
+    this.code = options.code;
+  }
+}
+
+/** 401: the token is wrong, revoked or deleted. Terminal for the whole run. */
+export class PlutoAuthError extends PlutoExportError {
+  override readonly name = 'PlutoAuthError';
+  readonly retryable = false;
+}
+
+/** 403: the token's user may not see this experiment or plot. The experiment is skipped. */
+export class PlutoForbiddenError extends PlutoExportError {
+  override readonly name = 'PlutoForbiddenError';
+  readonly retryable = false;
+}
+
+/** 404: missing, or not visible to the token. The experiment is skipped. */
+export class PlutoNotFoundError extends PlutoExportError {
+  override readonly name = 'PlutoNotFoundError';
+  readonly retryable = false;
+}
+
+/** 405: an endpoint Pluto has switched off. The experiment is skipped. */
+export class PlutoInactiveEndpointError extends PlutoExportError {
+  override readonly name = 'PlutoInactiveEndpointError';
+  readonly retryable = false;
+}
+
+/** 429 beyond the client's time budget: the workflow waits and retries. */
+export class PlutoRateLimitedError extends PlutoExportError {
+  override readonly name = 'PlutoRateLimitedError';
+  readonly retryable = true;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(
+    message: string,
+    options: { cause?: unknown; detail?: string; code?: string; retryAfterMs?: number } = {},
+  ) {
+    super(message, options);
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** 5xx, connection reset or timeout beyond the client's time budget. */
+export class PlutoUpstreamError extends PlutoExportError {
+  override readonly name = 'PlutoUpstreamError';
+  readonly retryable = true;
+}
+
+/** Invalid JSON or a body that does not have the documented shape. */
+export class PlutoBadResponseError extends PlutoExportError {
+  override readonly name = 'PlutoBadResponseError';
+  readonly retryable = true;
+}
+
+/** The count, headers or order of a dataset changed while it was being paged. Never papered over. */
+export class PageDriftError extends PlutoExportError {
+  override readonly name = 'PageDriftError';
+  readonly retryable = false;
+}
+
+/** A row that the lake contract cannot hold. Nothing is dropped silently. */
+export class ContractError extends PlutoExportError {
+  override readonly name = 'ContractError';
+  readonly retryable = false;
+}
+
+/** CommitExperiment found parts that do not add up to what was planned. */
+export class CommitVerificationError extends PlutoExportError {
+  override readonly name = 'CommitVerificationError';
+  readonly retryable = false;
+}
+
+/** An immutable object already exists with different content. */
+export class ObjectConflictError extends PlutoExportError {
+  override readonly name = 'ObjectConflictError';
+  readonly retryable = false;
+}
+
+/** The object store failed (I/O error, throttling); the step may be retried. */
+export class StoreError extends PlutoExportError {
+  override readonly name = 'StoreError';
+  readonly retryable = true;
+}
+
+/** The store is out of space: retrying cannot help until someone frees it. */
+export class StoreFullError extends PlutoExportError {
+  override readonly name = 'StoreFullError';
+  readonly retryable = false;
+}
+
+/** Configuration or usage that cannot work; the message names what to fix. */
+export class ConfigError extends PlutoExportError {
+  override readonly name = 'ConfigError';
+  readonly retryable = false;
+}
+
+/** Errors after which the experiment is recorded as `skipped` (Pluto said no) rather than `failed`. */
+export const SKIPPING_ERROR_NAMES = [
+  'PlutoForbiddenError',
+  'PlutoNotFoundError',
+  'PlutoInactiveEndpointError',
+] as const;
+
+/** Errors the workflow retries with backoff. */
+export const RETRYABLE_ERROR_NAMES = [
+  'PlutoRateLimitedError',
+  'PlutoUpstreamError',
+  'PlutoBadResponseError',
+  'StoreError',
+] as const;
+
+/** Errors that end the whole run: nothing further can succeed. */
+export const RUN_FATAL_ERROR_NAMES = ['PlutoAuthError', 'ConfigError', 'StoreFullError'] as const;
+
+/** A workflow step received a payload that does not have its documented shape: a wiring bug. */
+export class InvalidStepInputError extends PlutoExportError {
+  override readonly name = 'InvalidStepInputError';
+  readonly retryable = false;
+}

@@ -1,0 +1,31 @@
+/** Where everything lives in the lake (SPEC §4). S3 and the local folder share this layout. */
+import type { TableName } from './contract.js';
+import { TABLES } from './contract.js';
+
+export function partitionLocation(table: TableName, partitionValue: string, runId?: string): string {
+  const key = TABLES[table].partitionKey;
+  return runId === undefined
+    ? `data/${table}/${key}=${partitionValue}/`
+    : `data/${table}/${key}=${partitionValue}/run_id=${runId}/`;
+}
+
+export function partKey(table: TableName, experimentId: string, runId: string, dataset: string, slot: number) {
+  return `${partitionLocation(table, experimentId, runId)}part-${dataset}-${String(slot).padStart(5, '0')}.parquet`;
+}
+
+export function exportLogPartKey(runId: string): string {
+  return `${partitionLocation('export_log', runId)}part-export_log-00000.parquet`;
+}
+
+export const runPrefix = (runId: string) => `runs/${runId}/`;
+export const itemsKey = (runId: string) => `runs/${runId}/items.json`;
+export const planKey = (runId: string, experimentId: string) => `runs/${runId}/plans/${experimentId}/plan.json`;
+export const slotsKey = (runId: string, experimentId: string) => `runs/${runId}/plans/${experimentId}/slots.json`;
+export const commitRecordKey = (runId: string, experimentId: string) =>
+  `runs/${runId}/experiments/${experimentId}.json`;
+export const commitRecordPrefix = (runId: string) => `runs/${runId}/experiments/`;
+export const slotFailureKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
+  `runs/${runId}/failures/${experimentId}/${dataset}-${slot}.json`;
+export const slotFailurePrefix = (runId: string, experimentId: string) => `runs/${runId}/failures/${experimentId}/`;
+export const manifestKey = (runId: string) => `runs/${runId}/manifest.json`;
+export const LEASE_KEY = 'runs/_lease.json';

@@ -1,0 +1,96 @@
+/**
+ * The Pluto API as far as it is known (SPEC §2). Every schema tolerates unknown fields and
+ * missing optional ones: only what the sources show is assumed.
+ */
+import { z } from 'zod';
+
+const person = z
+  .looseObject({ first_name: z.string().nullish(), last_name: z.string().nullish() })
+  .nullish();
+const shortnamed = z.looseObject({ shortname: z.string().nullish() }).nullish();
+
+export const projectSchema = z.looseObject({
+  pluto_id: z.string().optional(),
+  uuid: z.string().optional(),
+  name: z.string().nullish(),
+});
+export type PlutoProject = z.infer<typeof projectSchema>;
+
+export const experimentSchema = z.looseObject({
+  pluto_id: z.string(),
+  name: z.string().nullish(),
+  organism: shortnamed,
+  type: shortnamed,
+  share_level: z.string().nullish(),
+  status: z.string().nullish(),
+  assay_data_units: z.looseObject({ units: shortnamed }).nullish(),
+  plot_count: z.number().int().nullish(),
+  experiment_owner: person,
+  created_by: person,
+  created_at: z.string().nullish(),
+  user_permissions: z.array(z.unknown()).nullish(),
+});
+export type PlutoExperiment = z.infer<typeof experimentSchema>;
+
+export const plotSchema = z.looseObject({
+  uuid: z.string(),
+  analysis_type: z.string().nullish(),
+  analysis: z
+    .looseObject({
+      uuid: z.string().nullish(),
+      name: z.string().nullish(),
+      pipeline_status: z.string().nullish(),
+      pipeline_version: z.union([z.string(), z.number()]).nullish(),
+    })
+    .nullish(),
+  display: z
+    .looseObject({
+      display_type: z.string().nullish(),
+      plot_title: z.string().nullish(),
+      is_archived: z.boolean().nullish(),
+    })
+    .nullish(),
+  share_level: z.string().nullish(),
+  status: z.string().nullish(),
+});
+export type PlutoPlot = z.infer<typeof plotSchema>;
+
+export const listEnvelopeSchema = z.looseObject({
+  count: z.number().int().nonnegative(),
+  items: z.array(z.unknown()),
+});
+
+/** Display type whose data pages are column-major: `items[i]` is the column `headers[i]`. */
+export const COLUMN_MAJOR_DISPLAY_TYPE = 'volcano_plot_v2';
+
+export type DatasetKind = 'samples' | 'assay' | 'results';
+
+export type DatasetRef =
+  | { readonly kind: 'samples'; readonly experimentId: string }
+  | { readonly kind: 'assay'; readonly experimentId: string }
+  | { readonly kind: 'results'; readonly experimentId: string; readonly plotId: string };
+
+/**
+ * One page of a tabular dataset, normalized to columns: `columns[i]` holds the cells of
+ * `headers[i]` for the rows of this page, in API order. Cells are JSON values as parsed
+ * (numbers beyond 2^53 arrive as `LosslessNumber`).
+ */
+export interface DataPage {
+  readonly count: number;
+  readonly headers: readonly string[];
+  readonly offset: number;
+  readonly rowCount: number;
+  readonly columns: readonly (readonly unknown[])[];
+  readonly layout: 'rows' | 'columns';
+}
+
+/** A JSON number whose text a double cannot hold exactly (e.g. integers beyond 2^53). */
+export class LosslessNumber {
+  constructor(readonly text: string) {}
+  valueOf(): number {
+    return Number(this.text);
+  }
+  toJSON(): string {
+    return this.text;
+  }
+}

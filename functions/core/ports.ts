@@ -1,0 +1,72 @@
+/**
+ * The collaborators of the core, as interfaces. Real adapters are chosen at the edge:
+ * folder store / S3, local catalog / Glue, environment / Secrets Manager, HTTP client / anything
+ * that speaks the Pluto API.
+ */
+import type { TableName } from './contract.js';
+import type { DataPage, DatasetRef, PlutoExperiment, PlutoPlot, PlutoProject } from './pluto/model.js';
+
+export interface StoredObject {
+  readonly key: string;
+  readonly size: number;
+}
+
+export interface PutResult {
+  /** False when an object already existed at the key (nothing was written). */
+  readonly created: boolean;
+}
+
+/** Keys are `/`-separated and relative to the lake root; the store never sees `..` or a leading `/`. */
+export interface ObjectStore {
+  /** Human-readable root, for messages: a folder path or `s3://bucket/prefix`. */
+  readonly location: string;
+  /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
+  putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
+  /** Writes or replaces, atomically for readers (used for leases and pointers only). */
+  put(key: string, body: Uint8Array): Promise<void>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  head(key: string): Promise<StoredObject | undefined>;
+  /** Every object whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<StoredObject[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** Where a table partition currently points: the committed run's folder. */
+export interface PartitionPointer {
+  readonly table: TableName;
+  /** `experiment_id` or `run_id` value. */
+  readonly partitionValue: string;
+  readonly runId: string;
+  /** Key prefix of the folder holding the partition's parts, relative to the lake root. */
+  readonly location: string;
+}
+
+export interface Catalog {
+  getPartition(table: TableName, partitionValue: string): Promise<PartitionPointer | undefined>;
+  /** Creates or repoints partitions; each pointer flips atomically. */
+  putPartitions(pointers: readonly PartitionPointer[]): Promise<void>;
+  /** Removes partitions (an experiment retired from the lake); data stays until retention. */
+  deletePartitions(table: TableName, partitionValues: readonly string[]): Promise<void>;
+  listPartitions(table: TableName): Promise<PartitionPointer[]>;
+}
+
+export interface SecretReader {
+  /** The Pluto API token. */
+  getToken(): Promise<string>;
+  /** Called once after a 401, in case the secret was rotated since it was cached. */
+  refresh(): Promise<string>;
+}
+
+/** What the core needs of Pluto. The HTTP client is the real adapter. */
+export interface PlutoApi {
+  listProjects(): AsyncIterable<PlutoProject>;
+  listProjectExperiments(projectId: string): AsyncIterable<PlutoExperiment>;
+  listExperiments(): AsyncIterable<PlutoExperiment>;
+  getExperiment(experimentId: string): Promise<PlutoExperiment>;
+  listPlots(experimentId: string): AsyncIterable<PlutoPlot>;
+  getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage>;
+}
+
+export interface Clock {
+  now(): Date;
+}

@@ -1,0 +1,125 @@
+/** The JSON objects the workflow keeps in the store under `runs/` (SPEC §4, §5). */
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { TABLE_NAMES } from './contract.js';
+import { experimentStatusSchema } from './workflow/messages.js';
+
+export const leaseSchema = z.object({ runId: z.string(), acquiredAt: z.string(), expiresAt: z.string() });
+export type Lease = z.infer<typeof leaseSchema>;
+
+export const errorInfoSchema = z.object({
+  name: z.string(),
+  message: z.string(),
+  detail: z.string().optional(),
+  code: z.string().optional(),
+});
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+export const partInfoSchema = z.object({
+  table: z.enum(TABLE_NAMES),
+  key: z.string(),
+  rows: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string(),
+  schemaFingerprint: z.string(),
+});
+export type PartInfo = z.infer<typeof partInfoSchema>;
+
+export const plannedDatasetSchema = z.object({
+  /** `samples`, `assay` or `plot-<uuid>`. */
+  dataset: z.string(),
+  kind: z.enum(['samples', 'assay', 'results']),
+  plotId: z.string().optional(),
+  status: z.enum(['planned', 'skipped']),
+  count: z.number().int().nonnegative(),
+  headers: z.array(z.string()),
+  slotCount: z.number().int().nonnegative(),
+  error: errorInfoSchema.optional(),
+});
+export type PlannedDataset = z.infer<typeof plannedDatasetSchema>;
+
+export const planSchema = z.object({
+  runId: z.string(),
+  experimentId: z.string(),
+  projectId: z.string().nullable(),
+  plannedAt: z.string(),
+  fingerprint: z.string(),
+  experiment: z.record(z.string(), z.unknown()),
+  plots: z.array(z.record(z.string(), z.unknown())),
+  datasets: z.array(plannedDatasetSchema),
+});
+export type Plan = z.infer<typeof planSchema>;
+
+/** Written by ExportSlot after every part of the slot exists: the slot is done. */
+export const receiptSchema = z.object({
+  runId: z.string(),
+  experimentId: z.string(),
+  dataset: z.string(),
+  slot: z.number().int().nonnegative(),
+  apiRows: z.number().int().nonnegative(),
+  parts: z.array(partInfoSchema),
+});
+export type Receipt = z.infer<typeof receiptSchema>;
+
+export const datasetRecordSchema = z.object({
+  dataset: z.string(),
+  plotId: z.string().optional(),
+  status: experimentStatusSchema,
+  apiCount: z.number().int().nonnegative().nullable(),
+  rowsWritten: z.number().int().nonnegative(),
+  parts: z.array(partInfoSchema),
+  error: errorInfoSchema.optional(),
+});
+export type DatasetRecord = z.infer<typeof datasetRecordSchema>;
+
+/** One per experiment per run, written put-if-absent: the experiment's outcome in this run. */
+export const commitRecordSchema = z.object({
+  runId: z.string(),
+  experimentId: z.string(),
+  projectId: z.string().nullable(),
+  status: experimentStatusSchema,
+  /** For `unchanged`: the run whose commit stays current. */
+  sourceRunId: z.string().optional(),
+  fingerprint: z.string().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  datasets: z.array(datasetRecordSchema),
+  error: errorInfoSchema.optional(),
+});
+export type CommitRecord = z.infer<typeof commitRecordSchema>;
+
+export const manifestSchema = z.object({
+  runId: z.string(),
+  codeVersion: z.string(),
+  status: z.enum(['committed', 'failed']),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+  schemaFingerprints: z.record(z.string(), z.string()),
+  counts: z.object({
+    exported: z.number().int(),
+    unchanged: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+  }),
+  exportLog: partInfoSchema.optional(),
+  experiments: z.array(commitRecordSchema),
+});
+export type Manifest = z.infer<typeof manifestSchema>;
+
+export const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
+
+export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
+  const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(body)));
+  if (!parsed.success) throw new Error(`${what} is not valid: ${parsed.error.message}`);
+  return parsed.data;
+}
+
+export const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
+
+/** Canonical JSON (sorted keys) so that digests do not depend on key order. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) => {
+    if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
+    return Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  });
+}

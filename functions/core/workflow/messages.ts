@@ -1,0 +1,123 @@
+/**
+ * The payloads that travel between workflow states. Each is small and bounded: lists that grow
+ * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
+ */
+import { z } from 'zod';
+
+const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
+
+export const runInputSchema = z.object({
+  runId: id,
+  experimentIds: z.array(id).optional(),
+  projectIds: z.array(id).optional(),
+  /** Re-export every experiment even when its fingerprint is unchanged. */
+  full: z.boolean().optional(),
+});
+export type RunInput = z.infer<typeof runInputSchema>;
+
+export const startRunOutputSchema = z.object({
+  runId: id,
+  /** `started`: export; `leased`: another run holds the lease; `committed`: this run already finished. */
+  status: z.enum(['started', 'leased', 'committed']),
+  itemsKey: z.string(),
+  experimentCount: z.number().int().nonnegative(),
+  full: z.boolean(),
+  startedAt: z.string(),
+});
+export type StartRunOutput = z.infer<typeof startRunOutputSchema>;
+
+/** One element of `runs/<run>/items.json`, the ItemReader input of ExportExperiments. */
+export const experimentItemSchema = z.object({
+  experimentId: id,
+  projectId: z.string().nullable(),
+});
+export type ExperimentItem = z.infer<typeof experimentItemSchema>;
+
+/** What the ExportExperiments ItemSelector hands each child execution. */
+export const planInputSchema = z.object({
+  runId: id,
+  full: z.boolean(),
+  item: experimentItemSchema,
+});
+export type PlanInput = z.infer<typeof planInputSchema>;
+
+export const planOutputSchema = z.object({
+  runId: id,
+  experimentId: id,
+  /** `export`: slots to write; `done`: nothing left to do (unchanged, or already committed). */
+  action: z.enum(['export', 'done']),
+  slotsKey: z.string(),
+  slotCount: z.number().int().nonnegative(),
+});
+export type PlanOutput = z.infer<typeof planOutputSchema>;
+
+export const slotSchema = z.object({
+  /** `samples`, `assay` or `plot-<uuid>`: names the part file. */
+  dataset: z.string(),
+  kind: z.enum(['samples', 'assay', 'results']),
+  plotId: z.string().optional(),
+  slot: z.number().int().nonnegative(),
+  offset: z.number().int().nonnegative(),
+  limit: z.number().int().nonnegative(),
+  /** The API count at planning time; any other count while paging is drift. */
+  expectedCount: z.number().int().nonnegative(),
+  /** Digest of the header row at planning time. */
+  headersDigest: z.string(),
+});
+export type Slot = z.infer<typeof slotSchema>;
+
+export const exportSlotInputSchema = z.object({
+  runId: id,
+  experimentId: id,
+  slot: slotSchema,
+});
+export type ExportSlotInput = z.infer<typeof exportSlotInputSchema>;
+
+export const commitInputSchema = planOutputSchema;
+export type CommitInput = PlanOutput;
+
+export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
+export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
+
+export const commitOutputSchema = z.object({
+  runId: id,
+  experimentId: id,
+  status: experimentStatusSchema,
+});
+export type CommitOutput = z.infer<typeof commitOutputSchema>;
+
+/** Input of RecordExperimentFailure: the failed state's input plus Step Functions' error object. */
+export const recordFailureInputSchema = z.object({
+  runId: id,
+  experimentId: id.optional(),
+  item: experimentItemSchema.optional(),
+  failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
+});
+export type RecordFailureInput = z.infer<typeof recordFailureInputSchema>;
+
+export const finalizeInputSchema = startRunOutputSchema;
+
+export const finalizeOutputSchema = z.object({
+  runId: id,
+  status: z.enum(['committed', 'leased', 'failed']),
+  manifestKey: z.string().optional(),
+  experiments: z.object({
+    exported: z.number().int(),
+    unchanged: z.number().int(),
+    skipped: z.number().int(),
+    failed: z.number().int(),
+  }),
+});
+export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
+
+/** State names, shared by the CDK definition and the local runner's handler table. */
+export const STATE_NAMES = {
+  startRun: 'StartRun',
+  exportExperiments: 'ExportExperiments',
+  planExperiment: 'PlanExperiment',
+  exportSlots: 'ExportSlots',
+  exportSlot: 'ExportSlot',
+  commitExperiment: 'CommitExperiment',
+  recordExperimentFailure: 'RecordExperimentFailure',
+  finalizeRun: 'FinalizeRun',
+} as const;
