@@ -1,0 +1,217 @@
+/**
+ * DuckDB over a local lake: the local twin of Athena. One view per contract table, over exactly the
+ * parts of the partitions the catalog currently points at, with the partition key as a VARCHAR
+ * column. Column types follow the contract as Glue declares them; `timestamp` columns are TIMESTAMP
+ * holding UTC wall-clock time, as Athena shows them.
+ */
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  DuckDBArrayValue,
+  type DuckDBConnection,
+  DuckDBDecimalValue,
+  DuckDBInstance,
+  DuckDBListValue,
+  DuckDBMapValue,
+  DuckDBStructValue,
+  DuckDBTimestampMillisecondsValue,
+  DuckDBTimestampNanosecondsValue,
+  DuckDBTimestampSecondsValue,
+  DuckDBTimestampTZValue,
+  DuckDBTimestampValue,
+  DuckDBUnionValue,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../core/contract.js';
+import { StoreError } from '../core/errors.js';
+import type { Catalog, PartitionPointer } from '../core/ports.js';
+
+export interface LakeQuery {
+  /** Runs SQL (several statements allowed; the last one's rows are returned). Values are DuckDB values. */
+  query(sql: string): Promise<Record<string, DuckDBValue>[]>;
+  close(): void;
+}
+
+export interface OpenLakeOptions {
+  /** Local lake folder. */
+  readonly root: string;
+  readonly catalog: Catalog;
+}
+
+const SQL_TYPE: Readonly<Record<ColumnType, string>> = {
+  string: 'VARCHAR',
+  double: 'DOUBLE',
+  bigint: 'BIGINT',
+  int: 'INTEGER',
+  boolean: 'BOOLEAN',
+  timestamp: 'TIMESTAMP',
+};
+
+/** Helper table mapping each part file to its partition value; kept out of the `main` schema. */
+const PARTS_TABLE = 'lake_meta.parts';
+
+const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
+const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+async function partFiles(root: string, pointer: PartitionPointer): Promise<string[]> {
+  const folder = path.resolve(root, pointer.location);
+  let names: string[];
+  try {
+    names = await readdir(folder);
+  } catch (cause) {
+    throw new StoreError(
+      `${pointer.table} partition ${pointer.partitionValue} points at ${folder}, which cannot be read`,
+      { cause },
+    );
+  }
+  return names
+    .filter((name) => name.endsWith('.parquet') && !name.startsWith('.'))
+    .sort()
+    .map((name) => path.join(folder, name));
+}
+
+function columnExpression(name: string, type: ColumnType, source: string | null): string {
+  if (source === null) return `CAST(NULL AS ${SQL_TYPE[type]}) AS ${ident(name)}`;
+  const column = `${source}.${ident(name)}`;
+  // epoch_us is time-zone independent, so the view does not depend on the session's TimeZone.
+  const value =
+    type === 'timestamp' ? `make_timestamp(epoch_us(${column}))` : `CAST(${column} AS ${SQL_TYPE[type]})`;
+  return `${value} AS ${ident(name)}`;
+}
+
+function viewSql(table: TableName, files: readonly string[]): string {
+  const definition = TABLES[table];
+  const key = ident(definition.partitionKey);
+  if (files.length === 0) {
+    const columns = definition.columns.map((c) => columnExpression(c.name, c.type, null));
+    return `CREATE VIEW ${ident(table)} AS SELECT ${columns.join(', ')}, CAST(NULL AS VARCHAR) AS ${key} LIMIT 0`;
+  }
+  const columns = definition.columns.map((c) => columnExpression(c.name, c.type, 'p'));
+  const list = files.map(literal).join(', ');
+  return (
+    `CREATE VIEW ${ident(table)} AS SELECT ${columns.join(', ')}, m.partition_value AS ${key} ` +
+    `FROM read_parquet([${list}], filename = '__part_file', hive_partitioning = false) AS p ` +
+    `JOIN ${PARTS_TABLE} AS m ON m.table_name = ${literal(table)} AND m.file = p.__part_file`
+  );
+}
+
+async function createViews(connection: DuckDBConnection, root: string, catalog: Catalog): Promise<void> {
+  await connection.run(
+    `CREATE SCHEMA lake_meta; CREATE TABLE ${PARTS_TABLE} (table_name VARCHAR, file VARCHAR, partition_value VARCHAR)`,
+  );
+  const appender = await connection.createAppender('parts', 'lake_meta');
+  const views: string[] = [];
+  for (const table of TABLE_NAMES) {
+    const pointers = await catalog.listPartitions(table);
+    const perPartition = await Promise.all(pointers.map((pointer) => partFiles(root, pointer)));
+    const files: string[] = [];
+    perPartition.forEach((partitionFiles, i) => {
+      const value = (pointers[i] as PartitionPointer).partitionValue;
+      for (const file of partitionFiles) {
+        appender.appendVarchar(table);
+        appender.appendVarchar(file);
+        appender.appendVarchar(value);
+        appender.endRow();
+        files.push(file);
+      }
+    });
+    views.push(viewSql(table, files));
+  }
+  appender.closeSync();
+  for (const sql of views) await connection.run(sql);
+}
+
+/** Opens an in-memory DuckDB whose views read the lake's current partitions. */
+export async function openLake(options: OpenLakeOptions): Promise<LakeQuery> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    // The metadata cache reads each part's footer once per session rather than once per query.
+    await connection.run("SET TimeZone = 'UTC'; SET parquet_metadata_cache = true");
+    await createViews(connection, path.resolve(options.root), options.catalog);
+  } catch (error) {
+    connection.closeSync();
+    instance.closeSync();
+    throw error;
+  }
+  return {
+    async query(sql) {
+      const reader = await connection.runAndReadAll(sql);
+      return reader.getRowObjects();
+    },
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+const MICROS_PER_MILLI = 1000n;
+
+function isoFromMicros(micros: bigint): string {
+  let millis = micros / MICROS_PER_MILLI;
+  let extra = micros % MICROS_PER_MILLI;
+  if (extra < 0n) {
+    millis -= 1n;
+    extra += MICROS_PER_MILLI;
+  }
+  const iso = new Date(Number(millis)).toISOString();
+  return extra === 0n ? iso : `${iso.slice(0, -1)}${extra.toString().padStart(3, '0')}Z`;
+}
+
+function timestampJson(value: { isFinite: boolean; toString(): string }, micros: () => bigint): string {
+  return value.isFinite ? isoFromMicros(micros()) : value.toString();
+}
+
+function jsonValue(value: unknown): JsonValue {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'boolean':
+    case 'string':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : String(value);
+    case 'bigint':
+      return value >= -Number.MAX_SAFE_INTEGER && value <= Number.MAX_SAFE_INTEGER
+        ? Number(value)
+        : String(value);
+    case 'object':
+      break;
+    default:
+      return String(value);
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? String(value) : value.toISOString();
+  if (value instanceof DuckDBTimestampValue || value instanceof DuckDBTimestampTZValue) {
+    return timestampJson(value, () => value.micros);
+  }
+  if (value instanceof DuckDBTimestampMillisecondsValue) {
+    return timestampJson(value, () => value.millis * MICROS_PER_MILLI);
+  }
+  if (value instanceof DuckDBTimestampSecondsValue) {
+    return timestampJson(value, () => value.seconds * 1_000_000n);
+  }
+  if (value instanceof DuckDBTimestampNanosecondsValue) {
+    return timestampJson(value, () => value.nanos / MICROS_PER_MILLI);
+  }
+  if (value instanceof DuckDBDecimalValue) return value.toDouble();
+  if (value instanceof DuckDBListValue || value instanceof DuckDBArrayValue)
+    return value.items.map(jsonValue);
+  if (value instanceof DuckDBStructValue) {
+    return Object.fromEntries(Object.entries(value.entries).map(([k, v]) => [k, jsonValue(v)]));
+  }
+  if (value instanceof DuckDBMapValue) {
+    return value.entries.map((entry) => ({ key: jsonValue(entry.key), value: jsonValue(entry.value) }));
+  }
+  if (value instanceof DuckDBUnionValue) return { tag: value.tag, value: jsonValue(value.value) };
+  return String(value);
+}
+
+/**
+ * JSON-safe rows for `query --json`: integers beyond ±(2^53-1) as strings, timestamps as ISO 8601
+ * (UTC, `Z`), decimals as numbers, NaN/Infinity and other values as DuckDB's text.
+ */
+export function toJsonRows(rows: readonly Record<string, unknown>[]): Record<string, JsonValue>[] {
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, jsonValue(v)])));
+}

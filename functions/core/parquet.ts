@@ -1,0 +1,440 @@
+/**
+ * The Parquet writer (SPEC §4): contract columns to an Arrow table, written by parquet-wasm with
+ * v1 data pages, SNAPPY, dictionary encoding and statistics.
+ *
+ * Timestamps are Arrow Timestamp(MILLISECOND, "UTC"), i.e. Parquet INT64 TIMESTAMP(MILLIS,
+ * isAdjustedToUTC=true): Athena and Glue read millisecond timestamps (not micros) as `timestamp`,
+ * DuckDB reads the column as TIMESTAMP WITH TIME ZONE.
+ */
+import { createHash } from 'node:crypto';
+import {
+  Bool,
+  type Data,
+  type DataType,
+  Dictionary,
+  Field,
+  Float64,
+  Int32,
+  Int64,
+  makeData,
+  makeVector,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  TimestampMillisecond,
+  tableToIPC,
+  Utf8,
+} from 'apache-arrow';
+import {
+  Compression,
+  EnabledStatistics,
+  Table as WasmTable,
+  WriterPropertiesBuilder,
+  WriterVersion,
+  writeParquet,
+} from 'parquet-wasm';
+import { type CellValue, type ColumnarRows, type ColumnType, TABLES, type TableName } from './contract.js';
+import { ContractError } from './errors.js';
+
+const CREATED_BY = 'pluto-export';
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const TWO_POW_32 = 4294967296;
+
+function arrowType(type: ColumnType): DataType {
+  switch (type) {
+    case 'string':
+      return new Dictionary(new Utf8(), new Int32());
+    case 'double':
+      return new Float64();
+    case 'bigint':
+      return new Int64();
+    case 'int':
+      return new Int32();
+    case 'boolean':
+      return new Bool();
+    case 'timestamp':
+      return new TimestampMillisecond('UTC');
+  }
+}
+
+/** The Arrow schema of a contract table (partition keys are paths, not columns). */
+function arrowSchema(table: TableName): Schema {
+  return new Schema(TABLES[table].columns.map((c) => new Field(c.name, arrowType(c.type), true)));
+}
+
+/** Digest of the table's columns, contract types and Arrow types: equal digests mean one schema. */
+export function tableSchemaFingerprint(table: TableName): string {
+  const columns = TABLES[table].columns.map((c) => [c.name, c.type, String(arrowType(c.type))]);
+  return createHash('sha256').update(JSON.stringify({ table, columns })).digest('hex');
+}
+
+interface ColumnContext {
+  readonly table: TableName;
+  readonly column: string;
+}
+
+function badCell(ctx: ColumnContext, row: number, expected: string, value: unknown): ContractError {
+  const shown = typeof value === 'bigint' ? `${value}n` : JSON.stringify(value);
+  return new ContractError(
+    `${ctx.table}.${ctx.column} row ${row}: expected ${expected}, got ${typeof value} ${shown}`,
+  );
+}
+
+class Validity {
+  readonly bits: Uint8Array;
+  nulls = 0;
+  constructor(length: number) {
+    this.bits = new Uint8Array((length + 7) >> 3);
+  }
+  set(i: number): void {
+    this.bits[i >> 3] = (this.bits[i >> 3] as number) | (1 << (i & 7));
+  }
+  /** Arrow wants no bitmap at all when nothing is null. */
+  bitmap(): Uint8Array | undefined {
+    return this.nulls === 0 ? undefined : this.bits;
+  }
+}
+
+const textEncoder = new TextEncoder();
+
+function utf8Vector(strings: readonly string[]) {
+  let capacity = 0;
+  for (const s of strings) capacity += s.length * 3;
+  const bytes = new Uint8Array(capacity);
+  const offsets = new Int32Array(strings.length + 1);
+  let end = 0;
+  for (let i = 0; i < strings.length; i++) {
+    end += textEncoder.encodeInto(strings[i] as string, bytes.subarray(end)).written;
+    offsets[i + 1] = end;
+  }
+  return makeVector(
+    makeData({
+      type: new Utf8(),
+      length: strings.length,
+      valueOffsets: offsets,
+      data: bytes.subarray(0, end),
+    }),
+  );
+}
+
+function dictionaryData(type: Dictionary<Utf8, Int32>, values: readonly CellValue[], ctx: ColumnContext) {
+  const n = values.length;
+  const indices = new Int32Array(n);
+  const validity = new Validity(n);
+  const lookup = new Map<string, number>();
+  const uniques: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      validity.nulls++;
+      continue;
+    }
+    if (typeof v !== 'string') throw badCell(ctx, i, 'a string', v);
+    let index = lookup.get(v);
+    if (index === undefined) {
+      index = uniques.length;
+      lookup.set(v, index);
+      uniques.push(v);
+    }
+    indices[i] = index;
+    validity.set(i);
+  }
+  return makeData({
+    type,
+    length: n,
+    nullCount: validity.nulls,
+    nullBitmap: validity.bitmap(),
+    data: indices,
+    dictionary: utf8Vector(uniques),
+  });
+}
+
+function float64Data(type: Float64, values: readonly CellValue[], ctx: ColumnContext) {
+  const n = values.length;
+  const data = new Float64Array(n);
+  const validity = new Validity(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      validity.nulls++;
+      continue;
+    }
+    if (typeof v !== 'number') throw badCell(ctx, i, 'a number', v);
+    data[i] = v;
+    validity.set(i);
+  }
+  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
+}
+
+/** INT64 cells (bigint and timestamp columns): numbers are written as two 32-bit halves, avoiding a BigInt per cell. */
+function int64Values(values: readonly CellValue[], ctx: ColumnContext, expected: string) {
+  const n = values.length;
+  const data = new BigInt64Array(n);
+  const halves = new Uint32Array(data.buffer);
+  const validity = new Validity(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      validity.nulls++;
+      continue;
+    }
+    if (typeof v === 'number') {
+      if (!Number.isSafeInteger(v)) throw badCell(ctx, i, expected, v);
+      if (v >= 0) {
+        halves[2 * i] = v % TWO_POW_32;
+        halves[2 * i + 1] = Math.floor(v / TWO_POW_32);
+      } else {
+        data[i] = BigInt(v);
+      }
+    } else if (typeof v === 'bigint') {
+      if (v < INT64_MIN || v > INT64_MAX) throw badCell(ctx, i, expected, v);
+      data[i] = v;
+    } else {
+      throw badCell(ctx, i, expected, v);
+    }
+    validity.set(i);
+  }
+  return { data, validity };
+}
+
+function int32Data(type: Int32, values: readonly CellValue[], ctx: ColumnContext) {
+  const n = values.length;
+  const data = new Int32Array(n);
+  const validity = new Validity(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      validity.nulls++;
+      continue;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
+      throw badCell(ctx, i, 'a 32-bit integer', v);
+    }
+    data[i] = v;
+    validity.set(i);
+  }
+  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
+}
+
+function boolData(type: Bool, values: readonly CellValue[], ctx: ColumnContext) {
+  const n = values.length;
+  const data = new Uint8Array((n + 7) >> 3);
+  const validity = new Validity(n);
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v === null) {
+      validity.nulls++;
+      continue;
+    }
+    if (typeof v !== 'boolean') throw badCell(ctx, i, 'a boolean', v);
+    if (v) data[i >> 3] = (data[i >> 3] as number) | (1 << (i & 7));
+    validity.set(i);
+  }
+  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
+}
+
+function columnData(field: Field, type: ColumnType, values: readonly CellValue[], ctx: ColumnContext): Data {
+  switch (type) {
+    case 'string':
+      return dictionaryData(field.type as Dictionary<Utf8, Int32>, values, ctx);
+    case 'double':
+      return float64Data(field.type as Float64, values, ctx);
+    case 'int':
+      return int32Data(field.type as Int32, values, ctx);
+    case 'boolean':
+      return boolData(field.type as Bool, values, ctx);
+    case 'bigint': {
+      const { data, validity } = int64Values(values, ctx, 'a 64-bit integer');
+      return makeData({
+        type: field.type as Int64,
+        length: values.length,
+        nullCount: validity.nulls,
+        nullBitmap: validity.bitmap(),
+        data,
+      });
+    }
+    case 'timestamp': {
+      const { data, validity } = int64Values(values, ctx, 'epoch milliseconds');
+      return makeData({
+        type: field.type as TimestampMillisecond,
+        length: values.length,
+        nullCount: validity.nulls,
+        nullBitmap: validity.bitmap(),
+        data,
+      });
+    }
+  }
+}
+
+function writerProperties() {
+  return new WriterPropertiesBuilder()
+    .setWriterVersion(WriterVersion.V1)
+    .setCompression(Compression.SNAPPY)
+    .setDictionaryEnabled(true)
+    .setStatisticsEnabled(EnabledStatistics.Page)
+    .setCreatedBy(CREATED_BY)
+    .build();
+}
+
+/** Builds the Arrow table of a contract table; cells are checked against the column types. */
+function arrowTable(table: TableName, rows: ColumnarRows, rowCount: number): Table {
+  const definition = TABLES[table];
+  const schema = arrowSchema(table);
+  const known = new Set(definition.columns.map((c) => c.name));
+  for (const name of Object.keys(rows)) {
+    if (!known.has(name)) throw new ContractError(`${table}: ${name} is not a column of the contract`);
+  }
+  const children = definition.columns.map((column, i) => {
+    const values = rows[column.name];
+    if (values === undefined) throw new ContractError(`${table}: column ${column.name} is missing`);
+    if (values.length !== rowCount) {
+      throw new ContractError(`${table}.${column.name}: ${values.length} cells for ${rowCount} rows`);
+    }
+    return columnData(schema.fields[i] as Field, column.type, values, { table, column: column.name });
+  });
+  const struct = makeData({ type: new Struct(schema.fields), length: rowCount, nullCount: 0, children });
+  return new Table(schema, [new RecordBatch(schema, struct)]);
+}
+
+/** Encodes one Parquet file (one part) holding the rows of a contract table. */
+export function encodeParquet(table: TableName, rows: ColumnarRows, rowCount: number): Uint8Array {
+  const ipc = tableToIPC(arrowTable(table, rows, rowCount), 'stream');
+  return writeParquet(WasmTable.fromIPCStream(ipc), writerProperties());
+}
+
+const MAGIC = 'PAR1';
+const FILE_META_NUM_ROWS = 3;
+const THRIFT = {
+  stop: 0,
+  true: 1,
+  false: 2,
+  byte: 3,
+  i16: 4,
+  i32: 5,
+  i64: 6,
+  double: 7,
+  binary: 8,
+  list: 9,
+  set: 10,
+  map: 11,
+  struct: 12,
+};
+
+/** A reader of the Thrift compact protocol, just enough to walk the Parquet footer. */
+class CompactReader {
+  private pos: number;
+  constructor(
+    private readonly bytes: Uint8Array,
+    start: number,
+    private readonly end: number,
+  ) {
+    this.pos = start;
+  }
+
+  byte(): number {
+    if (this.pos >= this.end) throw new ContractError('Parquet footer ends early');
+    return this.bytes[this.pos++] as number;
+  }
+
+  varint(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      const b = this.byte();
+      result |= BigInt(b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return result;
+      shift += 7n;
+      if (shift > 70n) throw new ContractError('Parquet footer has an overlong varint');
+    }
+  }
+
+  zigzag(): bigint {
+    const n = this.varint();
+    return (n >> 1n) ^ -(n & 1n);
+  }
+
+  skip(type: number): void {
+    switch (type) {
+      case THRIFT.true:
+      case THRIFT.false:
+        return;
+      case THRIFT.byte:
+        this.pos += 1;
+        return;
+      case THRIFT.i16:
+      case THRIFT.i32:
+      case THRIFT.i64:
+        this.varint();
+        return;
+      case THRIFT.double:
+        this.pos += 8;
+        return;
+      case THRIFT.binary: {
+        const length = Number(this.varint());
+        this.pos += length;
+        return;
+      }
+      case THRIFT.list:
+      case THRIFT.set: {
+        const header = this.byte();
+        const size = header >> 4 === 15 ? Number(this.varint()) : header >> 4;
+        for (let i = 0; i < size; i++) this.skipElement(header & 0x0f);
+        return;
+      }
+      case THRIFT.map: {
+        const size = Number(this.varint());
+        if (size === 0) return;
+        const types = this.byte();
+        for (let i = 0; i < size; i++) {
+          this.skipElement(types >> 4);
+          this.skipElement(types & 0x0f);
+        }
+        return;
+      }
+      case THRIFT.struct:
+        for (
+          let field = this.fieldHeader(0);
+          field.type !== THRIFT.stop;
+          field = this.fieldHeader(field.id)
+        ) {
+          this.skip(field.type);
+        }
+        return;
+      default:
+        throw new ContractError(`Parquet footer has unknown Thrift type ${type}`);
+    }
+  }
+
+  /** Booleans inside lists take a byte; as struct fields they live in the field header. */
+  private skipElement(type: number): void {
+    if (type === THRIFT.true || type === THRIFT.false) this.pos += 1;
+    else this.skip(type);
+  }
+
+  fieldHeader(previousId: number): { id: number; type: number } {
+    const header = this.byte();
+    const type = header & 0x0f;
+    if (type === THRIFT.stop) return { id: 0, type };
+    const delta = header >> 4;
+    return { id: delta === 0 ? Number(this.zigzag()) : previousId + delta, type };
+  }
+}
+
+/** Rows in a Parquet file, read from its footer (FileMetaData.num_rows) without decoding any page. */
+export function parquetRowCount(bytes: Uint8Array): number {
+  const text = (from: number) => String.fromCharCode(...bytes.subarray(from, from + 4));
+  if (bytes.length < 12 || text(0) !== MAGIC || text(bytes.length - 4) !== MAGIC) {
+    throw new ContractError('not a Parquet file: the PAR1 magic is missing');
+  }
+  const footerLength = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 4).getUint32(0, true);
+  const footerStart = bytes.length - 8 - footerLength;
+  if (footerStart < 4) throw new ContractError('not a Parquet file: the footer length is out of range');
+  const reader = new CompactReader(bytes, footerStart, bytes.length - 8);
+  for (let field = reader.fieldHeader(0); field.type !== THRIFT.stop; field = reader.fieldHeader(field.id)) {
+    if (field.id === FILE_META_NUM_ROWS && field.type === THRIFT.i64) return Number(reader.zigzag());
+    reader.skip(field.type);
+  }
+  throw new ContractError('Parquet footer has no num_rows');
+}
