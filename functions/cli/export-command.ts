@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { EnvSecretReader } from '../adapters/env-secret-reader.js';
+import { ConfigError } from '../core/errors.js';
+import { manifestKey } from '../core/layout.js';
+import { createPlutoClient } from '../core/pluto/client.js';
+import type { SecretReader } from '../core/ports.js';
+import { manifestSchema } from '../core/records.js';
+import { CODE_VERSION } from '../core/version.js';
+import { readJson } from '../core/workflow/deps.js';
+import { openLakeStore } from '../local/lake-location.js';
+import { runLocalExport } from '../local/local-export.js';
+import { formatMs, formatTable, TerminalProgress } from './progress.js';
+
+const idList = z
+  .string()
+  .transform((text) =>
+    text
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  )
+  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')).min(1));
+
+const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
+
+export const exportConfigSchema = z.object({
+  apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  out: z.string().min(1).default('./lake'),
+  experimentIds: idList.optional(),
+  projectIds: idList.optional(),
+  runId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'a run id is 1-128 letters, digits, _ . : -')
+    .default(() => defaultRunId(new Date())),
+  concurrency: positiveInt(64).default(4),
+  rowsPerPart: positiveInt(50_000_000).default(1_000_000),
+  full: z.boolean().default(false),
+});
+export type ExportConfig = z.infer<typeof exportConfigSchema>;
+
+const OPTION_NAMES: Record<string, string> = {
+  apiUrl: '--api-url',
+  out: '--out',
+  experimentIds: '--experiments',
+  projectIds: '--projects',
+  runId: '--run-id',
+  concurrency: '--concurrency',
+  rowsPerPart: '--rows-per-part',
+};
+
+export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
+  const parsed = exportConfigSchema.safeParse({
+    apiUrl: values['api-url'],
+    out: values.out,
+    experimentIds: values.experiments,
+    projectIds: values.projects,
+    runId: values['run-id'],
+    concurrency: values.concurrency,
+    rowsPerPart: values['rows-per-part'],
+    full: values.full,
+  });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const option = OPTION_NAMES[String(issue?.path[0])] ?? String(issue?.path[0]);
+  throw new ConfigError(`${option}: ${issue?.message ?? 'invalid value'}`);
+}
+
+export const defaultRunId = (now: Date) =>
+  `run-${now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z')}`;
+
+export async function runExportCommand(
+  values: Record<string, string | boolean | undefined>,
+  secrets: SecretReader = new EnvSecretReader(),
+): Promise<number> {
+  const config = parseExportConfig(values);
+  await secrets.getToken();
+  const lake = await openLakeStore(config.out);
+  const progress = new TerminalProgress(process.stderr);
+  const settings = {
+    rowsPerPart: config.rowsPerPart,
+    pageSize: 10_000,
+    leaseTtlMs: 12 * 3600_000,
+    codeVersion: CODE_VERSION,
+  };
+  const started = Date.now();
+  let output: Awaited<ReturnType<typeof runLocalExport>>;
+  try {
+    output = await runLocalExport({
+      input: {
+        runId: config.runId,
+        full: config.full,
+        ...(config.experimentIds === undefined ? {} : { experimentIds: config.experimentIds }),
+        ...(config.projectIds === undefined ? {} : { projectIds: config.projectIds }),
+      },
+      store: lake.store,
+      catalog: lake.catalog,
+      pluto: createPlutoClient({ baseUrl: config.apiUrl, secrets, version: CODE_VERSION }),
+      settings,
+      experimentConcurrency: config.concurrency,
+      slotConcurrency: config.concurrency,
+      progress,
+    });
+  } finally {
+    progress.finish();
+  }
+  if (output.status === 'leased') {
+    process.stderr.write(`pluto-export: skipped: another run holds the lease on ${lake.store.location}\n`);
+    return 0;
+  }
+  const manifest = await readJson(lake.store, manifestKey(output.runId), manifestSchema);
+  if (manifest !== undefined) {
+    const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
+    const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>
+      record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
+    process.stdout.write(
+      `${formatTable(
+        ['experiment', 'status', 'samples', 'assay', 'results', 'duration', 'detail'],
+        manifest.experiments.map((record) => [
+          record.experimentId,
+          record.status,
+          rowsOf(record, (d) => d === 'samples'),
+          rowsOf(record, (d) => d === 'assay'),
+          rowsOf(record, (d) => d.startsWith('plot-')),
+          formatMs(
+            durations.get(record.experimentId) ??
+              Date.parse(record.finishedAt) - Date.parse(record.startedAt),
+          ),
+          record.error ? (record.error.detail ?? record.error.message) : '',
+        ]),
+      )}\n`,
+    );
+  }
+  const counts = output.experiments;
+  process.stdout.write(
+    `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ${counts.exported} exported, ` +
+      `${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed -> ${lake.store.location}\n`,
+  );
+  return output.status === 'committed' ? 0 : 1;
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { startSimulator } from '../../test/simulator/index.js';
+import { ConfigError } from '../core/errors.js';
+
+const simulateConfigSchema = z.object({
+  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  seed: z.coerce.number().int().default(1),
+  experiments: z.coerce.number().int().min(1).max(10_000).default(6),
+});
+
+export async function runSimulateCommand(
+  values: Record<string, string | boolean | undefined>,
+): Promise<number> {
+  const parsed = simulateConfigSchema.safeParse(values);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`--${String(issue?.path[0])}: ${issue?.message}`);
+  }
+  const simulator = await startSimulator(parsed.data);
+  process.stdout.write(
+    `Pluto API simulator on ${simulator.url} (seed ${parsed.data.seed}, ${parsed.data.experiments} experiments)\n` +
+      `  export PLUTO_API_TOKEN=${simulator.truth.token}\n` +
+      `  npm run --silent pluto-export -- export --api-url ${simulator.url}\n` +
+      'Ctrl-C stops it.\n',
+  );
+  await new Promise<void>((resolveStop) => {
+    process.once('SIGINT', resolveStop);
+    process.once('SIGTERM', resolveStop);
+  });
+  await simulator.close();
+  return 0;
+}

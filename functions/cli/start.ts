@@ -1,0 +1,89 @@
+/**
+ * `npm start`: with PLUTO_API_TOKEN, export the real organisation into ./lake; without it, export
+ * the simulator's demo organisation into ./demo-lake and answer a few example queries.
+ */
+import { startSimulator } from '../../test/simulator/index.js';
+import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
+import { FolderStore } from '../adapters/folder-store.js';
+import { StoreCatalog } from '../adapters/store-catalog.js';
+import type { SecretReader } from '../core/ports.js';
+import { runExportCommand } from './export-command.js';
+import { formatTable } from './progress.js';
+
+export const DEMO_LAKE = 'demo-lake';
+
+export const EXAMPLE_QUERIES: readonly { title: string; sql: string }[] = [
+  {
+    title: 'Experiments and their sizes',
+    sql: 'select experiment_id, name, organism, experiment_type, sample_rows, assay_rows, plot_count from experiments order by experiment_id',
+  },
+  {
+    title: 'Assay cells per experiment, with the cells that were not numbers',
+    sql: 'select experiment_id, count(*) as cells, round(avg(value), 3) as mean_value, count(value_text) as text_cells from assay group by experiment_id order by experiment_id',
+  },
+  {
+    title: 'Strongest significant differential expression across all experiments',
+    sql: 'select experiment_id, gene_symbol, round(log2_fold_change, 3) as log2fc, adj_p_value from differential_expression where adj_p_value < 0.05 order by abs(log2_fold_change) desc limit 5',
+  },
+  {
+    title: 'One gene in every experiment, by sample condition (assay joined to sample metadata)',
+    sql: `select a.experiment_id, s.value as condition, count(*) as samples, round(avg(a.value), 3) as mean_expression
+from assay a join samples s
+  on s.experiment_id = a.experiment_id and s.sample_id = a.sample_id and s.attribute = 'condition'
+where a.feature_id = (select feature_id from assay order by row_number limit 1)
+group by 1, 2 order by 1, 2`,
+  },
+  {
+    title: 'What the run did (export_log)',
+    sql: 'select run_id, status, count(*) as datasets, sum(rows_written) as rows_written from export_log group by 1, 2 order by 1, 2',
+  },
+];
+
+async function main(): Promise<number> {
+  if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
+
+  process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
+  const simulator = await startSimulator({ seed: 1, experiments: 5 });
+  const secrets: SecretReader = {
+    getToken: async () => simulator.truth.token,
+    refresh: async () => simulator.truth.token,
+  };
+  try {
+    const code = await runExportCommand({ 'api-url': simulator.url, out: DEMO_LAKE }, secrets);
+    if (code !== 0) return code;
+  } finally {
+    await simulator.close();
+  }
+
+  const lake = await openLake({ root: DEMO_LAKE, catalog: new StoreCatalog(new FolderStore(DEMO_LAKE)) });
+  try {
+    for (const { title, sql } of EXAMPLE_QUERIES) {
+      const rows = toJsonRows(await lake.query(sql));
+      const columns = rows[0] === undefined ? [] : Object.keys(rows[0]);
+      process.stdout.write(
+        `\n-- ${title}\n${sql}\n${formatTable(
+          columns,
+          rows.map((row) => columns.map((c) => row[c])),
+        )}\n`,
+      );
+    }
+  } finally {
+    lake.close();
+  }
+  process.stdout.write(
+    `\nAsk your own: npm run --silent pluto-export -- query --lake ${DEMO_LAKE} "select count(*) from assay"\n`,
+  );
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(
+      `pluto-export: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`,
+    );
+    process.exitCode = 1;
+  },
+);

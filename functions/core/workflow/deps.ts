@@ -1,0 +1,46 @@
+/** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
+import type { z } from 'zod';
+import type { TableName } from '../contract.js';
+import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
+import { decodeJson, encodeJson } from '../records.js';
+
+export interface ExportSettings {
+  /** Target Parquet rows per part; a slot covers as many API rows as give about this many tidy rows. */
+  readonly rowsPerPart: number;
+  /** `limit` of each data page request. */
+  readonly pageSize: number;
+  /** How long a run's lease keeps other runs out if the run dies without releasing it. */
+  readonly leaseTtlMs: number;
+  readonly codeVersion: string;
+}
+
+/** Progress notifications for terminals and metrics; every method is optional. */
+export interface ProgressListener {
+  runPlanned?(info: { runId: string; experiments: number }): void;
+  experimentPlanned?(info: { experimentId: string; slots: number; rows: number }): void;
+  slotExported?(info: { experimentId: string; dataset: string; apiRows: number; parts: number }): void;
+  experimentFinished?(info: { experimentId: string; status: string; rows: number }): void;
+  partWritten?(info: { table: TableName; key: string; rows: number; bytes: number }): void;
+}
+
+export interface StepDeps {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly pluto: PlutoApi;
+  readonly clock: Clock;
+  readonly settings: ExportSettings;
+  readonly progress?: ProgressListener;
+}
+
+export async function readJson<T>(
+  store: ObjectStore,
+  key: string,
+  schema: z.ZodType<T>,
+): Promise<T | undefined> {
+  const body = await store.get(key);
+  return body === undefined ? undefined : decodeJson(schema, body, key);
+}
+
+export const systemClock: Clock = { now: () => new Date() };
+
+export { encodeJson };

@@ -1,0 +1,156 @@
+/**
+ * ExportSlot: fetches one slot's pages, melts them into the contract's tables and writes one
+ * immutable Parquet part per table, then a receipt. A retry that finds the receipt is a no-op; one
+ * that finds a part without a receipt verifies the part and reuses it.
+ */
+import type { TableName } from '../contract.js';
+import { ObjectConflictError, PageDriftError } from '../errors.js';
+import { partKey, planKey, slotFailureKey } from '../layout.js';
+import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
+import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
+import type { DataPage, DatasetRef } from '../pluto/model.js';
+import { type PartInfo, type Plan, planSchema, type Receipt, receiptSchema, sha256 } from '../records.js';
+import { encodeJson, readJson, type StepDeps } from './deps.js';
+import type { ExportSlotInput, Slot } from './messages.js';
+import { errorInfo, headersDigestOf } from './plan-experiment.js';
+
+export const receiptKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
+  `runs/${runId}/receipts/${experimentId}/${dataset}-${String(slot).padStart(5, '0')}.json`;
+export const receiptPrefix = (runId: string, experimentId: string) =>
+  `runs/${runId}/receipts/${experimentId}/`;
+
+export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
+  const { runId, experimentId, slot } = input;
+  const key = receiptKey(runId, experimentId, slot.dataset, slot.slot);
+  const done = await readJson(deps.store, key, receiptSchema);
+  if (done !== undefined) return done;
+  try {
+    const receipt = await writeSlot(input, deps);
+    await deps.store.putIfAbsent(key, encodeJson(receipt));
+    deps.progress?.slotExported?.({
+      experimentId,
+      dataset: slot.dataset,
+      apiRows: receipt.apiRows,
+      parts: receipt.parts.length,
+    });
+    return receipt;
+  } catch (error) {
+    // Distributed Map failures reach the Catch as States.* errors; this record keeps Pluto's detail.
+    await deps.store
+      .put(slotFailureKey(runId, experimentId, slot.dataset, slot.slot), encodeJson(errorInfo(error)))
+      .catch(() => undefined);
+    throw error;
+  }
+}
+
+async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
+  const { runId, experimentId, slot } = input;
+  const primary = new TableRows(slot.kind);
+  const plot = slot.kind === 'results' ? await plotContextOf(input, deps) : undefined;
+  const de =
+    plot !== undefined && isDifferentialExpression(plot.headers)
+      ? new TableRows('differential_expression')
+      : undefined;
+
+  let apiRows = 0;
+  for await (const page of fetchSlotPages(input, deps)) {
+    apiRows += page.rowCount;
+    if (plot !== undefined) meltResults(page, plot, primary, de);
+    else if (slot.kind === 'samples') meltSamples(page, primary);
+    else meltAssay(page, primary);
+  }
+
+  const outputs: [TableName, TableRows][] = [[slot.kind, primary]];
+  if (de !== undefined) outputs.push(['differential_expression', de]);
+  const parts: PartInfo[] = [];
+  for (const [table, rows] of outputs) {
+    parts.push(
+      await writePart(deps, table, partKey(table, experimentId, runId, slot.dataset, slot.slot), rows),
+    );
+  }
+  return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
+}
+
+async function writePart(deps: StepDeps, table: TableName, key: string, rows: TableRows): Promise<PartInfo> {
+  const body = encodeParquet(table, rows.columns(), rows.rowCount);
+  const info: PartInfo = {
+    table,
+    key,
+    rows: rows.rowCount,
+    bytes: body.byteLength,
+    sha256: sha256(body),
+    schemaFingerprint: tableSchemaFingerprint(table),
+  };
+  if (!(await deps.store.putIfAbsent(key, body)).created) {
+    // Another attempt of this slot got there first: keep its part if it holds the same rows.
+    const existing = await deps.store.get(key);
+    if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
+      throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
+    }
+    return { ...info, bytes: existing.byteLength, sha256: sha256(existing) };
+  }
+  deps.progress?.partWritten?.({ table, key, rows: rows.rowCount, bytes: body.byteLength });
+  return info;
+}
+
+async function* fetchSlotPages(input: ExportSlotInput, deps: StepDeps): AsyncGenerator<DataPage> {
+  const { experimentId, slot } = input;
+  const ref = datasetRef(experimentId, slot);
+  const end = slot.offset + slot.limit;
+  let offset = slot.offset;
+  do {
+    const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
+    const page = await deps.pluto.getDataPage(ref, offset, limit);
+    checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
+    yield page;
+    offset += page.rowCount;
+  } while (offset < end);
+}
+
+function checkDrift(page: DataPage, slot: Slot, offset: number, expectedRows: number, experimentId: string) {
+  const where = `${experimentId} ${slot.dataset} at offset ${offset}`;
+  if (page.count !== slot.expectedCount) {
+    throw new PageDriftError(
+      `${where}: count changed from ${slot.expectedCount} to ${page.count} while paging; the experiment will be re-exported whole`,
+    );
+  }
+  if (headersDigestOf(page.headers) !== slot.headersDigest) {
+    throw new PageDriftError(`${where}: the header row changed while paging`);
+  }
+  if (page.rowCount !== expectedRows) {
+    throw new PageDriftError(`${where}: expected ${expectedRows} rows in the page, got ${page.rowCount}`);
+  }
+}
+
+function datasetRef(experimentId: string, slot: Slot): DatasetRef {
+  if (slot.kind !== 'results') return { kind: slot.kind, experimentId };
+  if (slot.plotId === undefined) throw new Error(`Slot ${slot.dataset} has no plotId`);
+  return { kind: 'results', experimentId, plotId: slot.plotId };
+}
+
+interface PlotContext {
+  plotId: string;
+  analysisType: string | null;
+  pipelineVersion: string | null;
+  headers: readonly string[];
+}
+
+async function plotContextOf(input: ExportSlotInput, deps: StepDeps): Promise<PlotContext> {
+  const plan: Plan | undefined = await readJson(
+    deps.store,
+    planKey(input.runId, input.experimentId),
+    planSchema,
+  );
+  const plotId = input.slot.plotId ?? '';
+  const plot = plan?.plots.find((candidate) => candidate.uuid === plotId) as
+    | { analysis_type?: unknown; analysis?: { pipeline_version?: unknown } | null }
+    | undefined;
+  const dataset = plan?.datasets.find((candidate) => candidate.dataset === input.slot.dataset);
+  const version = plot?.analysis?.pipeline_version;
+  return {
+    plotId,
+    analysisType: typeof plot?.analysis_type === 'string' ? plot.analysis_type : null,
+    pipelineVersion: version === undefined || version === null ? null : String(version),
+    headers: dataset?.headers ?? [],
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * FinalizeRun: turns the experiments' commit records into export_log rows and the run manifest
+ * (written last: its presence means the run is over), then releases the lease.
+ */
+import { TABLE_NAMES } from '../contract.js';
+import { RUN_FATAL_ERROR_NAMES } from '../errors.js';
+import { commitRecordKey, exportLogPartKey, itemsKey, manifestKey, partitionLocation } from '../layout.js';
+import { TableRows } from '../melt.js';
+import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
+import {
+  type CommitRecord,
+  commitRecordSchema,
+  type Manifest,
+  manifestSchema,
+  type PartInfo,
+  sha256,
+} from '../records.js';
+import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { experimentItemSchema, type FinalizeOutput, type StartRunOutput } from './messages.js';
+import { releaseLease } from './start-run.js';
+
+const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
+
+export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promise<FinalizeOutput> {
+  const { runId } = input;
+  if (input.status === 'leased') return { runId, status: 'leased', experiments: NO_COUNTS };
+
+  const existing = await readJson(deps.store, manifestKey(runId), manifestSchema);
+  if (existing !== undefined) return summary(existing);
+
+  const items = (await readJson(deps.store, itemsKey(runId), experimentItemSchema.array())) ?? [];
+  const records: CommitRecord[] = [];
+  for (const item of items) {
+    const record = await readJson(deps.store, commitRecordKey(runId, item.experimentId), commitRecordSchema);
+    records.push(record ?? missingRecord(runId, item.experimentId, item.projectId, deps.clock.now()));
+  }
+
+  const exportLog = await writeExportLog(runId, records, deps);
+  const counts = { ...NO_COUNTS };
+  for (const record of records) counts[record.status]++;
+  const fatal = records.some(
+    (r) => r.error && (RUN_FATAL_ERROR_NAMES as readonly string[]).includes(r.error.name),
+  );
+  const manifest: Manifest = {
+    runId,
+    codeVersion: deps.settings.codeVersion,
+    status: fatal ? 'failed' : 'committed',
+    startedAt: input.startedAt,
+    finishedAt: deps.clock.now().toISOString(),
+    schemaFingerprints: Object.fromEntries(
+      TABLE_NAMES.map((table) => [table, tableSchemaFingerprint(table)]),
+    ),
+    counts,
+    exportLog,
+    experiments: records,
+  };
+  await deps.store.putIfAbsent(manifestKey(runId), encodeJson(manifest));
+  await releaseLease(deps, runId);
+  return summary(manifest);
+}
+
+function summary(manifest: Manifest): FinalizeOutput {
+  return {
+    runId: manifest.runId,
+    status: manifest.status,
+    manifestKey: manifestKey(manifest.runId),
+    experiments: manifest.counts,
+  };
+}
+
+/** An experiment whose child execution ended without any record still gets a row: nothing vanishes. */
+function missingRecord(
+  runId: string,
+  experimentId: string,
+  projectId: string | null,
+  now: Date,
+): CommitRecord {
+  return {
+    runId,
+    experimentId,
+    projectId,
+    status: 'failed',
+    startedAt: now.toISOString(),
+    finishedAt: now.toISOString(),
+    datasets: [],
+    error: {
+      name: 'MissingCommitRecordError',
+      message: 'The experiment ended without a commit or failure record',
+    },
+  };
+}
+
+async function writeExportLog(
+  runId: string,
+  records: readonly CommitRecord[],
+  deps: StepDeps,
+): Promise<PartInfo> {
+  const rows = new TableRows('export_log');
+  for (const record of records) {
+    const started = Date.parse(record.startedAt);
+    const finished = Date.parse(record.finishedAt);
+    const datasets = record.datasets.length > 0 ? record.datasets : [undefined];
+    for (const dataset of datasets) {
+      const error = dataset?.error ?? record.error;
+      rows.appendRow({
+        experiment_id: record.experimentId,
+        dataset: dataset?.dataset ?? 'experiment',
+        plot_id: dataset?.plotId ?? null,
+        status: dataset?.status ?? record.status,
+        api_count: dataset?.apiCount ?? null,
+        rows_written: dataset?.rowsWritten ?? 0,
+        parts: dataset?.parts.length ?? 0,
+        bytes: dataset?.parts.reduce((sum, part) => sum + part.bytes, 0) ?? 0,
+        error_code: error ? (error.code ?? error.name) : null,
+        error_detail: error ? (error.detail ?? error.message) : null,
+        started_at: started,
+        finished_at: finished,
+      });
+    }
+  }
+  const key = exportLogPartKey(runId);
+  const body = encodeParquet('export_log', rows.columns(), rows.rowCount);
+  const created = (await deps.store.putIfAbsent(key, body)).created;
+  const stored = created ? body : ((await deps.store.get(key)) ?? body);
+  await deps.catalog.putPartitions([
+    { table: 'export_log', partitionValue: runId, runId, location: partitionLocation('export_log', runId) },
+  ]);
+  return {
+    table: 'export_log',
+    key,
+    rows: rows.rowCount,
+    bytes: stored.byteLength,
+    sha256: sha256(stored),
+    schemaFingerprint: tableSchemaFingerprint('export_log'),
+  };
+}

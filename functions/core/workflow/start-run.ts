@@ -1,0 +1,90 @@
+/**
+ * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
+ * The listing comes first so that a bad token fails before anything is written.
+ */
+import { itemsKey, LEASE_KEY, manifestKey } from '../layout.js';
+import type { PlutoApi } from '../ports.js';
+import { type Lease, leaseSchema } from '../records.js';
+import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
+
+export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
+  const { store, clock } = deps;
+  const now = clock.now();
+  const base = { runId: input.runId, itemsKey: itemsKey(input.runId), full: input.full ?? false };
+
+  if ((await store.head(manifestKey(input.runId))) !== undefined) {
+    return { ...base, status: 'committed', experimentCount: 0, startedAt: now.toISOString() };
+  }
+
+  const existingItems = await readJson(store, base.itemsKey, experimentItemSchema.array());
+  const items = existingItems ?? (await listExperiments(deps.pluto, input));
+
+  if (!(await acquireLease(deps, input.runId, now))) {
+    return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
+  }
+  if (existingItems === undefined) await store.putIfAbsent(base.itemsKey, encodeJson(items));
+  deps.progress?.runPlanned?.({ runId: input.runId, experiments: items.length });
+  return { ...base, status: 'started', experimentCount: items.length, startedAt: now.toISOString() };
+}
+
+/**
+ * Projects are listed to learn each experiment's project; experiments outside any project come
+ * from `lab/experiments/`. Filters narrow the set; an id that Pluto does not know is still
+ * planned, so that its 404 is recorded rather than silently ignored.
+ */
+async function listExperiments(pluto: PlutoApi, input: RunInput): Promise<ExperimentItem[]> {
+  const projectOf = new Map<string, string>();
+  const projectIds = input.projectIds ?? (await collectProjectIds(pluto));
+  for (const projectId of projectIds) {
+    for await (const experiment of pluto.listProjectExperiments(projectId)) {
+      if (!projectOf.has(experiment.pluto_id)) projectOf.set(experiment.pluto_id, projectId);
+    }
+  }
+
+  let ids: string[];
+  if (input.experimentIds !== undefined) {
+    ids = input.experimentIds;
+  } else if (input.projectIds !== undefined) {
+    ids = [...projectOf.keys()];
+  } else {
+    const all = new Set(projectOf.keys());
+    for await (const experiment of pluto.listExperiments()) all.add(experiment.pluto_id);
+    ids = [...all];
+  }
+  return [...new Set(ids)]
+    .sort()
+    .map((experimentId) => ({ experimentId, projectId: projectOf.get(experimentId) ?? null }));
+}
+
+async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const project of pluto.listProjects()) {
+    const id = project.pluto_id ?? project.uuid;
+    if (id !== undefined) ids.push(id);
+  }
+  return ids;
+}
+
+async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<boolean> {
+  const { store } = deps;
+  const lease: Lease = {
+    runId,
+    acquiredAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + deps.settings.leaseTtlMs).toISOString(),
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) return true;
+    const held = await readJson(store, LEASE_KEY, leaseSchema);
+    if (held === undefined) continue;
+    if (held.runId === runId) return true;
+    if (Date.parse(held.expiresAt) > now.getTime()) return false;
+    await store.delete(LEASE_KEY);
+  }
+  return false;
+}
+
+export async function releaseLease(deps: StepDeps, runId: string): Promise<void> {
+  const held = await readJson(deps.store, LEASE_KEY, leaseSchema);
+  if (held?.runId === runId) await deps.store.delete(LEASE_KEY);
+}

@@ -1,0 +1,61 @@
+/**
+ * The workflow's steps by state name: validate the payload, run the core function. Lambda
+ * handlers and the local runner both dispatch through this table, so they cannot drift apart.
+ */
+import type { z } from 'zod';
+import { InvalidStepInputError } from '../errors.js';
+import { commitExperiment } from './commit-experiment.js';
+import type { StepDeps } from './deps.js';
+import { exportSlot } from './export-slot.js';
+import { finalizeRun } from './finalize-run.js';
+import {
+  commitInputSchema,
+  exportSlotInputSchema,
+  finalizeInputSchema,
+  planInputSchema,
+  recordFailureInputSchema,
+  runInputSchema,
+  STATE_NAMES,
+} from './messages.js';
+import { planExperiment } from './plan-experiment.js';
+import { recordExperimentFailure } from './record-failure.js';
+import { startRun } from './start-run.js';
+
+export type StepName =
+  | typeof STATE_NAMES.startRun
+  | typeof STATE_NAMES.planExperiment
+  | typeof STATE_NAMES.exportSlot
+  | typeof STATE_NAMES.commitExperiment
+  | typeof STATE_NAMES.recordExperimentFailure
+  | typeof STATE_NAMES.finalizeRun;
+
+type Step = (input: unknown, deps: StepDeps) => Promise<unknown>;
+
+function step<I>(
+  name: StepName,
+  schema: z.ZodType<I>,
+  run: (input: I, deps: StepDeps) => Promise<unknown>,
+): Step {
+  return (input, deps) => {
+    const parsed = schema.safeParse(input);
+    if (!parsed.success) {
+      throw new InvalidStepInputError(`${name} received an invalid payload: ${parsed.error.message}`, {
+        cause: parsed.error,
+      });
+    }
+    return run(parsed.data, deps);
+  };
+}
+
+export const STEPS: Readonly<Record<StepName, Step>> = {
+  StartRun: step(STATE_NAMES.startRun, runInputSchema, startRun),
+  PlanExperiment: step(STATE_NAMES.planExperiment, planInputSchema, planExperiment),
+  ExportSlot: step(STATE_NAMES.exportSlot, exportSlotInputSchema, exportSlot),
+  CommitExperiment: step(STATE_NAMES.commitExperiment, commitInputSchema, commitExperiment),
+  RecordExperimentFailure: step(
+    STATE_NAMES.recordExperimentFailure,
+    recordFailureInputSchema,
+    recordExperimentFailure,
+  ),
+  FinalizeRun: step(STATE_NAMES.finalizeRun, finalizeInputSchema, finalizeRun),
+};

@@ -1,0 +1,61 @@
+/**
+ * The whole export on a laptop: the deployed state machine definition, executed in-process,
+ * against the folder store and the local catalog.
+ */
+
+import { z } from 'zod';
+import { FolderStore } from '../adapters/folder-store.js';
+import { StoreCatalog } from '../adapters/store-catalog.js';
+import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
+import { decodeJson } from '../core/records.js';
+import type { ExportSettings, ProgressListener, StepDeps } from '../core/workflow/deps.js';
+import { systemClock } from '../core/workflow/deps.js';
+import { type FinalizeOutput, finalizeOutputSchema, type RunInput } from '../core/workflow/messages.js';
+import { STEPS } from '../core/workflow/steps.js';
+import { runWorkflowLocally } from './run-workflow.js';
+
+export interface LocalExportOptions {
+  readonly input: RunInput;
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly pluto: PlutoApi;
+  readonly settings: ExportSettings;
+  readonly experimentConcurrency: number;
+  readonly slotConcurrency: number;
+  readonly progress?: ProgressListener;
+  /** Scales the definition's Retry waits; tests pass 0. */
+  readonly retryDelayScale?: number;
+}
+
+export async function runLocalExport(options: LocalExportOptions): Promise<FinalizeOutput> {
+  const deps: StepDeps = {
+    store: options.store,
+    catalog: options.catalog,
+    pluto: options.pluto,
+    clock: systemClock,
+    settings: options.settings,
+    ...(options.progress === undefined ? {} : { progress: options.progress }),
+  };
+  const handlers = Object.fromEntries(
+    Object.entries(STEPS).map(([name, run]) => [name, (input: unknown) => run(input, deps)]),
+  ) as { [K in keyof typeof STEPS]: (input: unknown) => Promise<unknown> };
+  const output = await runWorkflowLocally(options.input, {
+    handlers,
+    readItems: async (key) => {
+      const body = await options.store.get(key);
+      if (body === undefined)
+        throw new Error(`ItemReader: ${key} does not exist in ${options.store.location}`);
+      return decodeJson(z.array(z.unknown()), body, key);
+    },
+    experimentConcurrency: options.experimentConcurrency,
+    slotConcurrency: options.slotConcurrency,
+    ...(options.retryDelayScale === undefined ? {} : { retryDelayScale: options.retryDelayScale }),
+  });
+  return finalizeOutputSchema.parse(output);
+}
+
+/** The local lake: a folder store with its catalog beside the data. */
+export function openFolderLake(root: string): { store: FolderStore; catalog: StoreCatalog } {
+  const store = new FolderStore(root);
+  return { store, catalog: new StoreCatalog(store) };
+}
