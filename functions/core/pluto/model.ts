@@ -4,9 +4,7 @@
  */
 import { z } from 'zod';
 
-const person = z
-  .looseObject({ first_name: z.string().nullish(), last_name: z.string().nullish() })
-  .nullish();
+const person = z.looseObject({ first_name: z.string().nullish(), last_name: z.string().nullish() }).nullish();
 const shortnamed = z.looseObject({ shortname: z.string().nullish() }).nullish();
 
 export const projectSchema = z.looseObject({

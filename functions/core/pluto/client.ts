@@ -1,0 +1,355 @@
+/**
+ * The real `PlutoApi`: HTTP over global `fetch`, token from a `SecretReader`, limit/offset
+ * paging, bounded retries. The token goes into the Authorization header and nowhere else.
+ */
+import type { z } from 'zod';
+import {
+  ConfigError,
+  PageDriftError,
+  PlutoAuthError,
+  PlutoBadResponseError,
+  PlutoExportError,
+  PlutoForbiddenError,
+  PlutoInactiveEndpointError,
+  PlutoNotFoundError,
+  PlutoRateLimitedError,
+  PlutoUpstreamError,
+} from '../errors.js';
+import type { PlutoApi, SecretReader } from '../ports.js';
+import { toDataPage } from './data-page.js';
+import { parseJsonLossless } from './json.js';
+import {
+  type DataPage,
+  type DatasetRef,
+  experimentSchema,
+  listEnvelopeSchema,
+  type PlutoExperiment,
+  type PlutoPlot,
+  type PlutoProject,
+  plotSchema,
+  projectSchema,
+} from './model.js';
+import { type RetryInfo, withRetry } from './retry.js';
+
+export interface PlutoClientOptions {
+  /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
+  baseUrl: string;
+  /** Token read lazily; after a 401 `refresh()` is called once and the request retried. */
+  secrets: SecretReader;
+  /** Sent as `User-Agent: pluto-export/<version>`. */
+  version: string;
+  /** Page size of the list endpoints. */
+  pageSize?: number;
+  /** Per request, headers and body. */
+  requestTimeoutMs?: number;
+  /** Total time for the retries of one call. */
+  retryBudgetMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onRetry?: (info: RetryInfo) => void;
+}
+
+export const DEFAULT_LIST_PAGE_SIZE = 1000;
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
+export const DEFAULT_RETRY_BUDGET_MS = 60_000;
+
+const TOKEN_FORMAT = /^[A-Za-z0-9]{40}$/;
+const MAX_DETAIL_IN_MESSAGE = 500;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Checks the token like Pluto's R client does; the message never repeats the token. */
+export function validateToken(token: string): string {
+  if (!TOKEN_FORMAT.test(token)) {
+    throw new ConfigError('PLUTO_API_TOKEN is not a Pluto API key (expected 40 letters and digits)');
+  }
+  return token;
+}
+
+/** Parses `Retry-After`: delta-seconds or an HTTP date. */
+export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.ceil(Number(text) * 1000);
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
+}
+
+export function createPlutoClient(options: PlutoClientOptions): PlutoApi {
+  return new PlutoHttpClient(options);
+}
+
+class PlutoHttpClient implements PlutoApi {
+  private readonly baseUrl: URL;
+  private readonly pageSize: number;
+  private readonly timeoutMs: number;
+  private readonly userAgent: string;
+  private token: Promise<string> | undefined;
+  private refreshing: { readonly stale: string; readonly pending: Promise<string> } | undefined;
+
+  constructor(private readonly options: PlutoClientOptions) {
+    try {
+      this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
+    } catch (cause) {
+      throw new ConfigError(`Pluto API URL "${options.baseUrl}" is not a URL`, { cause });
+    }
+    this.pageSize = options.pageSize ?? DEFAULT_LIST_PAGE_SIZE;
+    if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) {
+      throw new ConfigError(`Pluto page size must be a positive integer, got ${options.pageSize}`);
+    }
+    this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.userAgent = `pluto-export/${options.version}`;
+  }
+
+  listProjects(): AsyncIterable<PlutoProject> {
+    return this.list('lab/projects/', projectSchema);
+  }
+
+  listProjectExperiments(projectId: string): AsyncIterable<PlutoExperiment> {
+    return this.list(`lab/projects/${encodeURIComponent(projectId)}/experiments/`, experimentSchema);
+  }
+
+  listExperiments(): AsyncIterable<PlutoExperiment> {
+    return this.list('lab/experiments/', experimentSchema);
+  }
+
+  listPlots(experimentId: string): AsyncIterable<PlutoPlot> {
+    return this.list(`lab/experiments/${encodeURIComponent(experimentId)}/plots/`, plotSchema);
+  }
+
+  async getExperiment(experimentId: string): Promise<PlutoExperiment> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/`;
+    return this.call(path, JSON.parse, (json) => validate(experimentSchema, json, path));
+  }
+
+  async getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1) {
+      throw new ConfigError(
+        `a data page needs offset >= 0 and limit >= 1, got offset ${offset}, limit ${limit}`,
+      );
+    }
+    const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
+    return this.call(path, parseJsonLossless, (json) => toDataPage(json, offset, limit, path));
+  }
+
+  private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
+    let offset = 0;
+    let expected: number | undefined;
+    for (;;) {
+      const where = `${path}?limit=${this.pageSize}&offset=${offset}`;
+      const page = await this.call(where, JSON.parse, (json) => {
+        const envelope = validate(listEnvelopeSchema, json, where);
+        return { count: envelope.count, items: envelope.items.map((item) => validate(schema, item, where)) };
+      });
+      if (expected !== undefined && page.count !== expected) {
+        throw new PageDriftError(
+          `Pluto's count for ${path} changed from ${expected} to ${page.count} while paging`,
+        );
+      }
+      expected = page.count;
+      yield* page.items;
+      offset += page.items.length;
+      if (offset >= page.count) return;
+      if (page.items.length === 0) {
+        throw new PageDriftError(`Pluto sent an empty page for ${where} although its count is ${page.count}`);
+      }
+    }
+  }
+
+  /** One logical call: retried within the budget, and once more after a token refresh on 401. */
+  private async call<T>(
+    path: string,
+    parse: (text: string) => unknown,
+    read: (json: unknown) => T,
+  ): Promise<T> {
+    const attempt = async (token: string) =>
+      withRetry(
+        async () => {
+          try {
+            return read(await this.fetchJson(path, token, parse));
+          } catch (error) {
+            throw withoutToken(error, token);
+          }
+        },
+        {
+          budgetMs: this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+          sleep: this.options.sleep ?? defaultSleep,
+          random: this.options.random ?? Math.random,
+          onRetry: this.options.onRetry,
+        },
+      );
+    const token = await this.currentToken();
+    try {
+      return await attempt(token);
+    } catch (error) {
+      if (!(error instanceof PlutoAuthError)) throw error;
+      return attempt(await this.refreshedToken(token));
+    }
+  }
+
+  private currentToken(): Promise<string> {
+    if (this.token === undefined) {
+      const pending = this.options.secrets.getToken().then(validateToken);
+      pending.catch(() => {
+        if (this.token === pending) this.token = undefined;
+      });
+      this.token = pending;
+    }
+    return this.token;
+  }
+
+  /** Calls refused with the same stale token share one `refresh()`. */
+  private refreshedToken(stale: string): Promise<string> {
+    if (this.refreshing?.stale === stale) return this.refreshing.pending;
+    const pending = this.options.secrets.refresh().then(validateToken);
+    this.refreshing = { stale, pending };
+    this.token = pending;
+    pending.catch(() => {
+      if (this.token === pending) this.token = undefined;
+    });
+    return pending;
+  }
+
+  private async fetchJson(path: string, token: string, parse: (text: string) => unknown): Promise<unknown> {
+    const url = new URL(path, this.baseUrl);
+    let status: number;
+    let text: string;
+    let headers: Headers;
+    let statusText: string;
+    try {
+      const response = await fetch(url, {
+        headers: {
+          Authorization: `Token ${token}`,
+          Accept: 'application/json',
+          'User-Agent': this.userAgent,
+        },
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      status = response.status;
+      statusText = response.statusText;
+      headers = response.headers;
+      text = await response.text();
+    } catch (cause) {
+      if (cause instanceof Error && cause.name === 'TimeoutError') {
+        throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${this.timeoutMs} ms`, { cause });
+      }
+      throw new PlutoUpstreamError(
+        `The connection to Pluto failed for ${path}: ${describeNetworkError(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+    if (status >= 200 && status < 300) {
+      try {
+        return parse(text);
+      } catch (cause) {
+        throw new PlutoBadResponseError(
+          `Pluto sent invalid JSON for ${path} (${text.length} characters): ${(cause as Error).message}`,
+        );
+      }
+    }
+    throw httpError(status, statusText, path, text, headers);
+  }
+}
+
+function dataPath(dataset: DatasetRef): string {
+  const experiment = `lab/experiments/${encodeURIComponent(dataset.experimentId)}/`;
+  switch (dataset.kind) {
+    case 'samples':
+      return `${experiment}sample-data/`;
+    case 'assay':
+      return `${experiment}assay-data/`;
+    case 'results':
+      return `${experiment}plots/${encodeURIComponent(dataset.plotId)}/data/`;
+  }
+}
+
+function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const at = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+  throw new PlutoBadResponseError(
+    `Pluto sent an unexpected body for ${where}${at}: ${issue?.message ?? 'invalid'}`,
+  );
+}
+
+function describeNetworkError(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    parts.push(typeof code === 'string' ? `${e.message} (${code})` : e.message);
+  }
+  return parts.join(': ') || String(error);
+}
+
+function errorBody(text: string): { detail?: string; code?: string } {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  if (typeof body !== 'object' || body === null) return {};
+  const { detail, message, code } = body as Record<string, unknown>;
+  const out: { detail?: string; code?: string } = {};
+  if (typeof detail === 'string') out.detail = detail;
+  else if (typeof message === 'string') out.detail = message;
+  if (typeof code === 'string') out.code = code;
+  return out;
+}
+
+/**
+ * A server that echoes the Authorization header (a proxy's error page, a debug body) must not
+ * carry the token into an error: such an error is rebuilt, same class, with the token masked
+ * and without its cause (whose message would hold it too).
+ */
+function withoutToken(error: unknown, token: string): unknown {
+  if (!(error instanceof PlutoExportError)) return error;
+  const leaks = [error.message, error.detail, error.code].some((text) => text?.includes(token));
+  if (!leaks) return error;
+  const mask = (text: string | undefined) => text?.split(token).join('[redacted]');
+  const Rebuilt = error.constructor as new (
+    message: string,
+    options: { detail?: string; code?: string; retryAfterMs?: number },
+  ) => PlutoExportError;
+  return new Rebuilt(mask(error.message) ?? '', {
+    detail: mask(error.detail),
+    code: mask(error.code),
+    retryAfterMs: error instanceof PlutoRateLimitedError ? error.retryAfterMs : undefined,
+  });
+}
+
+function httpError(
+  status: number,
+  statusText: string,
+  path: string,
+  text: string,
+  headers: Headers,
+): PlutoExportError {
+  const { detail, code } = errorBody(text);
+  const shown = detail ?? (statusText || 'no detail');
+  const clipped = shown.length > MAX_DETAIL_IN_MESSAGE ? `${shown.slice(0, MAX_DETAIL_IN_MESSAGE)}…` : shown;
+  const message = `Pluto answered ${status} for ${path}: ${clipped}${code === undefined ? '' : ` (${code})`}`;
+  const options = { detail, code };
+  switch (status) {
+    case 401:
+      return new PlutoAuthError(message, options);
+    case 403:
+      return new PlutoForbiddenError(message, options);
+    case 404:
+    case 410:
+      return new PlutoNotFoundError(message, options);
+    case 405:
+      return new PlutoInactiveEndpointError(message, options);
+    case 429:
+      return new PlutoRateLimitedError(message, {
+        ...options,
+        retryAfterMs: parseRetryAfter(headers.get('retry-after')),
+      });
+    default:
+      // 5xx, and any other status Pluto is not known to send: an upstream fault, retried.
+      return new PlutoUpstreamError(message, options);
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Retries within a time budget, with full-jitter exponential backoff
+ * (delay = random() × min(cap, base × 2^(attempt−1))).
+ */
+import { PlutoBadResponseError, PlutoRateLimitedError, PlutoUpstreamError } from '../errors.js';
+
+export interface RetryInfo {
+  /** The attempt that just failed, from 1. */
+  readonly attempt: number;
+  readonly delayMs: number;
+  readonly error: Error;
+}
+
+export interface RetryPolicy {
+  /** Total time for one call: attempts plus the waits between them. */
+  readonly budgetMs: number;
+  readonly baseMs?: number;
+  readonly capMs?: number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly random: () => number;
+  /** Milliseconds, monotonic; measures the time spent in attempts. */
+  readonly now?: () => number;
+  readonly onRetry?: (info: RetryInfo) => void;
+}
+
+export const DEFAULT_BACKOFF_BASE_MS = 250;
+export const DEFAULT_BACKOFF_CAP_MS = 20_000;
+
+export function isRetryableByClient(error: unknown): error is Error {
+  return (
+    error instanceof PlutoRateLimitedError ||
+    error instanceof PlutoUpstreamError ||
+    error instanceof PlutoBadResponseError
+  );
+}
+
+export function backoffDelay(
+  attempt: number,
+  random: () => number,
+  baseMs = DEFAULT_BACKOFF_BASE_MS,
+  capMs = DEFAULT_BACKOFF_CAP_MS,
+): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 30));
+  return Math.floor(random() * ceiling);
+}
+
+/**
+ * Runs `operation` until it succeeds, fails with an error the client does not retry, or the
+ * budget is spent. The budget counts attempt time plus requested waits, so an injected `sleep`
+ * that returns at once still ends the loop. A `Retry-After` longer than what is left of the
+ * budget ends it at once: the caller (the workflow) waits instead.
+ */
+export async function withRetry<T>(operation: () => Promise<T>, policy: RetryPolicy): Promise<T> {
+  const now = policy.now ?? (() => performance.now());
+  let spent = 0;
+  for (let attempt = 1; ; attempt++) {
+    const started = now();
+    try {
+      return await operation();
+    } catch (error) {
+      spent += now() - started;
+      if (!isRetryableByClient(error)) throw error;
+      const remaining = policy.budgetMs - spent;
+      let delayMs = backoffDelay(attempt, policy.random, policy.baseMs, policy.capMs);
+      if (error instanceof PlutoRateLimitedError && error.retryAfterMs !== undefined) {
+        if (error.retryAfterMs > remaining) throw error;
+        delayMs = Math.max(delayMs, error.retryAfterMs);
+      }
+      if (remaining <= 0) throw error;
+      delayMs = Math.min(delayMs, remaining);
+      policy.onRetry?.({ attempt, delayMs, error });
+      await policy.sleep(delayMs);
+      spent += delayMs;
+    }
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The HTTP face of the simulator: the endpoints of SPEC §2 on 127.0.0.1, DRF-style errors,
+ * limit/offset paging, a request log and a fault hook.
+ */
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { JsonBytes } from './json-bytes.js';
+import type { DatasetTruth, World } from './world.js';
+
+/** Page size when a request gives no usable `limit` (DRF's LimitOffsetPagination falls back to it too). */
+export const DEFAULT_LIMIT = 10_000;
+
+export type EndpointKind =
+  | 'projects'
+  | 'project-experiments'
+  | 'experiments'
+  | 'experiment'
+  | 'sample-data'
+  | 'assay-data'
+  | 'plots'
+  | 'plot'
+  | 'plot-data'
+  | 'other';
+
+export interface FaultRequest {
+  /** 1-based position of the request since the simulator started (not reset by `requests.reset()`). */
+  readonly seq: number;
+  readonly method: string;
+  /** Path without the leading slash, e.g. `lab/experiments/PLX123456/assay-data/`. */
+  readonly path: string;
+  readonly endpoint: EndpointKind;
+  readonly query: URLSearchParams;
+  readonly headers: IncomingHttpHeaders;
+}
+
+/** What to do instead of (or to) the normal answer. Byte counts index the UTF-8 body. */
+export type FaultAction =
+  /** Answer with this status and JSON body instead. */
+  | {
+      readonly kind: 'status';
+      readonly status: number;
+      readonly body?: unknown;
+      readonly headers?: Record<string, string>;
+    }
+  /** Answer with this raw text instead. */
+  | { readonly kind: 'raw'; readonly status?: number; readonly body: string }
+  /** Drop the connection: before answering, or after this many bytes of the normal body. */
+  | { readonly kind: 'reset'; readonly afterBodyBytes?: number }
+  /** Send only the first bytes of the normal body, as if complete (Content-Length matches). */
+  | { readonly kind: 'truncate'; readonly bodyBytes?: number }
+  /** Send the headers and the first bytes of the normal body, then pause before the rest. */
+  | { readonly kind: 'stall'; readonly afterBodyBytes: number; readonly ms: number };
+
+export type FaultHook = (request: FaultRequest) => FaultAction | undefined;
+
+export interface RequestRecord {
+  readonly seq: number;
+  readonly method: string;
+  readonly path: string;
+  readonly query: string;
+  readonly endpoint: EndpointKind;
+  readonly userAgent: string | undefined;
+  readonly status: number;
+}
+
+export interface RequestLog {
+  readonly total: number;
+  readonly byEndpoint: Readonly<Record<string, number>>;
+  /** The latest requests, oldest first (at most 1,000). */
+  readonly recent: readonly RequestRecord[];
+  reset(): void;
+}
+
+const RECENT_LIMIT = 1000;
+
+class Requests implements RequestLog {
+  total = 0;
+  byEndpoint: Record<string, number> = {};
+  recent: RequestRecord[] = [];
+
+  add(record: RequestRecord): void {
+    this.total++;
+    this.byEndpoint[record.endpoint] = (this.byEndpoint[record.endpoint] ?? 0) + 1;
+    this.recent.push(record);
+    if (this.recent.length > RECENT_LIMIT) this.recent.splice(0, this.recent.length - RECENT_LIMIT);
+  }
+
+  reset(): void {
+    this.total = 0;
+    this.byEndpoint = {};
+    this.recent = [];
+  }
+}
+
+interface Answer {
+  readonly status: number;
+  readonly body: string | Buffer;
+  readonly headers?: Record<string, string> | undefined;
+}
+
+const json = (status: number, value: unknown): Answer => ({ status, body: JSON.stringify(value) });
+const NOT_FOUND = json(404, { detail: 'Not found.' });
+const FORBIDDEN = json(403, { detail: 'You do not have permission to perform this action.' });
+
+interface Route {
+  readonly endpoint: EndpointKind;
+  readonly params: readonly string[];
+}
+
+const ROUTES: readonly [RegExp, EndpointKind][] = [
+  [/^lab\/projects\/$/, 'projects'],
+  [/^lab\/projects\/([^/]+)\/experiments\/$/, 'project-experiments'],
+  [/^lab\/experiments\/$/, 'experiments'],
+  [/^lab\/experiments\/([^/]+)\/$/, 'experiment'],
+  [/^lab\/experiments\/([^/]+)\/sample-data\/$/, 'sample-data'],
+  [/^lab\/experiments\/([^/]+)\/assay-data\/$/, 'assay-data'],
+  [/^lab\/experiments\/([^/]+)\/plots\/$/, 'plots'],
+  [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/$/, 'plot'],
+  [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/data\/$/, 'plot-data'],
+];
+
+function route(path: string): Route {
+  for (const [pattern, endpoint] of ROUTES) {
+    const match = pattern.exec(path);
+    if (match) return { endpoint, params: match.slice(1).map((p) => decodeURIComponent(p)) };
+  }
+  return { endpoint: 'other', params: [] };
+}
+
+function nonNegativeInt(text: string | null, fallback: number, positive: boolean): number {
+  if (text === null || !/^\d+$/.test(text)) return fallback;
+  const value = Number(text);
+  return positive && value === 0 ? fallback : value;
+}
+
+/** Serializes one page straight to bytes, without building row objects. */
+export function dataPageBytes(dataset: DatasetTruth, offset: number, limit: number): Buffer {
+  const { headers, rowCount } = dataset;
+  const start = Math.min(offset, rowCount);
+  const end = Math.min(rowCount, start + limit);
+  const out = new JsonBytes(1024 + (end - start) * headers.length * 16);
+  out.raw(`{"count":${rowCount},"headers":`).utf8(JSON.stringify(headers)).raw(',"items":[');
+  if (dataset.layout === 'columns') {
+    for (let c = 0; c < headers.length; c++) {
+      out.raw(c === 0 ? '[' : ',[');
+      for (let r = start; r < end; r++) {
+        if (r !== start) out.raw(',');
+        out.value(dataset.cell(r, c));
+      }
+      out.raw(']');
+    }
+  } else {
+    const keys = headers.map((h, c) => `${c === 0 ? '' : ','}${JSON.stringify(h)}:`);
+    for (let r = start; r < end; r++) {
+      out.raw(r === start ? '{' : ',{');
+      for (let c = 0; c < keys.length; c++) out.utf8(keys[c] as string).value(dataset.cell(r, c));
+      out.raw('}');
+    }
+  }
+  return out.raw(']}').bytes();
+}
+
+function listJson(items: readonly unknown[], offset: number, limit: number): string {
+  const page = items.slice(offset, offset + limit);
+  return `{"count":${items.length},"items":${JSON.stringify(page)}}`;
+}
+
+function answer(world: World, req: IncomingMessage, query: URLSearchParams, r: Route): Answer {
+  const auth = req.headers.authorization;
+  if (auth === undefined) {
+    return json(401, { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
+  }
+  if (auth !== `Token ${world.token}`)
+    return json(401, { detail: 'Invalid token.', code: 'authentication_failed' });
+  if (req.method !== 'GET') return json(405, { detail: `Method "${req.method}" not allowed.` });
+  if (r.endpoint === 'other') return NOT_FOUND;
+
+  const offset = nonNegativeInt(query.get('offset'), 0, false);
+  const limit = nonNegativeInt(query.get('limit'), DEFAULT_LIMIT, true);
+  const list = (items: readonly unknown[]): Answer => ({ status: 200, body: listJson(items, offset, limit) });
+
+  if (r.endpoint === 'projects') return list(world.projects.map((p) => p.object));
+  if (r.endpoint === 'experiments') return list(world.experiments.map((e) => e.metadata));
+  const [first = '', second = ''] = r.params;
+  if (r.endpoint === 'project-experiments') {
+    const project = world.projects.find((p) => p.id === first || p.object.uuid === first);
+    if (project === undefined) return NOT_FOUND;
+    return list(world.experiments.filter((e) => e.projectId === project.id).map((e) => e.metadata));
+  }
+
+  if (!world.isListed(first)) return NOT_FOUND;
+  if (world.forbiddenExperimentIds.includes(first)) return FORBIDDEN;
+  const experiment = world.experiment(first);
+  switch (r.endpoint) {
+    case 'experiment':
+      return json(200, experiment.metadata);
+    case 'sample-data':
+      return { status: 200, body: dataPageBytes(experiment.samples, offset, limit) };
+    case 'assay-data':
+      return { status: 200, body: dataPageBytes(experiment.assay, offset, limit) };
+    case 'plots':
+      return list(experiment.plots);
+    default: {
+      const plot = experiment.plots.find((p) => p.uuid === second);
+      const data = experiment.results.get(second);
+      if (plot === undefined || data === undefined) return NOT_FOUND;
+      return r.endpoint === 'plot'
+        ? json(200, plot)
+        : { status: 200, body: dataPageBytes(data, offset, limit) };
+    }
+  }
+}
+
+const bytes = (a: Answer): Buffer => (typeof a.body === 'string' ? Buffer.from(a.body) : a.body);
+
+export interface HttpFace {
+  readonly url: string;
+  readonly requests: RequestLog;
+  close(): Promise<void>;
+}
+
+export async function serve(world: World, options: { port: number; faults?: FaultHook }): Promise<HttpFace> {
+  const requests = new Requests();
+  const timers = new Set<NodeJS.Timeout>();
+  let seq = 0;
+
+  const send = (res: ServerResponse, a: Answer) => {
+    const body = bytes(a);
+    res.writeHead(a.status, {
+      'Content-Type': 'application/json',
+      'Content-Length': body.length,
+      ...a.headers,
+    });
+    res.end(body);
+  };
+
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const path = url.pathname.replace(/^\//, '');
+    const r = route(path);
+    const request: FaultRequest = {
+      seq: ++seq,
+      method: req.method ?? 'GET',
+      path,
+      endpoint: r.endpoint,
+      query: url.searchParams,
+      headers: req.headers,
+    };
+    const log = (status: number) =>
+      requests.add({
+        seq: request.seq,
+        method: request.method,
+        path,
+        query: url.search,
+        endpoint: r.endpoint,
+        userAgent: req.headers['user-agent'],
+        status,
+      });
+
+    const fault = options.faults?.(request);
+    if (fault?.kind === 'status' || fault?.kind === 'raw') {
+      const replaced: Answer =
+        fault.kind === 'status'
+          ? { status: fault.status, body: JSON.stringify(fault.body ?? {}), headers: fault.headers }
+          : { status: fault.status ?? 200, body: fault.body };
+      log(replaced.status);
+      send(res, replaced);
+      return;
+    }
+    const normal = answer(world, req, url.searchParams, r);
+    log(normal.status);
+    if (fault === undefined) {
+      send(res, normal);
+      return;
+    }
+
+    const body = bytes(normal);
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': body.length };
+    switch (fault.kind) {
+      case 'reset': {
+        if (fault.afterBodyBytes === undefined) {
+          req.socket.destroy();
+          return;
+        }
+        res.writeHead(normal.status, headers);
+        res.write(body.subarray(0, fault.afterBodyBytes), () => res.socket?.destroy());
+        return;
+      }
+      case 'truncate':
+        send(res, { status: normal.status, body: body.subarray(0, fault.bodyBytes ?? body.length >> 1) });
+        return;
+      case 'stall': {
+        res.writeHead(normal.status, headers);
+        res.write(body.subarray(0, fault.afterBodyBytes));
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (!res.destroyed) res.end(body.subarray(fault.afterBodyBytes));
+        }, fault.ms);
+        timers.add(timer);
+        return;
+      }
+    }
+  };
+
+  const server = createServer(handle);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests,
+    close: async () => {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      await new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
