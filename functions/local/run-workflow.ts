@@ -1,0 +1,485 @@
+/**
+ * Runs the deployed state machine definition on a laptop (SPEC §1, §3). The ASL is synthesized
+ * in-process from `infra/workflow.ts`, so local runs execute exactly what `cdk deploy` ships;
+ * aws-local-stepfunctions executes it with the step functions as in-process handlers.
+ *
+ * aws-local-stepfunctions has no Distributed Map, so `toLocalDefinition` rewrites each one into
+ * a Parallel state of the same name (keeping its Retry, Catch and ResultPath) whose branch loads
+ * the ItemReader's items, runs an inline Map over them and applies the tolerated-failure threshold
+ * the way a Map Run does: a failed item fails the state with `States.ExceedToleratedFailureThreshold`
+ * once the threshold is exceeded, not with the item's own error.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, Stack } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { z } from 'zod';
+import { ExportWorkflow, type WorkflowStep } from '../../infra/workflow.js';
+import { STATE_NAMES } from '../core/workflow/messages.js';
+
+installPromiseWithResolvers();
+
+export type LocalHandler = (input: unknown) => Promise<unknown>;
+
+export type LocalStepName =
+  | 'StartRun'
+  | 'PlanExperiment'
+  | 'ExportSlot'
+  | 'CommitExperiment'
+  | 'RecordExperimentFailure'
+  | 'FinalizeRun';
+
+export interface LocalWorkflowOptions {
+  /** The step behind each Task state, keyed by state name; they run in-process as Lambda would run them. */
+  handlers: Readonly<Record<LocalStepName, LocalHandler>>;
+  /** Reads the JSON array an ItemReader would read; `key` is relative to the lake root. */
+  readItems: (key: string) => Promise<unknown[]>;
+  /** Overrides MaxConcurrency of ExportExperiments. */
+  experimentConcurrency?: number;
+  /** Overrides MaxConcurrency of ExportSlots. */
+  slotConcurrency?: number;
+  /** Multiplies every Retry wait (interval and max delay); tests pass 0. Default 1. */
+  retryDelayScale?: number;
+}
+
+/** The execution failed: `error` and `cause` are what Step Functions reports for a failed execution. */
+export class LocalExecutionError extends Error {
+  override readonly name = 'LocalExecutionError';
+  readonly error: string;
+  readonly errorCause: string;
+
+  constructor(error: string, errorCause: string) {
+    super(`the workflow failed with ${error}: ${errorCause}`);
+    this.error = error;
+    this.errorCause = errorCause;
+  }
+}
+
+interface AslState {
+  readonly Type: string;
+  readonly [field: string]: unknown;
+}
+
+interface AslMachine {
+  readonly StartAt: string;
+  readonly States: Readonly<Record<string, AslState>>;
+  readonly [field: string]: unknown;
+}
+
+const LOCAL_ACCOUNT = '000000000000';
+const LOCAL_REGION = 'us-east-1';
+const PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
+  'AWS::Partition': 'aws',
+  'AWS::Region': LOCAL_REGION,
+  'AWS::AccountId': LOCAL_ACCOUNT,
+  'AWS::URLSuffix': 'amazonaws.com',
+};
+const LOCAL_LOAD_ITEMS = 'arn:aws:states:::pluto-export-local:load-items';
+const LOCAL_ITEM_FAILED = 'arn:aws:states:::pluto-export-local:item-failed';
+/** Longest delay a Node.js timer can hold; aws-local-stepfunctions times Task states with one. */
+const MAX_TIMER_SECONDS = 2_147_483;
+/** The Step Functions payload quota for a state's input or output. */
+const MAX_PAYLOAD_BYTES = 262_144;
+const THRESHOLD_CAUSE = 'The specified tolerated failure threshold was exceeded';
+const DISTRIBUTED_MAP_FIELDS = new Set([
+  'Type',
+  'Comment',
+  'ItemReader',
+  'ItemSelector',
+  'ItemProcessor',
+  'MaxConcurrency',
+  'ToleratedFailurePercentage',
+  'ToleratedFailureCount',
+  'Label',
+  'ResultPath',
+  'InputPath',
+  'OutputPath',
+  'Retry',
+  'Catch',
+  'Next',
+  'End',
+]);
+const STEPS: readonly WorkflowStep[] = [
+  'startRun',
+  'planExperiment',
+  'exportSlot',
+  'commitExperiment',
+  'recordExperimentFailure',
+  'finalizeRun',
+];
+
+let synthesized: AslMachine | undefined;
+
+/** The ASL of `ExportWorkflow`, synthesized once per process with imported functions (no bundling). */
+export function loadWorkflowDefinition(): object {
+  synthesized ??= synthesizeDefinition();
+  return structuredClone(synthesized);
+}
+
+function synthesizeDefinition(): AslMachine {
+  const outdir = mkdtempSync(join(tmpdir(), 'pluto-export-asl-'));
+  try {
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'PlutoExportLocalWorkflow', {
+      env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
+    });
+    const functions = Object.fromEntries(
+      STEPS.map((step) => {
+        const name = STATE_NAMES[step];
+        const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
+        return [step, lambda.Function.fromFunctionArn(stack, name, arn)];
+      }),
+    ) as Record<WorkflowStep, lambda.IFunction>;
+    const workflow = new ExportWorkflow(stack, 'Workflow', {
+      functions,
+      lakeBucket: s3.Bucket.fromBucketName(stack, 'Lake', 'local-lake'),
+    });
+    const template = app.synth().getStackArtifact(stack.artifactId).template as {
+      Resources: Record<string, { Properties?: { DefinitionString?: unknown } }>;
+    };
+    const logicalId = stack.getLogicalId(workflow.stateMachine.node.defaultChild as CfnStateMachine);
+    const definitionString = resolveIntrinsics(template.Resources[logicalId]?.Properties?.DefinitionString);
+    return JSON.parse(definitionString) as AslMachine;
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+function resolveIntrinsics(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'object' && value !== null) {
+    const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
+    if (Array.isArray(join) && join.length === 2 && typeof join[0] === 'string' && Array.isArray(join[1])) {
+      return join[1].map(resolveIntrinsics).join(join[0]);
+    }
+    const ref = (value as { Ref?: unknown }).Ref;
+    if (typeof ref === 'string' && PSEUDO_PARAMETERS[ref] !== undefined) return PSEUDO_PARAMETERS[ref];
+  }
+  throw new Error(
+    `the local workflow definition holds an intrinsic it cannot resolve: ${JSON.stringify(value)}`,
+  );
+}
+
+/**
+ * The ASL aws-local-stepfunctions can run: each Distributed Map becomes a Parallel state of the
+ * same name around `<Name>Load` (reads the items) and an inline `<Name>Items` Map; every Task
+ * gets an explicit timeout because the library's default (60 s) is not Step Functions' (none).
+ */
+export function toLocalDefinition(asl: object): object {
+  const machine = asl as AslMachine;
+  const taskTimeout = Math.min(
+    typeof machine.TimeoutSeconds === 'number' ? machine.TimeoutSeconds : MAX_TIMER_SECONDS,
+    MAX_TIMER_SECONDS,
+  );
+  return mapStates(machine, (name, state) => {
+    if (
+      state.Type === 'Task' &&
+      state.TimeoutSeconds === undefined &&
+      state.TimeoutSecondsPath === undefined
+    ) {
+      return { ...state, TimeoutSeconds: taskTimeout };
+    }
+    if (state.Type === 'Map' && isDistributed(state)) return localDistributedMap(name, state, taskTimeout);
+    return state;
+  });
+}
+
+/** Rebuilds a machine bottom-up: nested machines first, then `visit` on each state. */
+function mapStates(machine: AslMachine, visit: (name: string, state: AslState) => AslState): AslMachine {
+  const states = Object.entries(machine.States).map(([name, state]): [string, AslState] => {
+    const nested = (child: unknown) => mapStates(child as AslMachine, visit);
+    if (state.Type === 'Parallel') {
+      return [name, visit(name, { ...state, Branches: (state.Branches as unknown[]).map(nested) })];
+    }
+    if (state.Type === 'Map') {
+      const field = state.ItemProcessor === undefined ? 'Iterator' : 'ItemProcessor';
+      return [name, visit(name, { ...state, [field]: nested(state[field]) })];
+    }
+    return [name, visit(name, state)];
+  });
+  return { ...machine, States: Object.fromEntries(states) };
+}
+
+/** Every state of a machine, nested ones included. */
+function allStates(machine: AslMachine): [string, AslState][] {
+  const found: [string, AslState][] = [];
+  mapStates(machine, (name, state) => {
+    found.push([name, state]);
+    return state;
+  });
+  return found;
+}
+
+function isDistributed(state: AslState): boolean {
+  const processor = state.ItemProcessor as { ProcessorConfig?: { Mode?: string } } | undefined;
+  return processor?.ProcessorConfig?.Mode === 'DISTRIBUTED';
+}
+
+function localDistributedMap(name: string, state: AslState, taskTimeout: number): AslState {
+  const unsupported = Object.keys(state).filter((field) => !DISTRIBUTED_MAP_FIELDS.has(field));
+  if (state.ResultPath !== null) unsupported.push('ResultPath other than null');
+  if (unsupported.length > 0) {
+    throw new Error(`the local runner cannot emulate Distributed Map ${name}: ${unsupported.join(', ')}`);
+  }
+  const { ProcessorConfig: _mode, ...processor } = state.ItemProcessor as AslMachine;
+  const field = `${name.replace(/[^A-Za-z0-9]/g, '')}Run`;
+  const tolerance = {
+    ...(state.ToleratedFailureCount === undefined
+      ? {}
+      : { toleratedFailureCount: state.ToleratedFailureCount }),
+    ...(state.ToleratedFailurePercentage === undefined
+      ? {}
+      : { toleratedFailurePercentage: state.ToleratedFailurePercentage }),
+  };
+  const itemName = `${name}Item`;
+  const itemFailedName = `${name}ItemFailed`;
+  const branch: AslMachine = {
+    StartAt: `${name}Load`,
+    States: {
+      [`${name}Load`]: {
+        Type: 'Task',
+        Resource: LOCAL_LOAD_ITEMS,
+        Parameters: { ...itemReaderKey(name, state.ItemReader), ...tolerance },
+        ResultPath: `$.${field}`,
+        TimeoutSeconds: taskTimeout,
+        Next: `${name}Items`,
+      },
+      [`${name}Items`]: {
+        Type: 'Map',
+        ItemsPath: `$.${field}.items`,
+        ItemSelector: {
+          ...(state.ItemSelector === undefined
+            ? { 'input.$': '$$.Map.Item.Value' }
+            : { input: state.ItemSelector }),
+          'mapRun.$': `$.${field}.id`,
+        },
+        ...(state.MaxConcurrency === undefined ? {} : { MaxConcurrency: state.MaxConcurrency }),
+        ItemProcessor: {
+          ProcessorConfig: { Mode: 'INLINE' },
+          StartAt: itemName,
+          States: {
+            [itemName]: {
+              Type: 'Parallel',
+              InputPath: '$.input',
+              Branches: [processor],
+              ResultPath: null,
+              Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: itemFailedName }],
+              End: true,
+            },
+            [itemFailedName]: {
+              Type: 'Task',
+              Resource: LOCAL_ITEM_FAILED,
+              Parameters: { 'mapRun.$': '$.mapRun' },
+              TimeoutSeconds: taskTimeout,
+              End: true,
+            },
+          },
+        },
+        ResultPath: null,
+        End: true,
+      },
+    },
+  };
+  const {
+    ItemReader: _reader,
+    ItemSelector: _selector,
+    ItemProcessor: _processor,
+    MaxConcurrency: _concurrency,
+    ToleratedFailureCount: _count,
+    ToleratedFailurePercentage: _percentage,
+    Label: _label,
+    ...kept
+  } = state;
+  return { ...kept, Type: 'Parallel', Branches: [branch] };
+}
+
+/** The loader's `key` parameter: the ItemReader key with the lake prefix (a States.Format literal) removed. */
+function itemReaderKey(name: string, itemReader: unknown): Record<string, string> {
+  const reader = itemReader as
+    | { Resource?: string; ReaderConfig?: Record<string, unknown>; Parameters?: Record<string, unknown> }
+    | undefined;
+  const onlyJson =
+    reader?.ReaderConfig?.InputType === 'JSON' && Object.keys(reader.ReaderConfig).length === 1;
+  if (!reader?.Resource?.endsWith(':s3:getObject') || !onlyJson) {
+    throw new Error(`the local runner reads only S3 JSON ItemReaders; ${name} has ${JSON.stringify(reader)}`);
+  }
+  const key = reader.Parameters?.Key;
+  if (typeof key === 'string') return { key };
+  const path = reader.Parameters?.['Key.$'];
+  if (typeof path === 'string') {
+    if (path.startsWith('$')) return { 'key.$': path };
+    const prefixed = /^States\.Format\('(?:[^'\\]|\\.)*\{\}',\s*(\$[^,)]*)\)$/.exec(path);
+    if (prefixed?.[1] !== undefined) return { 'key.$': prefixed[1] };
+  }
+  throw new Error(
+    `the local runner cannot read the ItemReader key of ${name}: ${JSON.stringify(reader.Parameters)}`,
+  );
+}
+
+const loadItemsInputSchema = z.object({
+  key: z.string(),
+  toleratedFailureCount: z.number().optional(),
+  toleratedFailurePercentage: z.number().optional(),
+});
+const itemFailedInputSchema = z.object({ mapRun: z.string() });
+
+interface MapRun {
+  readonly total: number;
+  failed: number;
+  readonly toleratedFailureCount: number | undefined;
+  readonly toleratedFailurePercentage: number | undefined;
+}
+
+/** A Map Run fails once failures exceed either configured threshold; with none configured, on the first. */
+function exceedsTolerance(run: MapRun): boolean {
+  const { failed, total, toleratedFailureCount: count, toleratedFailurePercentage: percentage } = run;
+  if (count === undefined && percentage === undefined) return failed > 0;
+  return (
+    (count !== undefined && failed > count) || (percentage !== undefined && failed * 100 > percentage * total)
+  );
+}
+
+function statesError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+/** Lambda reports a thrown error as its `name` (errorType) and a JSON Cause; Retry and Catch match on it. */
+function asLambdaError(thrown: unknown): Error {
+  const errorType = thrown instanceof Error ? thrown.name : 'Error';
+  const errorMessage = thrown instanceof Error ? thrown.message : String(thrown);
+  return statesError(errorType, JSON.stringify({ errorType, errorMessage }));
+}
+
+/**
+ * A result over the payload quota: Step Functions fails the state with this terminal error, which
+ * neither Retry nor Catch handles. In AWS it ends only the child execution it happens in (a failed
+ * Map item); locally it ends the whole run, which surfaces the oversized payload at once.
+ */
+class DataLimitExceededError extends Error {
+  override readonly name = 'States.DataLimitExceeded';
+  // aws-local-stepfunctions reads these two flags to keep an error away from Retry and Catch.
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
+function lambdaTask(stateName: string, handler: LocalHandler) {
+  return async (input: unknown): Promise<TaskOutput> => {
+    let output: unknown;
+    try {
+      output = await handler(structuredClone(input));
+    } catch (thrown) {
+      throw asLambdaError(thrown);
+    }
+    const json = JSON.stringify(output ?? null);
+    if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
+      throw new DataLimitExceededError(
+        `${stateName} returned ${Buffer.byteLength(json)} bytes; a state payload is limited to ${MAX_PAYLOAD_BYTES}`,
+      );
+    }
+    return JSON.parse(json) as TaskOutput;
+  };
+}
+
+type RunInput = Parameters<StateMachine['run']>[0];
+type TaskOutput = Awaited<ReturnType<StateMachine['run']>['result']>;
+
+/** Executes the real workflow definition in-process and resolves with the execution output. */
+export async function runWorkflowLocally(input: unknown, options: LocalWorkflowOptions): Promise<unknown> {
+  const concurrency: Record<string, number | undefined> = {
+    [STATE_NAMES.exportExperiments]: options.experimentConcurrency,
+    [STATE_NAMES.exportSlots]: options.slotConcurrency,
+  };
+  const deployed = mapStates(loadWorkflowDefinition() as AslMachine, (name, state) => {
+    const maxConcurrency = concurrency[name];
+    return maxConcurrency === undefined ? state : { ...state, MaxConcurrency: maxConcurrency };
+  });
+  const scale = options.retryDelayScale ?? 1;
+  const local = mapStates(toLocalDefinition(deployed) as AslMachine, (_name, state) =>
+    Array.isArray(state.Retry) && scale !== 1
+      ? { ...state, Retry: state.Retry.map((r) => scaleRetrier(r, scale)) }
+      : state,
+  );
+
+  const runs = new Map<string, MapRun>();
+  const handlers: Record<string, (input: unknown) => Promise<TaskOutput>> = {};
+  for (const [name, handler] of Object.entries(options.handlers)) handlers[name] = lambdaTask(name, handler);
+  for (const [name, state] of allStates(local)) {
+    if (state.Resource === LOCAL_LOAD_ITEMS) {
+      handlers[name] = async (raw) => {
+        const { key, toleratedFailureCount, toleratedFailurePercentage } = loadItemsInputSchema.parse(raw);
+        let items: unknown;
+        try {
+          items = await options.readItems(key);
+        } catch (error) {
+          throw statesError(
+            'States.ItemReaderFailed',
+            `${key}: ${error instanceof Error ? error.message : error}`,
+          );
+        }
+        if (!Array.isArray(items)) {
+          throw statesError('States.ItemReaderFailed', `${key} does not hold a JSON array`);
+        }
+        const id = String(runs.size + 1);
+        runs.set(id, { total: items.length, failed: 0, toleratedFailureCount, toleratedFailurePercentage });
+        return { id, items } as TaskOutput;
+      };
+    } else if (state.Resource === LOCAL_ITEM_FAILED) {
+      handlers[name] = async (raw) => {
+        const run = runs.get(itemFailedInputSchema.parse(raw).mapRun);
+        if (run === undefined) throw new Error(`${name}: unknown map run`);
+        run.failed += 1;
+        if (exceedsTolerance(run)) {
+          throw statesError('States.ExceedToleratedFailureThreshold', THRESHOLD_CAUSE);
+        }
+        return null;
+      };
+    }
+  }
+
+  const machine = new StateMachine(local as unknown as StateMachineDefinition);
+  const execution = machine.run(JSON.parse(JSON.stringify(input ?? null)) as RunInput, {
+    overrides: { taskResourceLocalHandlers: handlers },
+  });
+  // The library queues every event until read; reading them keeps a long run's memory flat.
+  void (async () => {
+    for await (const _event of execution.eventLogs);
+  })();
+  try {
+    return await execution.result;
+  } catch (error) {
+    if (error instanceof ExecutionError && error.cause instanceof Error) {
+      throw new LocalExecutionError(error.cause.name, error.cause.message);
+    }
+    throw error;
+  }
+}
+
+function scaleRetrier(retrier: unknown, scale: number): unknown {
+  const r = retrier as { IntervalSeconds?: number; MaxDelaySeconds?: number };
+  return {
+    ...r,
+    IntervalSeconds: (r.IntervalSeconds ?? 1) * scale,
+    ...(r.MaxDelaySeconds === undefined ? {} : { MaxDelaySeconds: r.MaxDelaySeconds * scale }),
+  };
+}
+
+function installPromiseWithResolvers(): void {
+  const promise = Promise as unknown as { withResolvers?: unknown };
+  if (typeof promise.withResolvers === 'function') return;
+  // aws-local-stepfunctions 3 calls Promise.withResolvers, which Node.js 20 lacks.
+  promise.withResolvers = <T>() => {
+    let resolve!: (value: T | PromiseLike<T>) => void;
+    let reject!: (reason?: unknown) => void;
+    const created = new Promise<T>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise: created, resolve, reject };
+  };
+}

@@ -1,0 +1,180 @@
+/**
+ * The export state machine (SPEC §3), defined once: deployed by the stack and, synthesized
+ * in-process, executed on a laptop by `functions/local/run-workflow.ts`.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
+import { STATE_NAMES } from '../functions/core/workflow/messages.js';
+
+export type WorkflowStep =
+  | 'startRun'
+  | 'planExperiment'
+  | 'exportSlot'
+  | 'commitExperiment'
+  | 'recordExperimentFailure'
+  | 'finalizeRun';
+
+export interface ExportWorkflowProps {
+  /** The Lambda function behind each Task state. */
+  readonly functions: Readonly<Record<WorkflowStep, lambda.IFunction>>;
+  /** The lake bucket: `runs/<run>/items.json` and the slot lists are read from it by the ItemReaders. */
+  readonly lakeBucket: s3.IBucket;
+  /**
+   * Key prefix of the lake root in the bucket; ItemReader keys are this prefix + the key a step returns.
+   * @default '' (the lake root is the bucket root)
+   */
+  readonly lakePrefix?: string;
+  /**
+   * MaxConcurrency of ExportExperiments (experiments exported at once).
+   * @default 4
+   */
+  readonly experimentConcurrency?: number;
+  /**
+   * MaxConcurrency of ExportSlots (slots exported at once, per experiment).
+   * @default 4
+   */
+  readonly slotConcurrency?: number;
+  /**
+   * ToleratedFailurePercentage of ExportExperiments. Each experiment records its own failure,
+   * so by default no number of failed experiments fails the run.
+   * @default 100
+   */
+  readonly toleratedFailurePercentage?: number;
+  /**
+   * Execution timeout of the state machine.
+   * @default Duration.hours(12)
+   */
+  readonly timeout?: Duration;
+  /**
+   * Where the state machine logs (level ALL, without execution data: payloads name experiments).
+   * @default - a new log group, retained for three months
+   */
+  readonly logGroup?: logs.ILogGroup;
+}
+
+/** The errors the Lambda service itself raises when an invocation could not run. */
+export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+] as const;
+
+const RETRY_BACKOFF = {
+  interval: Duration.seconds(2),
+  backoffRate: 2,
+  maxAttempts: 6,
+  maxDelay: Duration.seconds(60),
+  jitterStrategy: sfn.JitterType.FULL,
+} as const;
+
+export class ExportWorkflow extends Construct {
+  readonly definitionBody: sfn.DefinitionBody;
+  readonly stateMachine: sfn.StateMachine;
+  readonly logGroup: logs.ILogGroup;
+
+  constructor(scope: Construct, id: string, props: ExportWorkflowProps) {
+    super(scope, id);
+    const lakePrefix = props.lakePrefix ?? '';
+    const { functions } = props;
+
+    const invoke = (name: string, fn: lambda.IFunction, retryErrors: readonly string[]) => {
+      const task = new tasks.LambdaInvoke(this, name, {
+        stateName: name,
+        lambdaFunction: fn,
+        payloadResponseOnly: true,
+        retryOnServiceExceptions: false,
+      });
+      task.addRetry({ errors: [...retryErrors], ...RETRY_BACKOFF });
+      return task;
+    };
+    const stepErrors = [...LAMBDA_SERVICE_ERRORS, ...RETRYABLE_ERROR_NAMES];
+    const bookkeepingErrors = [...LAMBDA_SERVICE_ERRORS, 'StoreError'];
+
+    const exportSlot = invoke(STATE_NAMES.exportSlot, functions.exportSlot, stepErrors);
+    const exportSlots = new sfn.DistributedMap(this, STATE_NAMES.exportSlots, {
+      stateName: STATE_NAMES.exportSlots,
+      itemReader: new sfn.S3JsonItemReader({
+        bucket: props.lakeBucket,
+        key: lakeKey(lakePrefix, '$.slotsKey'),
+      }),
+      itemSelector: {
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        experimentId: sfn.JsonPath.stringAt('$.experimentId'),
+        slot: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      },
+      maxConcurrency: props.slotConcurrency ?? 4,
+      toleratedFailurePercentage: 0,
+      resultPath: sfn.JsonPath.DISCARD,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+    });
+    exportSlots.itemProcessor(exportSlot);
+
+    const planExperiment = invoke(STATE_NAMES.planExperiment, functions.planExperiment, stepErrors);
+    const commitExperiment = invoke(STATE_NAMES.commitExperiment, functions.commitExperiment, stepErrors);
+    const recordFailure = invoke(
+      STATE_NAMES.recordExperimentFailure,
+      functions.recordExperimentFailure,
+      bookkeepingErrors,
+    );
+    for (const state of [planExperiment, exportSlots, commitExperiment]) {
+      state.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
+    }
+    const experiment = planExperiment.next(
+      new sfn.Choice(this, 'HasSlots?')
+        .when(sfn.Condition.stringEquals('$.action', 'export'), exportSlots.next(commitExperiment))
+        .otherwise(new sfn.Succeed(this, 'ExperimentDone')),
+    );
+
+    const exportExperiments = new sfn.DistributedMap(this, STATE_NAMES.exportExperiments, {
+      stateName: STATE_NAMES.exportExperiments,
+      itemReader: new sfn.S3JsonItemReader({
+        bucket: props.lakeBucket,
+        key: lakeKey(lakePrefix, '$.itemsKey'),
+      }),
+      itemSelector: {
+        runId: sfn.JsonPath.stringAt('$.runId'),
+        full: sfn.JsonPath.objectAt('$.full'),
+        item: sfn.JsonPath.objectAt('$$.Map.Item.Value'),
+      },
+      maxConcurrency: props.experimentConcurrency ?? 4,
+      toleratedFailurePercentage: props.toleratedFailurePercentage ?? 100,
+      resultPath: sfn.JsonPath.DISCARD,
+      mapExecutionType: sfn.StateMachineType.STANDARD,
+    });
+    exportExperiments.itemProcessor(experiment);
+
+    const finalizeRun = invoke(STATE_NAMES.finalizeRun, functions.finalizeRun, bookkeepingErrors);
+    const startRun = invoke(STATE_NAMES.startRun, functions.startRun, stepErrors);
+    const definition = startRun.next(
+      new sfn.Choice(this, 'RunStarted?')
+        .when(sfn.Condition.stringEquals('$.status', 'started'), exportExperiments.next(finalizeRun))
+        .otherwise(finalizeRun),
+    );
+
+    this.definitionBody = sfn.DefinitionBody.fromChainable(definition);
+    this.logGroup =
+      props.logGroup ?? new logs.LogGroup(this, 'Logs', { retention: logs.RetentionDays.THREE_MONTHS });
+    this.stateMachine = new sfn.StateMachine(this, 'StateMachine', {
+      definitionBody: this.definitionBody,
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      timeout: props.timeout ?? Duration.hours(12),
+      tracingEnabled: true,
+      logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    });
+  }
+}
+
+/** The ItemReader key: a JSONPath into the state input, behind the lake prefix when there is one. */
+function lakeKey(lakePrefix: string, path: string): string {
+  if (lakePrefix === '') return sfn.JsonPath.stringAt(path);
+  // JsonPath.format quotes the literal; braces, which States.Format reads as placeholders, are ours to escape.
+  const literal = lakePrefix.replace(/[{}]/g, (c) => `\\${c}`);
+  return sfn.JsonPath.format(`${literal}{}`, sfn.JsonPath.stringAt(path));
+}
