@@ -1,6 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ConfigError,
   PageDriftError,
   PlutoAuthError,
   PlutoBadResponseError,
@@ -314,8 +313,8 @@ describe('errors', () => {
     for (const bad of ['short', `${SIMULATOR_TOKEN.slice(0, 39)}-`, ` ${SIMULATOR_TOKEN}`]) {
       const { client } = harness({ secrets: countingSecrets(bad).reader });
       const error = await failure(client.getExperiment(exportable().id));
-      expect(error).toBeInstanceOf(ConfigError);
-      expect(error.message).toBe('PLUTO_API_TOKEN is not a Pluto API key (expected 40 letters and digits)');
+      expect(error).toBeInstanceOf(PlutoAuthError);
+      expect(error.message).toBe('the Pluto API token is malformed (expected 40 letters and digits)');
     }
     expect(sim.requests.total).toBe(0);
   });

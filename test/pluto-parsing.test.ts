@@ -271,7 +271,7 @@ describe('retry policy', () => {
     expect(validateToken(token)).toBe(token);
     for (const bad of [token.slice(1), `${token}x`, `${token.slice(1)}_`, `${token.slice(1)}é`]) {
       expect(() => validateToken(bad)).toThrow(
-        'PLUTO_API_TOKEN is not a Pluto API key (expected 40 letters and digits)',
+        'the Pluto API token is malformed (expected 40 letters and digits)',
       );
     }
   });

@@ -7,8 +7,10 @@ import type { SecretReader } from '../core/ports.js';
 import { manifestSchema } from '../core/records.js';
 import { CODE_VERSION } from '../core/version.js';
 import { readJson } from '../core/workflow/deps.js';
+import { parseCause } from '../core/workflow/record-failure.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
+import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, TerminalProgress } from './progress.js';
 
 const idList = z
@@ -103,6 +105,8 @@ export async function runExportCommand(
       slotConcurrency: config.concurrency,
       progress,
     });
+  } catch (error) {
+    throw explainRunFailure(error);
   } finally {
     progress.finish();
   }
@@ -139,4 +143,22 @@ export async function runExportCommand(
       `${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed -> ${lake.store.location}\n`,
   );
   return output.status === 'committed' ? 0 : 1;
+}
+
+/** One line a user can act on, from the workflow's error name and Lambda-style cause. */
+export function explainRunFailure(error: unknown): Error {
+  if (!(error instanceof LocalExecutionError))
+    return error instanceof Error ? error : new Error(String(error));
+  const { message } = parseCause(error.error, error.errorCause);
+  if (error.error === 'PlutoAuthError') {
+    return new Error(
+      `Pluto rejected the API token (${message}): set PLUTO_API_TOKEN to a valid Pluto API key`,
+      {
+        cause: error,
+      },
+    );
+  }
+  if (error.error === 'ConfigError' || error.error === 'StoreFullError')
+    return new ConfigError(message, { cause: error });
+  return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
 }

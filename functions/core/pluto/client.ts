@@ -61,7 +61,7 @@ const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Checks the token like Pluto's R client does; the message never repeats the token. */
 export function validateToken(token: string): string {
   if (!TOKEN_FORMAT.test(token)) {
-    throw new ConfigError('PLUTO_API_TOKEN is not a Pluto API key (expected 40 letters and digits)');
+    throw new PlutoAuthError('the Pluto API token is malformed (expected 40 letters and digits)');
   }
   return token;
 }
