@@ -6,7 +6,8 @@ import { FolderStore } from '../functions/adapters/folder-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
-const text = (body: Uint8Array | undefined) => (body === undefined ? undefined : new TextDecoder().decode(body));
+const text = (body: Uint8Array | undefined) =>
+  body === undefined ? undefined : new TextDecoder().decode(body);
 
 describe('FolderStore', () => {
   let root: string;

@@ -10,7 +10,8 @@ export class EnvSecretReader implements SecretReader {
 
   async getToken(): Promise<string> {
     const token = this.env[this.variable]?.trim();
-    if (!token) throw new ConfigError(`${this.variable} is not set: export your Pluto API key as ${this.variable}`);
+    if (!token)
+      throw new ConfigError(`${this.variable} is not set: export your Pluto API key as ${this.variable}`);
     return token;
   }
 

@@ -113,23 +113,32 @@ export class FolderStore implements ObjectStore {
       throw new StoreError(`Invalid object key "${key}": keys are relative paths without . or .. segments`);
     }
     const path = join(this.location, ...key.split('/'));
-    if (!path.startsWith(this.location + sep)) throw new StoreError(`Object key "${key}" escapes the lake folder`);
+    if (!path.startsWith(this.location + sep))
+      throw new StoreError(`Object key "${key}" escapes the lake folder`);
     return path;
   }
 
   private wrap(error: unknown, action: string, key: string): Error {
     const code = errorCode(error);
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      return new StoreFullError(`No space left in ${this.location} to ${action} ${key}: free disk space and run again`, {
-        cause: error,
-      });
+      return new StoreFullError(
+        `No space left in ${this.location} to ${action} ${key}: free disk space and run again`,
+        {
+          cause: error,
+        },
+      );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return new StoreFullError(`Cannot ${action} ${key} in ${this.location} (${code}): make the folder writable`, {
-        cause: error,
-      });
+      return new StoreFullError(
+        `Cannot ${action} ${key} in ${this.location} (${code}): make the folder writable`,
+        {
+          cause: error,
+        },
+      );
     }
-    return new StoreError(`Could not ${action} ${key} in ${this.location}: ${(error as Error).message}`, { cause: error });
+    return new StoreError(`Could not ${action} ${key} in ${this.location}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

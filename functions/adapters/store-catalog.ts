@@ -15,7 +15,8 @@ const pointerSchema = z.object({
   location: z.string(),
 });
 
-const pointerKey = (table: TableName, partitionValue: string) => `${CATALOG_PREFIX}${table}/${partitionValue}.json`;
+const pointerKey = (table: TableName, partitionValue: string) =>
+  `${CATALOG_PREFIX}${table}/${partitionValue}.json`;
 
 export class StoreCatalog implements Catalog {
   constructor(private readonly store: ObjectStore) {}

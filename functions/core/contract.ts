@@ -41,7 +41,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
     description: 'One row per exported experiment: its metadata as Pluto returned it.',
     partitionKey: 'experiment_id',
     columns: [
-      col('project_id', 'string', 'Project the experiment was listed under; null when listed outside any project'),
+      col(
+        'project_id',
+        'string',
+        'Project the experiment was listed under; null when listed outside any project',
+      ),
       col('name', 'string', 'Experiment name'),
       col('organism', 'string', 'organism.shortname'),
       col('experiment_type', 'string', 'type.shortname'),
@@ -81,7 +85,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
       col('feature_kind', 'string', 'Name of the first header (e.g. gene_symbol)'),
       col('sample_id', 'string', 'Header name (sample id) exactly as returned'),
       col('value', 'double', 'The cell when it is a finite number'),
-      col('value_text', 'string', 'The original text whenever value does not hold it exactly (NA, NaN, Inf, text)'),
+      col(
+        'value_text',
+        'string',
+        'The original text whenever value does not hold it exactly (NA, NaN, Inf, text)',
+      ),
     ],
   },
   plots: {

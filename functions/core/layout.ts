@@ -9,7 +9,13 @@ export function partitionLocation(table: TableName, partitionValue: string, runI
     : `data/${table}/${key}=${partitionValue}/run_id=${runId}/`;
 }
 
-export function partKey(table: TableName, experimentId: string, runId: string, dataset: string, slot: number) {
+export function partKey(
+  table: TableName,
+  experimentId: string,
+  runId: string,
+  dataset: string,
+  slot: number,
+) {
   return `${partitionLocation(table, experimentId, runId)}part-${dataset}-${String(slot).padStart(5, '0')}.parquet`;
 }
 
@@ -19,13 +25,16 @@ export function exportLogPartKey(runId: string): string {
 
 export const runPrefix = (runId: string) => `runs/${runId}/`;
 export const itemsKey = (runId: string) => `runs/${runId}/items.json`;
-export const planKey = (runId: string, experimentId: string) => `runs/${runId}/plans/${experimentId}/plan.json`;
-export const slotsKey = (runId: string, experimentId: string) => `runs/${runId}/plans/${experimentId}/slots.json`;
+export const planKey = (runId: string, experimentId: string) =>
+  `runs/${runId}/plans/${experimentId}/plan.json`;
+export const slotsKey = (runId: string, experimentId: string) =>
+  `runs/${runId}/plans/${experimentId}/slots.json`;
 export const commitRecordKey = (runId: string, experimentId: string) =>
   `runs/${runId}/experiments/${experimentId}.json`;
 export const commitRecordPrefix = (runId: string) => `runs/${runId}/experiments/`;
 export const slotFailureKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
   `runs/${runId}/failures/${experimentId}/${dataset}-${slot}.json`;
-export const slotFailurePrefix = (runId: string, experimentId: string) => `runs/${runId}/failures/${experimentId}/`;
+export const slotFailurePrefix = (runId: string, experimentId: string) =>
+  `runs/${runId}/failures/${experimentId}/`;
 export const manifestKey = (runId: string) => `runs/${runId}/manifest.json`;
 export const LEASE_KEY = 'runs/_lease.json';

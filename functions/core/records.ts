@@ -106,7 +106,8 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export const encodeJson = (value: unknown): Uint8Array => new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
+export const encodeJson = (value: unknown): Uint8Array =>
+  new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
 
 export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
   const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(body)));
