@@ -256,16 +256,17 @@ describe('export against the simulator, then query', () => {
 describe('a bad token', () => {
   it('exits 1 with one line naming PLUTO_API_TOKEN, publishes nothing, and never prints the token', async () => {
     const lake = await mkdtemp(join(tmpdir(), 'pluto-badtoken-'));
-    const wrongToken = 'x'.repeat(40);
-    const result = await runCli(['export', '--api-url', simulator.url, '--out', lake], {
-      PLUTO_API_TOKEN: wrongToken,
-    });
-    expect(result.code).toBe(1);
-    const lines = result.stderr.trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain('PLUTO_API_TOKEN');
-    expect(result.stdout + result.stderr).not.toContain(wrongToken);
-    expect(await snapshotFiles(lake)).toEqual({});
+    for (const wrongToken of ['x'.repeat(40), 'not-a-pluto-key']) {
+      const result = await runCli(['export', '--api-url', simulator.url, '--out', lake], {
+        PLUTO_API_TOKEN: wrongToken,
+      });
+      expect(result.code).toBe(1);
+      const lines = result.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/^pluto-export: Pluto rejected the API token .*PLUTO_API_TOKEN/);
+      expect(result.stdout + result.stderr).not.toContain(wrongToken);
+      expect(await snapshotFiles(lake)).toEqual({});
+    }
     await rm(lake, { recursive: true, force: true });
   });
 
