@@ -26,11 +26,11 @@ export const EXAMPLE_QUERIES: readonly { title: string; sql: string }[] = [
     sql: 'select experiment_id, gene_symbol, round(log2_fold_change, 3) as log2fc, adj_p_value from differential_expression where adj_p_value < 0.05 order by abs(log2_fold_change) desc limit 5',
   },
   {
-    title: 'One gene in every experiment, by sample condition (assay joined to sample metadata)',
-    sql: `select a.experiment_id, s.value as condition, count(*) as samples, round(avg(a.value), 3) as mean_expression
+    title: 'GAPDH in every experiment, by treatment dose (assay joined to sample metadata)',
+    sql: `select a.experiment_id, s.value as dose, count(*) as samples, round(avg(a.value), 1) as mean_expression
 from assay a join samples s
-  on s.experiment_id = a.experiment_id and s.sample_id = a.sample_id and s.attribute = 'condition'
-where a.feature_id = (select feature_id from assay order by row_number limit 1)
+  on s.experiment_id = a.experiment_id and s.sample_id = a.sample_id and s.attribute = 'treatment.dose'
+where a.feature_id = 'GAPDH'
 group by 1, 2 order by 1, 2`,
   },
   {
