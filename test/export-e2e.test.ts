@@ -2,7 +2,7 @@
  * The whole product as a user runs it: the simulator, then `pluto-export export`, then queries
  * over the lake, compared value by value with the simulator's ground truth.
  */
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -280,5 +280,21 @@ describe('a bad token', () => {
     ]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim()).toMatch(/^pluto-export: PLUTO_API_TOKEN is not set/);
+  });
+});
+
+describe('README', () => {
+  it('has example SQL that runs against an exported lake and returns rows', async () => {
+    const readme = await readFile('README.md', 'utf8');
+    const block = /```sql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    const statements = block
+      .split(';')
+      .map((statement) => statement.replace(/--.*$/gm, '').trim())
+      .filter((statement) => statement !== '');
+    expect(statements.length).toBeGreaterThanOrEqual(8);
+    for (const sql of statements) {
+      const rows = await query(sql);
+      expect(rows.length, sql).toBeGreaterThan(0);
+    }
   });
 });
