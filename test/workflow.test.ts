@@ -89,6 +89,8 @@ function lab(slotCounts: Record<string, number>, status: StartRunOutput['status'
     itemsKey,
     experimentCount: ids.length,
     full: false,
+    missingExperiments: 'keep' as const,
+    listedAll: true,
     startedAt: '2025-01-01T00:00:00Z',
   };
   return { start, plans, slots, objects };
@@ -254,7 +256,9 @@ describe('the state machine definition', () => {
     expect(asl.TimeoutSeconds).toBe(43_200);
     expect(Object.keys(asl.States).sort()).toEqual([
       'ExportExperiments',
+      'FinalizeFailedRun',
       'FinalizeRun',
+      'RunFailed',
       'RunStarted?',
       'StartRun',
     ]);
@@ -284,6 +288,7 @@ describe('the state machine definition', () => {
       MaxConcurrency: 4,
       ToleratedFailurePercentage: 100,
       ResultPath: null,
+      Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'FinalizeFailedRun' }],
       Next: 'FinalizeRun',
     });
     expect(state(asl, 'FinalizeRun')).toEqual({
@@ -291,6 +296,18 @@ describe('the state machine definition', () => {
       Resource: lambdaArn('FinalizeRun'),
       Retry: bookkeepingRetry,
       End: true,
+    });
+    expect(state(asl, 'FinalizeFailedRun')).toEqual({
+      Type: 'Task',
+      Resource: lambdaArn('FinalizeRun'),
+      Retry: bookkeepingRetry,
+      ResultPath: '$.finalized',
+      Next: 'RunFailed',
+    });
+    expect(state(asl, 'RunFailed')).toEqual({
+      Type: 'Fail',
+      ErrorPath: '$.failure.Error',
+      CausePath: '$.failure.Cause',
     });
     expect(Object.keys((state(asl, 'ExportExperiments').ItemProcessor as AslView).States).sort()).toEqual([
       'CommitExperiment',
@@ -587,6 +604,28 @@ describe('runWorkflowLocally', () => {
     expect(recordAttempts).toEqual(['PLX1', 'PLX1', 'PLX2']);
     expect(run.inputs('CommitExperiment')).toEqual([fixture.plans.get('PLX3')]);
     expect(run.inputs('FinalizeRun')).toEqual([fixture.start]);
+  });
+
+  it('finalizes a run whose ExportExperiments failed, then fails the execution with its error', async () => {
+    const fixture = lab({ PLX1: 2 });
+    const unreadable: Lab = {
+      ...fixture,
+      objects: new Map([...fixture.objects].filter(([key]) => key !== fixture.start.itemsKey)),
+    };
+    const calls: Call[] = [];
+    const failed = execute(unreadable, {
+      fail: (stepName, input) => {
+        calls.push({ state: stepName, input });
+        return undefined;
+      },
+    });
+    await expect(failed).rejects.toMatchObject({
+      error: 'States.ItemReaderFailed',
+      errorCause: `${fixture.start.itemsKey}: no object at ${fixture.start.itemsKey}`,
+    });
+    expect(calls.map((call) => call.state)).toEqual(['StartRun', 'FinalizeRun']);
+    expect(finalizeInputSchema.parse(calls[1]?.input)).toEqual(fixture.start);
+    expect(calls[1]?.input).toMatchObject({ failure: { Error: 'States.ItemReaderFailed' } });
   });
 
   it('goes straight to FinalizeRun when the run is leased', async () => {

@@ -37,6 +37,7 @@ export const exportConfigSchema = z.object({
   concurrency: positiveInt(64).default(4),
   rowsPerPart: positiveInt(50_000_000).default(1_000_000),
   full: z.boolean().default(false),
+  missingExperiments: z.enum(['keep', 'retire']).default('keep'),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -48,6 +49,7 @@ const OPTION_NAMES: Record<string, string> = {
   runId: '--run-id',
   concurrency: '--concurrency',
   rowsPerPart: '--rows-per-part',
+  missingExperiments: '--missing',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -60,6 +62,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     concurrency: values.concurrency,
     rowsPerPart: values['rows-per-part'],
     full: values.full,
+    missingExperiments: values.missing,
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -94,6 +97,7 @@ export async function runExportCommand(
       input: {
         runId: config.runId,
         full: config.full,
+        missingExperiments: config.missingExperiments,
         ...(config.experimentIds === undefined ? {} : { experimentIds: config.experimentIds }),
         ...(config.projectIds === undefined ? {} : { projectIds: config.projectIds }),
       },

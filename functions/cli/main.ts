@@ -5,6 +5,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { runExportCommand } from './export-command.js';
+import { runRunsCommand, runStatusCommand } from './history-commands.js';
 import { runQueryCommand } from './query-command.js';
 import { runSimulateCommand } from './simulate-command.js';
 
@@ -13,7 +14,10 @@ const USAGE = `usage: pluto-export <command> [options]
 commands:
   export   [--api-url URL] [--out DIR|s3://bucket/prefix] [--experiments ID,..] [--projects ID,..]
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
+           [--missing keep|retire]                       experiments Pluto stopped listing
   query    [--lake DIR] [--json] "SQL"                   DuckDB over the current partitions
+  runs     [--lake DIR] [--limit N] [--json]             recent runs from their manifests, newest first
+  status   [--lake DIR] [--json] EXPERIMENT_ID           what is current for one experiment, and its history
   simulate [--port N] [--seed S] [--experiments N]       the built-in Pluto API simulator`;
 
 export class UsageError extends ConfigError {}
@@ -28,6 +32,13 @@ async function main(argv: readonly string[]): Promise<number> {
       if (positionals.length !== 1) throw new UsageError('query takes exactly one SQL string, in quotes');
       return runQueryCommand({ ...values, sql: positionals[0] ?? '' });
     }
+    case 'runs':
+      return runRunsCommand(parse(rest, RUNS_OPTIONS).values);
+    case 'status': {
+      const { values, positionals } = parse(rest, STATUS_OPTIONS, true);
+      if (positionals.length !== 1) throw new UsageError('status takes exactly one experiment id');
+      return runStatusCommand({ ...values, experimentId: positionals[0] ?? '' });
+    }
     case 'simulate':
       return runSimulateCommand(parse(rest, SIMULATE_OPTIONS).values);
     case undefined:
@@ -37,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(`${USAGE}\n`);
       return command === undefined ? 2 : 0;
     default:
-      throw new UsageError(`unknown command "${command}": use export, query or simulate`);
+      throw new UsageError(`unknown command "${command}": use export, query, runs, status or simulate`);
   }
 }
 
@@ -50,7 +61,14 @@ const EXPORT_OPTIONS = {
   concurrency: { type: 'string' },
   'rows-per-part': { type: 'string' },
   full: { type: 'boolean' },
+  missing: { type: 'string' },
 } as const;
+const RUNS_OPTIONS = {
+  lake: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+const STATUS_OPTIONS = { lake: { type: 'string' }, json: { type: 'boolean' } } as const;
 const QUERY_OPTIONS = { lake: { type: 'string' }, json: { type: 'boolean' } } as const;
 const SIMULATE_OPTIONS = {
   port: { type: 'string' },

@@ -36,5 +36,6 @@ export const slotFailureKey = (runId: string, experimentId: string, dataset: str
   `runs/${runId}/failures/${experimentId}/${dataset}-${slot}.json`;
 export const slotFailurePrefix = (runId: string, experimentId: string) =>
   `runs/${runId}/failures/${experimentId}/`;
+export const reportKey = (runId: string) => `runs/${runId}/report.md`;
 export const manifestKey = (runId: string) => `runs/${runId}/manifest.json`;
 export const LEASE_KEY = 'runs/_lease.json';

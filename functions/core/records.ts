@@ -44,6 +44,8 @@ export const planSchema = z.object({
   projectId: z.string().nullable(),
   plannedAt: z.string(),
   fingerprint: z.string(),
+  /** The run whose commit was current when this plan was made; absent for a new experiment. */
+  previousRunId: z.string().optional(),
   experiment: z.record(z.string(), z.unknown()),
   plots: z.array(z.record(z.string(), z.unknown())),
   datasets: z.array(plannedDatasetSchema),
@@ -80,6 +82,10 @@ export const commitRecordSchema = z.object({
   status: experimentStatusSchema,
   /** For `unchanged`: the run whose commit stays current. */
   sourceRunId: z.string().optional(),
+  /** For `exported`: the run whose commit this one replaced; absent for a new experiment. */
+  previousRunId: z.string().optional(),
+  /** True when this run removed the experiment's partitions (missing-experiments policy `retire`). */
+  retired: z.boolean().optional(),
   fingerprint: z.string().optional(),
   startedAt: z.string(),
   finishedAt: z.string(),

@@ -69,6 +69,8 @@ export interface SimulatorTruth {
   /** Changes one served cell from now on (`column` indexes the headers, 0 = the key column). */
   setCell(experimentId: string, dataset: DatasetName, row: number, column: number, value: unknown): void;
   setPlotStatus(experimentId: string, plotId: string, status: string): void;
+  /** The experiment disappears: no longer listed, and its endpoints answer 404. */
+  removeExperiment(experimentId: string): void;
 }
 
 export class GeneratedDataset implements DatasetTruth {
@@ -293,6 +295,12 @@ export class World implements SimulatorTruth {
 
   isListed(id: string): boolean {
     return this.experiments.some((e) => e.id === id);
+  }
+
+  removeExperiment(experimentId: string): void {
+    const index = this.experiments.findIndex((e) => e.id === experimentId);
+    if (index < 0) throw new Error(`${experimentId} is not listed`);
+    this.experiments.splice(index, 1);
   }
 
   setCell(experimentId: string, dataset: DatasetName, row: number, column: number, value: unknown): void {

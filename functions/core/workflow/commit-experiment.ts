@@ -3,7 +3,7 @@
  * rows add up to Pluto's counts and that every part has the contract's schema; writes the
  * metadata parts and the commit record; then repoints the experiment's partitions to this run.
  */
-import { TABLE_NAMES, type TableName } from '../contract.js';
+import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
 import { CommitVerificationError } from '../errors.js';
 import { commitRecordKey, partitionLocation, partKey, planKey, slotsKey } from '../layout.js';
 import { experimentRow, plotRow, TableRows } from '../melt.js';
@@ -24,8 +24,6 @@ import { encodeJson, readJson, type StepDeps } from './deps.js';
 import { receiptKey } from './export-slot.js';
 import type { CommitInput, CommitOutput, Slot } from './messages.js';
 import { slotSchema } from './messages.js';
-
-const EXPERIMENT_TABLES = TABLE_NAMES.filter((table) => table !== 'export_log');
 
 export async function commitExperiment(input: CommitInput, deps: StepDeps): Promise<CommitOutput> {
   const { store } = deps;
@@ -53,6 +51,7 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
     projectId: plan.projectId,
     status: 'exported',
     fingerprint: plan.fingerprint,
+    ...(plan.previousRunId === undefined ? {} : { previousRunId: plan.previousRunId }),
     startedAt: plan.plannedAt,
     finishedAt: deps.clock.now().toISOString(),
     datasets: [

@@ -2,9 +2,16 @@
  * FinalizeRun: turns the experiments' commit records into export_log rows and the run manifest
  * (written last: its presence means the run is over), then releases the lease.
  */
-import { TABLE_NAMES } from '../contract.js';
-import { RUN_FATAL_ERROR_NAMES } from '../errors.js';
-import { commitRecordKey, exportLogPartKey, itemsKey, manifestKey, partitionLocation } from '../layout.js';
+import { EXPERIMENT_TABLES, TABLE_NAMES } from '../contract.js';
+import { RUN_FATAL_ERROR_NAMES, SKIPPING_ERROR_NAMES } from '../errors.js';
+import {
+  commitRecordKey,
+  exportLogPartKey,
+  itemsKey,
+  manifestKey,
+  partitionLocation,
+  reportKey,
+} from '../layout.js';
 import { TableRows } from '../melt.js';
 import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
 import {
@@ -17,6 +24,7 @@ import {
 } from '../records.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
 import { experimentItemSchema, type FinalizeOutput, type StartRunOutput } from './messages.js';
+import { renderRunReport } from './report.js';
 import { releaseLease } from './start-run.js';
 
 const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
@@ -34,6 +42,8 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
     const record = await readJson(deps.store, commitRecordKey(runId, item.experimentId), commitRecordSchema);
     records.push(record ?? missingRecord(runId, item.experimentId, item.projectId, deps.clock.now()));
   }
+
+  records.push(...(await settleMissingExperiments(input, records, deps)));
 
   const exportLog = await writeExportLog(runId, records, deps);
   const counts = { ...NO_COUNTS };
@@ -54,6 +64,7 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
     exportLog,
     experiments: records,
   };
+  await deps.store.put(reportKey(runId), new TextEncoder().encode(renderRunReport(manifest)));
   await deps.store.putIfAbsent(manifestKey(runId), encodeJson(manifest));
   await releaseLease(deps, runId);
   return summary(manifest);
@@ -66,6 +77,57 @@ function summary(manifest: Manifest): FinalizeOutput {
     manifestKey: manifestKey(manifest.runId),
     experiments: manifest.counts,
   };
+}
+
+/**
+ * Committed experiments that Pluto no longer lists (only knowable when the listing was not
+ * filtered) are recorded as skipped; with `retire`, they and refused ones lose their pointers.
+ */
+async function settleMissingExperiments(
+  input: StartRunOutput,
+  records: CommitRecord[],
+  deps: StepDeps,
+): Promise<CommitRecord[]> {
+  const now = deps.clock.now().toISOString();
+  const retire = input.missingExperiments === 'retire';
+  const listed = new Set(records.map((record) => record.experimentId));
+  const missing: CommitRecord[] = [];
+  for (const pointer of input.listedAll ? await deps.catalog.listPartitions('experiments') : []) {
+    if (listed.has(pointer.partitionValue)) continue;
+    const record: CommitRecord = {
+      runId: input.runId,
+      experimentId: pointer.partitionValue,
+      projectId: null,
+      status: 'skipped',
+      startedAt: now,
+      finishedAt: now,
+      datasets: [],
+      ...(retire ? { retired: true } : {}),
+      error: {
+        name: 'ExperimentNotListedError',
+        message: retire
+          ? `Pluto no longer lists this experiment for the token; retired (its last commit, run ${pointer.runId}, is no longer queryable)`
+          : `Pluto no longer lists this experiment for the token; its last commit (run ${pointer.runId}) is kept`,
+      },
+    };
+    await deps.store.putIfAbsent(commitRecordKey(input.runId, record.experimentId), encodeJson(record));
+    missing.push(record);
+  }
+  if (retire) {
+    const refused = records.filter(
+      (r) =>
+        r.status === 'skipped' &&
+        r.error &&
+        (SKIPPING_ERROR_NAMES as readonly string[]).includes(r.error.name),
+    );
+    for (const record of [...missing, ...refused]) {
+      if ((await deps.catalog.getPartition('experiments', record.experimentId)) === undefined) continue;
+      for (const table of EXPERIMENT_TABLES)
+        await deps.catalog.deletePartitions(table, [record.experimentId]);
+      record.retired = true;
+    }
+  }
+  return missing;
 }
 
 /** An experiment whose child execution ended without any record still gets a row: nothing vanishes. */

@@ -12,6 +12,11 @@ export const runInputSchema = z.object({
   projectIds: z.array(id).optional(),
   /** Re-export every experiment even when its fingerprint is unchanged. */
   full: z.boolean().optional(),
+  /**
+   * What happens to a committed experiment that Pluto no longer lists or refuses: `keep` its last
+   * commit (the default) or `retire` it (pointers removed, data kept until retention).
+   */
+  missingExperiments: z.enum(['keep', 'retire']).optional(),
 });
 export type RunInput = z.infer<typeof runInputSchema>;
 
@@ -22,6 +27,9 @@ export const startRunOutputSchema = z.object({
   itemsKey: z.string(),
   experimentCount: z.number().int().nonnegative(),
   full: z.boolean(),
+  missingExperiments: z.enum(['keep', 'retire']),
+  /** True when no filter narrowed the listing, so an experiment not in it has really disappeared. */
+  listedAll: z.boolean(),
   startedAt: z.string(),
 });
 export type StartRunOutput = z.infer<typeof startRunOutputSchema>;

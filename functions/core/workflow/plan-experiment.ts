@@ -42,8 +42,8 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
     );
   }
 
-  const plan = await readPlan(input, deps);
   const previous = await previousCommit(experimentId, deps);
+  const plan = await readPlan(input, deps, previous?.runId);
   if (!input.full && previous?.fingerprint === plan.fingerprint && previous.status !== 'failed') {
     const record: CommitRecord = {
       runId,
@@ -73,7 +73,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   return output('export', slots.length);
 }
 
-async function readPlan(input: PlanInput, deps: StepDeps): Promise<Plan> {
+async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string | undefined): Promise<Plan> {
   const { pluto } = deps;
   const { experimentId, projectId } = input.item;
   const plannedAt = deps.clock.now().toISOString();
@@ -113,6 +113,7 @@ async function readPlan(input: PlanInput, deps: StepDeps): Promise<Plan> {
     projectId,
     plannedAt,
     fingerprint,
+    ...(previousRunId === undefined ? {} : { previousRunId }),
     experiment,
     plots,
     datasets: probes.map((p) => p.planned),

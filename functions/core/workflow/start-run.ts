@@ -11,7 +11,13 @@ import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRun
 export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
   const { store, clock } = deps;
   const now = clock.now();
-  const base = { runId: input.runId, itemsKey: itemsKey(input.runId), full: input.full ?? false };
+  const base = {
+    runId: input.runId,
+    itemsKey: itemsKey(input.runId),
+    full: input.full ?? false,
+    missingExperiments: input.missingExperiments ?? 'keep',
+    listedAll: input.experimentIds === undefined && input.projectIds === undefined,
+  };
 
   if ((await store.head(manifestKey(input.runId))) !== undefined) {
     return { ...base, status: 'committed', experimentCount: 0, startedAt: now.toISOString() };

@@ -1,0 +1,101 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../core/errors.js';
+import { experimentStatus, listRuns } from '../core/history.js';
+import { openLakeStore } from '../local/lake-location.js';
+import { formatMs, formatTable } from './progress.js';
+
+async function openExistingLake(lake: string | undefined) {
+  const location = lake ?? './lake';
+  if (!location.startsWith('s3://') && !existsSync(resolve(location))) {
+    throw new ConfigError(`--lake ${resolve(location)} does not exist: run pluto-export export first`);
+  }
+  return openLakeStore(location);
+}
+
+export async function runRunsCommand(options: {
+  lake?: string;
+  limit?: string;
+  json?: boolean;
+}): Promise<number> {
+  const limit = options.limit === undefined ? 20 : Number(options.limit);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new ConfigError('--limit must be a whole number of at least 1');
+  const { store } = await openExistingLake(options.lake);
+  const runs = (await listRuns(store)).slice(0, limit);
+  const rows = runs.map((run) => ({
+    run_id: run.runId,
+    status: run.status,
+    started_at: run.startedAt,
+    duration: formatMs(Date.parse(run.finishedAt) - Date.parse(run.startedAt)),
+    exported: run.counts.exported,
+    unchanged: run.counts.unchanged,
+    skipped: run.counts.skipped,
+    failed: run.counts.failed,
+    rows_written: run.experiments
+      .filter((r) => r.status === 'exported')
+      .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0),
+  }));
+  if (options.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+  else if (rows.length === 0) process.stdout.write('No finished runs yet.\n');
+  else {
+    const columns = Object.keys(rows[0] ?? {});
+    process.stdout.write(
+      `${formatTable(
+        columns,
+        rows.map((row) => Object.values(row)),
+      )}\n`,
+    );
+  }
+  return 0;
+}
+
+export async function runStatusCommand(options: {
+  lake?: string;
+  json?: boolean;
+  experimentId: string;
+}): Promise<number> {
+  const { store, catalog } = await openExistingLake(options.lake);
+  const status = await experimentStatus(store, catalog, options.experimentId);
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    return 0;
+  }
+  const out: string[] = [`${status.experimentId}`];
+  const current = status.current;
+  if (current === undefined) out.push('  current: nothing committed (no partitions point at a run)');
+  else {
+    out.push(
+      `  current: run ${current.runId}, committed ${current.finishedAt}, project ${current.projectId ?? '-'}`,
+      `  fingerprint: ${current.fingerprint ?? '-'}`,
+      formatTable(
+        ['dataset', 'status', 'api_count', 'rows_written', 'parts', 'bytes'],
+        current.datasets.map((d) => [
+          d.dataset,
+          d.status,
+          d.apiCount,
+          d.rowsWritten,
+          d.parts.length,
+          d.parts.reduce((s, p) => s + p.bytes, 0),
+        ]),
+      )
+        .split('\n')
+        .map((line) => `  ${line}`)
+        .join('\n'),
+    );
+  }
+  out.push(
+    `  partitions: ${
+      Object.entries(status.pointers)
+        .map(([table, run]) => `${table}=${run}`)
+        .join(', ') || 'none'
+    }`,
+    '  history (newest first):',
+    ...status.history.map(
+      (r) =>
+        `    ${r.runId}: ${r.status}${r.retired ? ' (retired)' : ''}${r.error ? ` — ${r.error.detail ?? r.error.message}` : ''}`,
+    ),
+  );
+  process.stdout.write(`${out.join('\n')}\n`);
+  return 0;
+}
