@@ -1,13 +1,14 @@
 import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
-import { manifestKey } from '../core/layout.js';
+import { LEASE_KEY, manifestKey } from '../core/layout.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
 import { manifestSchema } from '../core/records.js';
 import { CODE_VERSION } from '../core/version.js';
 import { readJson } from '../core/workflow/deps.js';
 import { parseCause } from '../core/workflow/record-failure.js';
+import { readLease, releaseLease } from '../core/workflow/start-run.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
@@ -91,6 +92,12 @@ export async function runExportCommand(
     codeVersion: CODE_VERSION,
   };
   const started = Date.now();
+  // An interrupted local run must not keep later runs out until its lease expires.
+  const releaseOnInterrupt = () => {
+    progress.finish();
+    releaseLease(lake.store, config.runId).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', releaseOnInterrupt);
   let output: Awaited<ReturnType<typeof runLocalExport>>;
   try {
     output = await runLocalExport({
@@ -112,10 +119,15 @@ export async function runExportCommand(
   } catch (error) {
     throw explainRunFailure(error);
   } finally {
+    process.off('SIGINT', releaseOnInterrupt);
     progress.finish();
   }
   if (output.status === 'leased') {
-    process.stderr.write(`pluto-export: skipped: another run holds the lease on ${lake.store.location}\n`);
+    const lease = await readLease(lake.store);
+    process.stderr.write(
+      `pluto-export: skipped: run ${lease?.runId ?? '?'} holds the lease on ${lake.store.location} until ` +
+        `${lease?.expiresAt ?? '?'}; if that run is dead, delete ${LEASE_KEY} there and run again\n`,
+    );
     return 0;
   }
   const manifest = await readJson(lake.store, manifestKey(output.runId), manifestSchema);

@@ -7,6 +7,7 @@ import { ConfigError } from '../core/errors.js';
 import { runExportCommand } from './export-command.js';
 import { runRunsCommand, runStatusCommand } from './history-commands.js';
 import { runQueryCommand } from './query-command.js';
+import { runMain } from './run-main.js';
 import { runSimulateCommand } from './simulate-command.js';
 
 const USAGE = `usage: pluto-export <command> [options]
@@ -88,13 +89,4 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    const message = error instanceof Error ? error.message : String(error);
-    process.stderr.write(`pluto-export: ${message.split('\n')[0]}\n`);
-    process.exitCode = error instanceof ConfigError ? 2 : 1;
-  },
-);
+runMain(() => main(process.argv.slice(2)));

@@ -9,6 +9,7 @@ import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { SecretReader } from '../core/ports.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
+import { runMain } from './run-main.js';
 
 export const DEMO_LAKE = 'demo-lake';
 
@@ -76,14 +77,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.stderr.write(
-      `pluto-export: ${(error instanceof Error ? error.message : String(error)).split('\n')[0]}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runMain(main);

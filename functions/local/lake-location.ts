@@ -1,6 +1,6 @@
-import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { Catalog, ObjectStore } from '../core/ports.js';
+import { openFolderLake } from './local-export.js';
 
 export interface LakeHandle {
   readonly store: ObjectStore;
@@ -14,6 +14,5 @@ export async function openLakeStore(out: string): Promise<LakeHandle> {
     const store = new S3Store(parseS3Url(out));
     return { store, catalog: new StoreCatalog(store) };
   }
-  const store = new FolderStore(out);
-  return { store, catalog: new StoreCatalog(store) };
+  return openFolderLake(out);
 }

@@ -204,7 +204,10 @@ async function removeStrayParts(plan: Plan, keep: readonly PartInfo[], deps: Ste
 async function repoint(deps: StepDeps, record: CommitRecord): Promise<void> {
   if (record.status !== 'exported') return;
   const tables = new Set<TableName>(record.datasets.flatMap((d) => d.parts.map((p) => p.table)));
-  const pointers: PartitionPointer[] = [...tables].map((table) => ({
+  // The experiments pointer moves last: it is what the next plan compares against, so a crash
+  // part-way leaves the experiment looking uncommitted and the replay finishes the job.
+  const ordered = [...tables].sort((a, b) => Number(a === 'experiments') - Number(b === 'experiments'));
+  const pointers: PartitionPointer[] = ordered.map((table) => ({
     table,
     partitionValue: record.experimentId,
     runId: record.runId,

@@ -66,7 +66,7 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
   };
   await deps.store.put(reportKey(runId), new TextEncoder().encode(renderRunReport(manifest)));
   await deps.store.putIfAbsent(manifestKey(runId), encodeJson(manifest));
-  await releaseLease(deps, runId);
+  await releaseLease(deps.store, runId);
   return summary(manifest);
 }
 

@@ -3,7 +3,7 @@
  * The listing comes first so that a bad token fails before anything is written.
  */
 import { itemsKey, LEASE_KEY, manifestKey } from '../layout.js';
-import type { PlutoApi } from '../ports.js';
+import type { ObjectStore, PlutoApi } from '../ports.js';
 import { type Lease, leaseSchema } from '../records.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
 import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
@@ -90,7 +90,11 @@ async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<b
   return false;
 }
 
-export async function releaseLease(deps: StepDeps, runId: string): Promise<void> {
-  const held = await readJson(deps.store, LEASE_KEY, leaseSchema);
-  if (held?.runId === runId) await deps.store.delete(LEASE_KEY);
+export async function releaseLease(store: ObjectStore, runId: string): Promise<void> {
+  const held = await readJson(store, LEASE_KEY, leaseSchema);
+  if (held?.runId === runId) await store.delete(LEASE_KEY);
+}
+
+export function readLease(store: ObjectStore): Promise<Lease | undefined> {
+  return readJson(store, LEASE_KEY, leaseSchema);
 }
