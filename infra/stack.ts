@@ -1,108 +1,136 @@
 /**
- * The deployment (SPEC §7), minimal for now: the lake bucket, the Pluto token secret, one Lambda
- * function per workflow step and the export state machine.
+ * The deployment (SPEC §7): the lake with its Glue tables and Athena workgroup, the Pluto token
+ * secret, one Lambda function per workflow step, the export state machine, its schedule and
+ * its alarms, all from one validated configuration (infra/config.ts).
  */
-import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { STATE_NAMES } from '../functions/core/workflow/messages.js';
-import { ExportWorkflow, type WorkflowStep } from './workflow.js';
+import { type DeployConfig, parseDeployConfig } from './config.js';
+import { DataLake } from './constructs/data-lake.js';
+import { ExportFunctions } from './constructs/export-functions.js';
+import { ExportMonitoring } from './constructs/monitoring.js';
+import { PlutoSecret } from './constructs/pluto-secret.js';
+import { ExportSchedule } from './constructs/schedule.js';
+import { acknowledgeWildcards, FUNCTION_WILDCARDS, WORKFLOW_WILDCARDS } from './nag.js';
+import { ExportWorkflow } from './workflow.js';
 
 export interface PlutoExportStackProps extends StackProps {
   /**
-   * Key prefix of the lake root in the bucket.
-   * @default '' (the bucket root)
+   * The validated deploy configuration.
+   * @default - every default of infra/config.ts
    */
-  readonly lakePrefix?: string;
-  /**
-   * Base URL of the Pluto API.
-   * @default 'https://api.pluto.bio/'
-   */
-  readonly plutoApiUrl?: string;
+  readonly config?: DeployConfig;
 }
 
-/** The handler file of each step, under `functions/handlers/`; each exports `handler`. */
-const HANDLER_FILES: Readonly<Record<WorkflowStep, string>> = {
-  startRun: 'start-run.ts',
-  planExperiment: 'plan-experiment.ts',
-  exportSlot: 'export-slot.ts',
-  commitExperiment: 'commit-experiment.ts',
-  recordExperimentFailure: 'record-experiment-failure.ts',
-  finalizeRun: 'finalize-run.ts',
-};
-
-const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+/**
+ * Map concurrencies whose product stays within the Pluto cap, so that slots in flight never
+ * exceed ExportSlot's reserved concurrency and are not throttled.
+ */
+export function mapConcurrency(plutoConcurrency: number): { experiments: number; slots: number } {
+  const experiments = Math.ceil(Math.sqrt(plutoConcurrency));
+  return { experiments, slots: Math.max(1, Math.floor(plutoConcurrency / experiments)) };
+}
 
 export class PlutoExportStack extends Stack {
-  readonly bucket: s3.Bucket;
-  readonly secret: secretsmanager.Secret;
-  readonly functions: Readonly<Record<WorkflowStep, NodejsFunction>>;
+  readonly config: DeployConfig;
+  readonly lake: DataLake;
+  readonly secret: PlutoSecret;
+  readonly exportFunctions: ExportFunctions;
   readonly workflow: ExportWorkflow;
+  readonly schedule: ExportSchedule;
+  readonly monitoring: ExportMonitoring;
 
   constructor(scope: Construct, id: string, props: PlutoExportStackProps = {}) {
     super(scope, id, props);
-    const lakePrefix = props.lakePrefix ?? '';
+    const config = props.config ?? parseDeployConfig({});
+    this.config = config;
+    const removalPolicy = config.removalPolicy === 'destroy' ? RemovalPolicy.DESTROY : RemovalPolicy.RETAIN;
 
-    this.bucket = new s3.Bucket(this, 'Lake', {
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      versioned: true,
-      removalPolicy: RemovalPolicy.RETAIN,
+    this.lake = new DataLake(this, 'Lake', {
+      ...('existingBucketName' in config.bucket
+        ? {
+            existingBucketName: config.bucket.existingBucketName,
+            ...(config.bucket.kmsKeyArn === undefined
+              ? {}
+              : { existingBucketKeyArn: config.bucket.kmsKeyArn }),
+          }
+        : {}),
+      prefix: config.prefix,
+      databaseName: config.glueDatabase,
+      noncurrentVersionRetention: Duration.days(config.retentionDays),
+      removalPolicy,
+      bytesScannedCutoffPerQuery: config.athenaBytesScannedCutoffGb * 1024 ** 3,
     });
 
-    this.secret = new secretsmanager.Secret(this, 'PlutoApiToken', {
-      description:
-        'Pluto API token of the export user: aws secretsmanager put-secret-value --secret-string <token>',
+    this.secret = new PlutoSecret(this, 'PlutoToken', {
+      ...('existingSecretArn' in config.secret ? { existingSecretArn: config.secret.existingSecretArn } : {}),
+      ...('existingSecretName' in config.secret
+        ? { existingSecretName: config.secret.existingSecretName }
+        : {}),
+      encryptionKey: this.lake.key,
+      removalPolicy,
     });
-    // Created without a value: a generated string would only ever be a wrong token.
-    (this.secret.node.defaultChild as secretsmanager.CfnSecret).addPropertyDeletionOverride(
-      'GenerateSecretString',
-    );
 
-    const environment = {
-      LAKE_BUCKET: this.bucket.bucketName,
-      LAKE_PREFIX: lakePrefix,
-      PLUTO_API_URL: props.plutoApiUrl ?? 'https://api.pluto.bio/',
-      PLUTO_SECRET_ARN: this.secret.secretArn,
-    };
-    const functions = {} as Record<WorkflowStep, NodejsFunction>;
-    for (const [step, file] of Object.entries(HANDLER_FILES) as [WorkflowStep, string][]) {
-      const fn = new NodejsFunction(this, `${STATE_NAMES[step]}Function`, {
-        entry: fileURLToPath(new URL(`../functions/handlers/${file}`, import.meta.url)),
-        handler: 'handler',
-        projectRoot: PROJECT_ROOT,
-        depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
-        runtime: lambda.Runtime.NODEJS_22_X,
-        architecture: lambda.Architecture.ARM_64,
-        memorySize: 1024,
-        timeout: Duration.minutes(15),
-        environment,
-        bundling: {
-          format: OutputFormat.ESM,
-          target: 'node22',
-          sourceMap: true,
-          mainFields: ['module', 'main'],
-          // Bundled CommonJS dependencies still call require().
-          banner:
-            "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-        },
-      });
-      this.bucket.grantReadWrite(fn);
-      this.secret.grantRead(fn);
-      functions[step] = fn;
-    }
-    this.functions = functions;
+    this.exportFunctions = new ExportFunctions(this, 'Functions', {
+      lake: this.lake,
+      secret: this.secret.secret,
+      secretId: this.secret.secretId,
+      plutoApiUrl: config.plutoApiUrl,
+      plutoConcurrency: config.plutoConcurrency,
+      rowsPerPart: config.rowsPerPart,
+      pageSize: config.pageSize,
+      removalPolicy,
+    });
 
-    // The ItemReaders grant the state machine s3:GetObject on the bucket.
+    const concurrency = mapConcurrency(config.plutoConcurrency);
     this.workflow = new ExportWorkflow(this, 'Workflow', {
-      functions,
-      lakeBucket: this.bucket,
-      lakePrefix,
+      functions: this.exportFunctions.functions,
+      lakeBucket: this.lake.bucket,
+      lakePrefix: config.prefix,
+      experimentConcurrency: concurrency.experiments,
+      slotConcurrency: concurrency.slots,
+      toleratedFailurePercentage: config.toleratedFailurePercentage,
     });
+    // The ItemReaders read the item and slot lists, which are encrypted with the lake's key.
+    this.lake.bucketKey?.grantDecrypt(this.workflow.stateMachine);
+
+    this.schedule = new ExportSchedule(this, 'Schedule', {
+      stateMachine: this.workflow.stateMachine,
+      expression: config.scheduleExpression,
+      ...(config.projectIds === undefined ? {} : { projectIds: config.projectIds }),
+      ...(config.experimentIds === undefined ? {} : { experimentIds: config.experimentIds }),
+    });
+
+    this.monitoring = new ExportMonitoring(this, 'Monitoring', {
+      stateMachine: this.workflow.stateMachine,
+      functions: this.exportFunctions.functions,
+      serviceName: this.exportFunctions.serviceName,
+      encryptionKey: this.lake.key,
+      scheduleGroup: this.schedule.group,
+      ...(config.alarmEmail === undefined ? {} : { alarmEmail: config.alarmEmail }),
+    });
+
+    const outputs: Record<string, [string, string]> = {
+      LakeBucketName: [this.lake.bucket.bucketName, 'The lake bucket'],
+      LakeRoot: [this.lake.s3Url(''), 'The lake root (data/, runs/)'],
+      PlutoTokenSecretId: [
+        this.secret.secretId,
+        'aws secretsmanager put-secret-value --secret-id <this> --secret-string <Pluto API token>',
+      ],
+      StateMachineArn: [
+        this.workflow.stateMachine.stateMachineArn,
+        'aws stepfunctions start-execution --state-machine-arn <this> --input \'{"runId":"manual-1"}\'',
+      ],
+      GlueDatabase: [this.lake.databaseName, 'Glue database of the tables'],
+      AthenaWorkgroup: [this.lake.workgroup.ref, 'Athena workgroup for queries of the lake'],
+      AlarmTopicArn: [this.monitoring.topic.topicArn, 'SNS topic of the alarms'],
+      DashboardName: [this.monitoring.dashboard.dashboardName, 'CloudWatch dashboard of the runs'],
+    };
+    for (const [name, [value, description]] of Object.entries(outputs)) {
+      new CfnOutput(this, name, { value, description });
+    }
+
+    acknowledgeWildcards(this.exportFunctions, FUNCTION_WILDCARDS);
+    acknowledgeWildcards(this.workflow, WORKFLOW_WILDCARDS);
   }
 }

@@ -66,6 +66,10 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.TooManyRequestsException',
 ] as const;
 
+/** The states that finalize and then fail a run whose ExportExperiments failed. */
+export const FINALIZE_FAILED_RUN = 'FinalizeFailedRun';
+export const RUN_FAILED = 'RunFailed';
+
 const RETRY_BACKOFF = {
   interval: Duration.seconds(2),
   backoffRate: 2,
@@ -84,12 +88,18 @@ export class ExportWorkflow extends Construct {
     const lakePrefix = props.lakePrefix ?? '';
     const { functions } = props;
 
-    const invoke = (name: string, fn: lambda.IFunction, retryErrors: readonly string[]) => {
+    const invoke = (
+      name: string,
+      fn: lambda.IFunction,
+      retryErrors: readonly string[],
+      resultPath?: string,
+    ) => {
       const task = new tasks.LambdaInvoke(this, name, {
         stateName: name,
         lambdaFunction: fn,
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
+        ...(resultPath === undefined ? {} : { resultPath }),
       });
       task.addRetry({ errors: [...retryErrors], ...RETRY_BACKOFF });
       return task;
@@ -151,6 +161,20 @@ export class ExportWorkflow extends Construct {
     exportExperiments.itemProcessor(experiment);
 
     const finalizeRun = invoke(STATE_NAMES.finalizeRun, functions.finalizeRun, bookkeepingErrors);
+    // A failed ExportExperiments (tolerance exceeded, unreadable item list) still finalizes the run,
+    // so its lease is released and its manifest written, and then fails the execution with its error.
+    const finalizeFailedRun = invoke(
+      FINALIZE_FAILED_RUN,
+      functions.finalizeRun,
+      bookkeepingErrors,
+      '$.finalized',
+    );
+    exportExperiments.addCatch(
+      finalizeFailedRun.next(
+        new sfn.Fail(this, RUN_FAILED, { errorPath: '$.failure.Error', causePath: '$.failure.Cause' }),
+      ),
+      { errors: [sfn.Errors.ALL], resultPath: '$.failure' },
+    );
     const startRun = invoke(STATE_NAMES.startRun, functions.startRun, stepErrors);
     const definition = startRun.next(
       new sfn.Choice(this, 'RunStarted?')

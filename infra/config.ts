@@ -1,0 +1,142 @@
+/**
+ * The deploy configuration (SPEC §7): cdk.json context `plutoExport` and/or a JSON file named by
+ * context `configFile` (its keys override the context's), validated once; every default deploys.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../functions/core/errors.js';
+
+const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
+
+const bucketSchema = z.union([
+  z.strictObject({ create: z.literal(true) }),
+  z.strictObject({
+    existingBucketName: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 lowercase letters, digits, . -)'),
+    /** The bucket's SSE-KMS key, when its default encryption uses a customer managed key. */
+    kmsKeyArn: z
+      .string()
+      .regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN')
+      .optional(),
+  }),
+]);
+
+const secretSchema = z.union([
+  z.strictObject({ create: z.literal(true) }),
+  z.strictObject({
+    existingSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, 'a Secrets Manager secret ARN'),
+  }),
+  z.strictObject({ existingSecretName: z.string().min(1).max(512) }),
+]);
+
+export const deployConfigSchema = z.strictObject({
+  /** EventBridge Scheduler expression; times are UTC. */
+  scheduleExpression: z
+    .string()
+    .regex(/^(cron|rate|at)\(.+\)$/, 'cron(...), rate(...) or at(...)')
+    .default('cron(0 3 * * ? *)'),
+  /** Export only the experiments of these projects. */
+  projectIds: z.array(id).min(1).optional(),
+  /** Export only these experiments (with projectIds too, those projects only name each one's project). */
+  experimentIds: z.array(id).min(1).optional(),
+  bucket: bucketSchema.default({ create: true }),
+  /** Key prefix of the lake root: '' (the bucket root) or a folder path. */
+  prefix: z
+    .string()
+    // No `*` or `?`: the prefix is part of IAM resource ARNs, where they would widen the grants.
+    .regex(
+      /^(?:[A-Za-z0-9!_.'()-]+\/)*[A-Za-z0-9!_.'()-]*$/,
+      "a folder path of letters, digits and !_.'()- without a leading /",
+    )
+    .transform((p) => (p === '' || p.endsWith('/') ? p : `${p}/`))
+    .default(''),
+  glueDatabase: z
+    .string()
+    .regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name of lowercase letters, digits and _')
+    .default('pluto'),
+  secret: secretSchema.default({ create: true }),
+  /** Most Lambda invocations talking to Pluto at once: ExportSlot's reserved concurrency. */
+  plutoConcurrency: z.number().int().min(1).max(100).default(4),
+  /** Target Parquet rows per part. */
+  rowsPerPart: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
+  /** `limit` of each Pluto data page request (Pluto's R client uses 10,000). */
+  pageSize: z.number().int().min(1).max(100_000).default(10_000),
+  /** Days a replaced or deleted lake object version is kept before it expires. */
+  retentionDays: z.number().int().min(1).max(3650).default(30),
+  /** Percentage of experiments that may fail before the run itself fails (each is recorded anyway). */
+  toleratedFailurePercentage: z.number().min(0).max(100).default(100),
+  /** Athena stops a query of the workgroup after scanning this many gigabytes. */
+  athenaBytesScannedCutoffGb: z.number().int().min(1).max(100_000).default(100),
+  /** Receives the alarms by e-mail (the subscription must be confirmed). */
+  alarmEmail: z.email().optional(),
+  /** What a stack delete does to the bucket, key, secret, tables and logs. */
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  plutoApiUrl: z.url({ protocol: /^https$/ }).default('https://api.pluto.bio/'),
+});
+export type DeployConfig = z.infer<typeof deployConfigSchema>;
+export type DeployConfigInput = z.input<typeof deployConfigSchema>;
+
+export const CONTEXT_KEY = 'plutoExport';
+export const CONFIG_FILE_CONTEXT_KEY = 'configFile';
+
+/** Reads a CDK context value; anything given with `-c key=value` arrives as a string. */
+export type ContextReader = (key: string) => unknown;
+
+/** The validated configuration, or a ConfigError whose one-line message names the key to fix. */
+export function loadDeployConfig(context: ContextReader, cwd = process.cwd()): DeployConfig {
+  const fromContext = asObject(context(CONTEXT_KEY), `context ${CONTEXT_KEY}`);
+  const file = context(CONFIG_FILE_CONTEXT_KEY);
+  if (file === undefined) return parseDeployConfig(fromContext);
+  if (typeof file !== 'string' || file === '') {
+    throw new ConfigError(`context ${CONFIG_FILE_CONTEXT_KEY}: expected the path of a JSON file`);
+  }
+  const fromFile = asObject(readJsonFile(resolve(cwd, file)), file);
+  return parseDeployConfig({ ...fromContext, ...fromFile }, `context ${CONTEXT_KEY} and ${file}`);
+}
+
+/** `source` names where the values came from, for the message. */
+export function parseDeployConfig(raw: unknown, source = `context ${CONTEXT_KEY}`): DeployConfig {
+  const parsed = deployConfigSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue === undefined || issue.path.length === 0 ? '' : `.${issue.path.join('.')}`;
+  throw new ConfigError(`${CONTEXT_KEY}${path}: ${describe(issue)} (in ${source})`);
+}
+
+function describe(issue: z.core.$ZodIssue | undefined): string {
+  if (issue === undefined) return 'invalid value';
+  if (issue.code === 'unrecognized_keys') return `unknown key ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'invalid_union') {
+    return 'expected {"create": true} or an existing resource (see cdk.json for the accepted keys)';
+  }
+  return issue.message;
+}
+
+function asObject(value: unknown, source: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  const parsed = typeof value === 'string' ? parseJson(value, source) : value;
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${source}: expected a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function readJsonFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`context ${CONFIG_FILE_CONTEXT_KEY}: cannot read ${path}`, { cause });
+  }
+  return parseJson(text, path);
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`${source}: not valid JSON (${(cause as Error).message})`, { cause });
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * One Lambda function per workflow step, each allowed only what its step does: its own prefixes
+ * of the lake, the Pluto token only where Pluto is called, Glue partitions only where they move.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import { TABLE_NAMES, TABLES, type TableName } from '../../functions/core/contract.js';
+import {
+  abortKey,
+  commitRecordKey,
+  itemsKey,
+  LEASE_KEY,
+  manifestKey,
+  partitionLocation,
+  planKey,
+  reportKey,
+  runPrefix,
+  slotFailurePrefix,
+  slotsKey,
+} from '../../functions/core/layout.js';
+import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
+import type { WorkflowStep } from '../workflow.js';
+import type { DataLake } from './data-lake.js';
+
+export interface ExportFunctionsProps {
+  /** The lake the functions read and write. */
+  readonly lake: DataLake;
+  /** The secret holding the Pluto API token. */
+  readonly secret: secretsmanager.ISecret;
+  /**
+   * What the functions pass to GetSecretValue.
+   * @default secret.secretArn
+   */
+  readonly secretId?: string;
+  /**
+   * Base URL of the Pluto API.
+   * @default 'https://api.pluto.bio/'
+   */
+  readonly plutoApiUrl?: string;
+  /**
+   * Reserved concurrency of ExportSlot: the most slots fetching from Pluto at once, account-wide.
+   * @default 4
+   */
+  readonly plutoConcurrency?: number;
+  /**
+   * Target Parquet rows per part.
+   * @default 1_000_000
+   */
+  readonly rowsPerPart?: number;
+  /**
+   * `limit` of each Pluto data page request.
+   * @default 10_000
+   */
+  readonly pageSize?: number;
+  /**
+   * Powertools service name: the `service` dimension of every metric and log line.
+   * @default 'pluto-export'
+   */
+  readonly serviceName?: string;
+  /**
+   * Retention of each function's log group.
+   * @default logs.RetentionDays.THREE_MONTHS
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What a stack delete does to the log groups.
+   * @default RemovalPolicy.RETAIN
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+/** The namespace of every metric the functions emit. */
+export const METRICS_NAMESPACE = 'PlutoExport';
+
+interface StepSettings {
+  readonly file: string;
+  readonly memorySize: number;
+  readonly timeout: Duration;
+  /** The step calls Pluto, so it reads the token. */
+  readonly callsPluto: boolean;
+}
+
+const STEPS: Readonly<Record<WorkflowStep, StepSettings>> = {
+  startRun: { file: 'start-run.ts', memorySize: 512, timeout: Duration.minutes(15), callsPluto: true },
+  planExperiment: {
+    file: 'plan-experiment.ts',
+    memorySize: 512,
+    timeout: Duration.minutes(5),
+    callsPluto: true,
+  },
+  // A slot holds about rowsPerPart tidy rows in memory as Arrow columns before they are written.
+  exportSlot: { file: 'export-slot.ts', memorySize: 2048, timeout: Duration.minutes(15), callsPluto: true },
+  commitExperiment: {
+    file: 'commit-experiment.ts',
+    memorySize: 1024,
+    timeout: Duration.minutes(5),
+    callsPluto: false,
+  },
+  recordExperimentFailure: {
+    file: 'record-experiment-failure.ts',
+    memorySize: 256,
+    timeout: Duration.minutes(1),
+    callsPluto: false,
+  },
+  finalizeRun: { file: 'finalize-run.ts', memorySize: 1024, timeout: Duration.minutes(5), callsPluto: false },
+};
+
+const require = createRequire(import.meta.url);
+const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WASM_FILE = 'parquet_wasm_bg.wasm';
+const WASM_PATH = require.resolve(`parquet-wasm/node/${WASM_FILE}`);
+
+/**
+ * parquet-wasm's Node build reads its .wasm from `__dirname` at load time; the ESM bundle defines
+ * `__dirname` as its own folder, and a bundle that contains parquet-wasm gets the file next to it.
+ */
+const BUNDLE_BANNER = [
+  "import { createRequire as __createRequire } from 'node:module';",
+  "import { dirname as __pathDirname } from 'node:path';",
+  "import { fileURLToPath as __fileURLToPath } from 'node:url';",
+  'const require = __createRequire(import.meta.url);',
+  'const __filename = __fileURLToPath(import.meta.url);',
+  'const __dirname = __pathDirname(__filename);',
+].join(' ');
+
+/** What `functions/adapters/glue-catalog.ts` calls. */
+export const GLUE_READ_ACTIONS = ['glue:GetPartition', 'glue:GetPartitions'] as const;
+export const GLUE_WRITE_ACTIONS = [
+  'glue:BatchCreatePartition',
+  'glue:BatchUpdatePartition',
+  'glue:BatchDeletePartition',
+] as const;
+
+/** The S3 calls of `functions/adapters/s3-store.ts`: GetObject (also HEAD), PutObject (also multipart). */
+type S3ObjectAction = 's3:GetObject' | 's3:PutObject' | 's3:AbortMultipartUpload' | 's3:DeleteObject';
+const READ: readonly S3ObjectAction[] = ['s3:GetObject'];
+const WRITE: readonly S3ObjectAction[] = ['s3:PutObject', 's3:AbortMultipartUpload'];
+const DELETE: readonly S3ObjectAction[] = ['s3:DeleteObject'];
+/** SSE-KMS: GetObject decrypts; PutObject generates a data key; a multipart upload also decrypts. */
+const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
+
+/** The tables ExportSlot writes parts of: one per slot kind, and typed DE results beside `results`. */
+const SLOT_TABLES: readonly TableName[] = [...slotSchema.shape.kind.options, 'differential_expression'];
+
+/** The tables partitioned per experiment, whose partitions CommitExperiment repoints. */
+const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter(
+  (table) => TABLES[table].partitionKey === 'experiment_id',
+);
+
+export class ExportFunctions extends Construct {
+  readonly functions: Readonly<Record<WorkflowStep, NodejsFunction>>;
+  readonly serviceName: string;
+
+  constructor(scope: Construct, id: string, props: ExportFunctionsProps) {
+    super(scope, id);
+    const { lake } = props;
+    this.serviceName = props.serviceName ?? 'pluto-export';
+    const environment: Record<string, string> = {
+      LAKE_BUCKET: lake.bucket.bucketName,
+      LAKE_PREFIX: lake.prefix,
+      GLUE_DATABASE: lake.databaseName,
+      PLUTO_API_URL: props.plutoApiUrl ?? 'https://api.pluto.bio/',
+      PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
+      ROWS_PER_PART: String(props.rowsPerPart ?? 1_000_000),
+      PAGE_SIZE: String(props.pageSize ?? 10_000),
+      POWERTOOLS_SERVICE_NAME: this.serviceName,
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+
+    // A stack that is not being bundled (another stack selected, or a unit test) never builds its
+    // assets; a fixed hash spares CDK fingerprinting the whole project root, node_modules included.
+    const bundled = Stack.of(this).bundlingRequired;
+    const functions = {} as Record<WorkflowStep, NodejsFunction>;
+    for (const [step, settings] of Object.entries(STEPS) as [WorkflowStep, StepSettings][]) {
+      const name = STATE_NAMES[step];
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
+        removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
+      });
+      // An own role, not the AWS managed basic execution role, so logging is limited to this log group.
+      const role = new iam.Role(this, `${name}Role`, {
+        assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+        description: `pluto-export ${name}`,
+      });
+      logGroup.grantWrite(role);
+      const fn = new NodejsFunction(this, name, {
+        description: `pluto-export ${name}`,
+        entry: fileURLToPath(new URL(`../../functions/handlers/${settings.file}`, import.meta.url)),
+        handler: 'handler',
+        projectRoot: PROJECT_ROOT,
+        depsLockFilePath: fileURLToPath(new URL('../../package-lock.json', import.meta.url)),
+        runtime: lambda.Runtime.NODEJS_24_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: settings.memorySize,
+        timeout: settings.timeout,
+        role,
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        environment,
+        ...(step === 'exportSlot' ? { reservedConcurrentExecutions: props.plutoConcurrency ?? 4 } : {}),
+        bundling: {
+          format: OutputFormat.ESM,
+          target: 'node24',
+          sourceMap: true,
+          mainFields: ['module', 'main'],
+          // The SDK is bundled so that the deployed code runs the client versions it was tested with.
+          externalModules: [],
+          banner: BUNDLE_BANNER,
+          ...(bundled ? {} : { assetHash: `not-bundled-${name}` }),
+          commandHooks: {
+            beforeBundling: () => [],
+            beforeInstall: () => [],
+            afterBundling: (_inputDir, outputDir) => [
+              `if grep -q ${WASM_FILE} "${outputDir}/index.mjs"; then cp "${WASM_PATH}" "${outputDir}/${WASM_FILE}"; fi`,
+            ],
+          },
+        },
+      });
+      if (settings.callsPluto) props.secret.grantRead(fn);
+      functions[step] = fn;
+    }
+    this.functions = functions;
+    this.grantLakeAccess(lake);
+  }
+
+  /**
+   * Each step's keys of the lake, as `functions/core/layout.ts` names them with `*` for the ids,
+   * and its Glue tables.
+   */
+  private grantLakeAccess(lake: DataLake): void {
+    const f = this.functions;
+    const objects = (fn: lambda.IFunction, actions: readonly S3ObjectAction[], patterns: readonly string[]) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: [...actions],
+          resources: patterns.map((p) => lake.objectsArn(p)),
+        }),
+      );
+    const glue = (fn: lambda.IFunction, actions: readonly string[], tables: readonly TableName[]) =>
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: [...actions], resources: lake.glueArns(tables) }),
+      );
+
+    const ANY = '*';
+    const run = runPrefix(ANY);
+    const parts = (tables: readonly TableName[]) =>
+      tables.map((table) => `${partitionLocation(table, ANY)}*`);
+    const commitRecords = commitRecordKey(ANY, ANY);
+
+    for (const fn of Object.values(f)) {
+      // Listing answers a missing key with 404 rather than 403; S3 has no prefix scope for HEAD.
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [lake.bucket.bucketArn] }),
+      );
+      objects(fn, READ, [`${run}*`, LEASE_KEY]);
+      if (lake.bucketKey !== undefined) {
+        fn.addToRolePolicy(
+          new iam.PolicyStatement({ actions: KMS_ACTIONS, resources: [lake.bucketKey.keyArn] }),
+        );
+      }
+    }
+
+    objects(f.startRun, WRITE, [itemsKey(ANY), LEASE_KEY]);
+    objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY)]);
+
+    objects(f.planExperiment, WRITE, [planKey(ANY, ANY), slotsKey(ANY, ANY), commitRecords]);
+    glue(f.planExperiment, GLUE_READ_ACTIONS, ['experiments']);
+
+    objects(f.exportSlot, READ, parts(SLOT_TABLES));
+    objects(f.exportSlot, WRITE, [
+      ...parts(SLOT_TABLES),
+      `${run}receipts/*`,
+      `${slotFailurePrefix(ANY, ANY)}*`,
+    ]);
+
+    objects(f.commitExperiment, READ, parts(EXPERIMENT_TABLES));
+    objects(f.commitExperiment, WRITE, [...parts(EXPERIMENT_TABLES), commitRecords]);
+    objects(f.commitExperiment, DELETE, parts(EXPERIMENT_TABLES));
+    glue(f.commitExperiment, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], EXPERIMENT_TABLES);
+
+    objects(f.recordExperimentFailure, WRITE, [commitRecords, abortKey(ANY)]);
+
+    objects(f.finalizeRun, READ, parts(['export_log']));
+    objects(f.finalizeRun, WRITE, [
+      ...parts(['export_log']),
+      manifestKey(ANY),
+      reportKey(ANY),
+      commitRecords,
+    ]);
+    objects(f.finalizeRun, DELETE, [LEASE_KEY]);
+    // The run's export_log partition, and retiring experiments no longer listed from every table.
+    glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
+  }
+}
