@@ -37,6 +37,13 @@ export const deployConfigSchema = z.strictObject({
     .string()
     .regex(/^(cron|rate|at)\(.+\)$/, 'cron(...), rate(...) or at(...)')
     .default('cron(0 3 * * ? *)'),
+  /** Optional second schedule whose runs re-export everything (e.g. weekly), catching edits the fingerprint misses. */
+  fullRunScheduleExpression: z
+    .string()
+    .regex(/^(cron|rate|at)\(.+\)$/, 'cron(...), rate(...) or at(...)')
+    .optional(),
+  /** Committed experiments Pluto no longer lists or refuses: keep their last commit, or retire them. */
+  missingExperiments: z.enum(['keep', 'retire']).default('keep'),
   /** Export only the experiments of these projects. */
   projectIds: z.array(id).min(1).optional(),
   /** Export only these experiments (with projectIds too, those projects only name each one's project). */

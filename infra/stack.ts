@@ -97,6 +97,10 @@ export class PlutoExportStack extends Stack {
     this.schedule = new ExportSchedule(this, 'Schedule', {
       stateMachine: this.workflow.stateMachine,
       expression: config.scheduleExpression,
+      missingExperiments: config.missingExperiments,
+      ...(config.fullRunScheduleExpression === undefined
+        ? {}
+        : { fullRunExpression: config.fullRunScheduleExpression }),
       ...(config.projectIds === undefined ? {} : { projectIds: config.projectIds }),
       ...(config.experimentIds === undefined ? {} : { experimentIds: config.experimentIds }),
     });

@@ -148,6 +148,8 @@ let defaults: Synthesized;
 let custom: Synthesized;
 const CUSTOM: DeployConfigInput = {
   scheduleExpression: 'rate(12 hours)',
+  fullRunScheduleExpression: 'cron(0 4 ? * SUN *)',
+  missingExperiments: 'retire',
   projectIds: ['PRJ1', 'PRJ2'],
   bucket: { existingBucketName: 'acme-lake', kmsKeyArn: 'arn:aws:kms:eu-west-1:111111111111:key/abc' },
   prefix: 'exports/pluto',
@@ -604,10 +606,12 @@ describe('the state machine', () => {
 describe('the schedule', () => {
   it('starts the state machine with the scheduled time as run id and the configured filters', () => {
     for (const [s, expression, filters] of [
-      [defaults, 'cron(0 3 * * ? *)', {}],
-      [custom, 'rate(12 hours)', { projectIds: ['PRJ1', 'PRJ2'] }],
+      [defaults, 'cron(0 3 * * ? *)', { missingExperiments: 'keep' }],
+      [custom, 'rate(12 hours)', { projectIds: ['PRJ1', 'PRJ2'], missingExperiments: 'retire' }],
     ] as const) {
-      const schedule = Object.values(s.resources).find((r) => r.Type === 'AWS::Scheduler::Schedule');
+      const schedules = Object.values(s.resources).filter((r) => r.Type === 'AWS::Scheduler::Schedule');
+      expect(schedules).toHaveLength(s === custom ? 2 : 1);
+      const schedule = schedules.find((r) => propertiesOf(r).Description === 'Starts a pluto-export run');
       const target = propertiesOf(schedule).Target as { Arn: unknown; Input: string; RetryPolicy: unknown };
       expect(schedule?.Properties).toMatchObject({ ScheduleExpression: expression, State: 'ENABLED' });
       expect(target.Arn).toEqual({ Ref: idOf(s, s.stack.workflow.stateMachine) });
@@ -619,6 +623,11 @@ describe('the schedule', () => {
       );
       expect(runInputSchema.parse(delivered)).toEqual({ runId: '2025-01-31T03:00:00Z', ...filters });
     }
+    const full = Object.values(custom.resources).find(
+      (r) => r.Type === 'AWS::Scheduler::Schedule' && propertiesOf(r).Description === 'Starts a full pluto-export run',
+    );
+    expect(propertiesOf(full).ScheduleExpression).toBe('cron(0 4 ? * SUN *)');
+    expect(JSON.parse((propertiesOf(full).Target as { Input: string }).Input)).toMatchObject({ full: true });
   });
 });
 

@@ -28,7 +28,18 @@ export interface ExportScheduleProps {
    */
   readonly experimentIds?: readonly string[];
   /**
-   * Whether the schedule starts runs.
+   * A second schedule whose runs re-export everything (`full`), catching edits the fingerprint
+   * cannot see; e.g. `cron(0 4 ? * SUN *)` for weekly.
+   * @default - no full runs
+   */
+  readonly fullRunExpression?: string;
+  /**
+   * What runs do with committed experiments Pluto no longer lists or refuses.
+   * @default 'keep'
+   */
+  readonly missingExperiments?: 'keep' | 'retire';
+  /**
+   * Whether the schedules start runs.
    * @default true
    */
   readonly enabled?: boolean;
@@ -43,6 +54,7 @@ export const SCHEDULED_RUN_ID = scheduler.ContextAttribute.scheduledTime;
 export class ExportSchedule extends Construct {
   readonly group: scheduler.ScheduleGroup;
   readonly schedule: scheduler.Schedule;
+  readonly fullRunSchedule: scheduler.Schedule | undefined;
 
   constructor(scope: Construct, id: string, props: ExportScheduleProps) {
     super(scope, id);
@@ -50,20 +62,37 @@ export class ExportSchedule extends Construct {
       runId: SCHEDULED_RUN_ID,
       ...(props.projectIds === undefined ? {} : { projectIds: [...props.projectIds] }),
       ...(props.experimentIds === undefined ? {} : { experimentIds: [...props.experimentIds] }),
+      missingExperiments: props.missingExperiments ?? 'keep',
     };
     this.group = new scheduler.ScheduleGroup(this, 'Group');
-    this.schedule = new scheduler.Schedule(this, 'Schedule', {
-      description: 'Starts a pluto-export run',
-      scheduleGroup: this.group,
-      schedule: scheduler.ScheduleExpression.expression(props.expression ?? 'cron(0 3 * * ? *)'),
-      timeWindow: scheduler.TimeWindow.off(),
-      enabled: props.enabled ?? true,
-      target: new targets.StepFunctionsStartExecution(props.stateMachine, {
-        input: scheduler.ScheduleTargetInput.fromObject(input),
-        // A run that could not start within the hour waits for the next scheduled one.
-        maxEventAge: Duration.hours(1),
-        retryAttempts: 5,
-      }),
-    });
+    const schedule = (id: string, expression: string, runInput: RunInput, description: string) =>
+      new scheduler.Schedule(this, id, {
+        description,
+        scheduleGroup: this.group,
+        schedule: scheduler.ScheduleExpression.expression(expression),
+        timeWindow: scheduler.TimeWindow.off(),
+        enabled: props.enabled ?? true,
+        target: new targets.StepFunctionsStartExecution(props.stateMachine, {
+          input: scheduler.ScheduleTargetInput.fromObject(runInput),
+          // A run that could not start within the hour waits for the next scheduled one.
+          maxEventAge: Duration.hours(1),
+          retryAttempts: 5,
+        }),
+      });
+    this.schedule = schedule(
+      'Schedule',
+      props.expression ?? 'cron(0 3 * * ? *)',
+      input,
+      'Starts a pluto-export run',
+    );
+    this.fullRunSchedule =
+      props.fullRunExpression === undefined
+        ? undefined
+        : schedule(
+            'FullRunSchedule',
+            props.fullRunExpression,
+            { ...input, full: true },
+            'Starts a full pluto-export run',
+          );
   }
 }
