@@ -743,6 +743,7 @@ describe('the deploy configuration', () => {
     const config = parseDeployConfig({});
     expect(config).toEqual({
       scheduleExpression: 'cron(0 3 * * ? *)',
+      missingExperiments: 'keep',
       bucket: { create: true },
       prefix: '',
       glueDatabase: 'pluto',
