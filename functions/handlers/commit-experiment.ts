@@ -1,0 +1,5 @@
+/** Lambda entry of the CommitExperiment state. */
+import { STATE_NAMES } from '../core/workflow/messages.js';
+import { stepHandler } from './runtime.js';
+
+export const handler = stepHandler(STATE_NAMES.commitExperiment);

@@ -1,0 +1,220 @@
+/**
+ * What every Lambda handler shares: the environment, parsed once; the collaborators (S3 store,
+ * Glue catalog, Secrets Manager token, Pluto client), built once per container; structured logs
+ * and CloudWatch metrics. A handler is `stepHandler(<state name>)`: the step itself lives in core.
+ */
+
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { GlueClient } from '@aws-sdk/client-glue';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { GlueCatalog } from '../adapters/glue-catalog.js';
+import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
+import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
+import { ConfigError } from '../core/errors.js';
+import { createPlutoClient } from '../core/pluto/client.js';
+import { CODE_VERSION } from '../core/version.js';
+import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
+import type { FinalizeOutput } from '../core/workflow/messages.js';
+import { STEPS, type StepName } from '../core/workflow/steps.js';
+
+export const METRICS_NAMESPACE = 'PlutoExport';
+
+const count = (max: number) => z.coerce.number().int().min(1).max(max);
+
+export const environmentSchema = z.object({
+  LAKE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
+  LAKE_PREFIX: z.string().default(''),
+  GLUE_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'expected a Glue database name'),
+  PLUTO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  /** ARN or name of the secret holding the Pluto API token. */
+  PLUTO_SECRET_ID: z.string().min(1),
+  ROWS_PER_PART: count(50_000_000).default(1_000_000),
+  PAGE_SIZE: count(100_000).default(10_000),
+  /** How long a run that died keeps other runs out. */
+  LEASE_TTL_SECONDS: count(7 * 24 * 3600).default(12 * 3600),
+  POWERTOOLS_SERVICE_NAME: z.string().min(1).default('pluto-export'),
+});
+
+export interface RuntimeConfig {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly glueDatabase: string;
+  readonly plutoApiUrl: string;
+  readonly secretId: string;
+  readonly rowsPerPart: number;
+  readonly pageSize: number;
+  readonly leaseTtlMs: number;
+  readonly serviceName: string;
+}
+
+/** Reads the function's environment; the first problem is a ConfigError naming the variable. */
+export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
+  const names = Object.keys(environmentSchema.shape);
+  // Lambda and CloudFormation cannot unset a variable, only blank it: blank means unset.
+  const input = Object.fromEntries(names.map((name) => [name, env[name] === '' ? undefined : env[name]]));
+  const parsed = environmentSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    const problem = input[name] === undefined ? 'is not set' : `is invalid: ${issue?.message ?? 'bad value'}`;
+    throw new ConfigError(`Environment variable ${name} ${problem}`);
+  }
+  const e = parsed.data;
+  return {
+    bucket: e.LAKE_BUCKET,
+    prefix: normalizePrefix(e.LAKE_PREFIX),
+    glueDatabase: e.GLUE_DATABASE,
+    plutoApiUrl: e.PLUTO_API_URL,
+    secretId: e.PLUTO_SECRET_ID,
+    rowsPerPart: e.ROWS_PER_PART,
+    pageSize: e.PAGE_SIZE,
+    leaseTtlMs: e.LEASE_TTL_SECONDS * 1000,
+    serviceName: e.POWERTOOLS_SERVICE_NAME,
+  };
+}
+
+export interface RuntimeClients {
+  readonly s3?: S3Client;
+  readonly glue?: GlueClient;
+  readonly secretsManager?: SecretsManagerClient;
+}
+
+export interface Runtime {
+  readonly config: RuntimeConfig;
+  readonly deps: StepDeps;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+}
+
+export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {}): Runtime {
+  const logger = new Logger({ serviceName: config.serviceName });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.serviceName });
+  const lake = { bucket: config.bucket, prefix: config.prefix };
+  const secrets = new SecretsManagerReader(config.secretId, {
+    client: clients.secretsManager ?? new SecretsManagerClient({}),
+  });
+  const pluto = createPlutoClient({
+    baseUrl: config.plutoApiUrl,
+    secrets,
+    version: CODE_VERSION,
+    onRetry: ({ attempt, delayMs, error }) => {
+      metrics.addMetric('PlutoRetries', MetricUnit.Count, 1);
+      logger.warn('Retrying a Pluto request', {
+        attempt,
+        delayMs,
+        errorName: error.name,
+        errorMessage: error.message,
+      });
+    },
+  });
+  const deps: StepDeps = {
+    store: new S3Store(lake, clients.s3 ?? defaultS3Client()),
+    catalog: new GlueCatalog({
+      database: config.glueDatabase,
+      lake,
+      client: clients.glue ?? new GlueClient({}),
+    }),
+    pluto,
+    clock: systemClock,
+    settings: {
+      rowsPerPart: config.rowsPerPart,
+      pageSize: config.pageSize,
+      leaseTtlMs: config.leaseTtlMs,
+      codeVersion: CODE_VERSION,
+    },
+    progress: observability(logger, metrics),
+  };
+  return { config, deps, logger, metrics };
+}
+
+/** Progress events as log lines and metrics; counts only, never payloads. */
+function observability(logger: Logger, metrics: Metrics): ProgressListener {
+  return {
+    runPlanned: (info) => logger.info('Run planned', info),
+    experimentPlanned: (info) => logger.info('Experiment planned', info),
+    slotExported: (info) => logger.info('Slot exported', info),
+    experimentFinished: (info) => logger.info('Experiment finished', info),
+    partWritten: ({ table, key, rows, bytes }) => {
+      metrics.addMetric('PartsWritten', MetricUnit.Count, 1);
+      metrics.addMetric('RowsExported', MetricUnit.Count, rows);
+      metrics.addMetric('BytesWritten', MetricUnit.Bytes, bytes);
+      logger.debug('Part written', { table, key, rows, bytes });
+    },
+  };
+}
+
+const RUN_METRICS = {
+  exported: 'ExperimentsExported',
+  unchanged: 'ExperimentsUnchanged',
+  skipped: 'ExperimentsSkipped',
+  failed: 'ExperimentsFailed',
+} as const;
+
+function recordRunOutcome(metrics: Metrics, output: FinalizeOutput): void {
+  for (const [status, name] of Object.entries(RUN_METRICS) as [keyof typeof RUN_METRICS, string][]) {
+    metrics.addMetric(name, MetricUnit.Count, output.experiments[status]);
+  }
+}
+
+/** Ids that tie a log line to a run, an experiment and a slot; nothing else of the event is logged. */
+function correlationKeys(event: unknown): Record<string, string | number> {
+  const e = (typeof event === 'object' && event !== null ? event : {}) as {
+    runId?: unknown;
+    experimentId?: unknown;
+    item?: { experimentId?: unknown };
+    slot?: { dataset?: unknown; slot?: unknown };
+  };
+  const keys: Record<string, string | number> = {};
+  if (typeof e.runId === 'string') keys.runId = e.runId;
+  const experimentId = e.experimentId ?? e.item?.experimentId;
+  if (typeof experimentId === 'string') keys.experimentId = experimentId;
+  if (typeof e.slot?.dataset === 'string') keys.dataset = e.slot.dataset;
+  if (typeof e.slot?.slot === 'number') keys.slot = e.slot.slot;
+  return keys;
+}
+
+let containerRuntime: Runtime | undefined;
+
+/** Built on the first invocation, so a configuration error fails that invocation with its own name. */
+function runtimeFromEnvironment(): Runtime {
+  containerRuntime ??= createRuntime(parseEnvironment(process.env));
+  return containerRuntime;
+}
+
+export type StepHandler = (event: unknown, context?: Context) => Promise<unknown>;
+
+/**
+ * The Lambda handler of one state. Errors propagate unchanged: Lambda reports `error.name` as the
+ * errorType that Retry and Catch match, and `error.message` (which holds Pluto's detail) as the message.
+ * The log keys (step, run, experiment, slot) belong to the logger, which is right because Lambda runs
+ * one invocation per container at a time; in-process callers must not overlap invocations of one runtime.
+ */
+export function stepHandler(step: StepName, runtime: () => Runtime = runtimeFromEnvironment): StepHandler {
+  const run = STEPS[step];
+  return async (event, context) => {
+    const { deps, logger, metrics } = runtime();
+    if (context !== undefined) logger.addContext(context);
+    logger.appendKeys({ step, ...correlationKeys(event) });
+    const started = performance.now();
+    try {
+      const output = await run(event, deps);
+      if (step === 'FinalizeRun') recordRunOutcome(metrics, output as FinalizeOutput);
+      logger.info(`${step} succeeded`, { durationMs: Math.round(performance.now() - started) });
+      return output;
+    } catch (error) {
+      logger.error(`${step} failed`, {
+        durationMs: Math.round(performance.now() - started),
+        errorName: error instanceof Error ? error.name : 'Error',
+        errorMessage: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    } finally {
+      if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+      logger.resetKeys();
+    }
+  };
+}
