@@ -624,7 +624,9 @@ describe('the schedule', () => {
       expect(runInputSchema.parse(delivered)).toEqual({ runId: '2025-01-31T03:00:00Z', ...filters });
     }
     const full = Object.values(custom.resources).find(
-      (r) => r.Type === 'AWS::Scheduler::Schedule' && propertiesOf(r).Description === 'Starts a full pluto-export run',
+      (r) =>
+        r.Type === 'AWS::Scheduler::Schedule' &&
+        propertiesOf(r).Description === 'Starts a full pluto-export run',
     );
     expect(propertiesOf(full).ScheduleExpression).toBe('cron(0 4 ? * SUN *)');
     expect(JSON.parse((propertiesOf(full).Target as { Input: string }).Input)).toMatchObject({ full: true });

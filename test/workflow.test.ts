@@ -369,7 +369,7 @@ describe('the state machine definition', () => {
   });
 
   it('reads items behind the lake prefix, logs without execution data, traces, and runs locally without the prefix', () => {
-    const app = new App();
+    const app = new App({ builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Probe', { env: { account: '111111111111', region: 'eu-west-1' } });
     const functions = Object.fromEntries(
       [

@@ -34,8 +34,10 @@ export const commitRecordKey = (runId: string, experimentId: string) =>
 export const commitRecordPrefix = (runId: string) => `runs/${runId}/experiments/`;
 export const slotFailureKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
   `runs/${runId}/failures/${experimentId}/${dataset}-${slot}.json`;
-export const slotFailurePrefix = (runId: string, experimentId: string) =>
-  `runs/${runId}/failures/${experimentId}/`;
+export const slotFailurePrefix = (runId: string, experimentId?: string) =>
+  `runs/${runId}/failures/${experimentId === undefined ? '' : `${experimentId}/`}`;
 export const reportKey = (runId: string) => `runs/${runId}/report.md`;
 export const manifestKey = (runId: string) => `runs/${runId}/manifest.json`;
+/** Present while a run stands aborted by a run-fatal error (see workflow/run-abort.ts). */
+export const abortKey = (runId: string) => `runs/${runId}/abort.json`;
 export const LEASE_KEY = 'runs/_lease.json';

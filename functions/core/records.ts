@@ -35,6 +35,9 @@ export const plannedDatasetSchema = z.object({
   headers: z.array(z.string()),
   slotCount: z.number().int().nonnegative(),
   error: errorInfoSchema.optional(),
+  /** Digests of the first and last row at planning time: the slots holding them check the order held. */
+  firstRowDigest: z.string().optional(),
+  lastRowDigest: z.string().optional(),
 });
 export type PlannedDataset = z.infer<typeof plannedDatasetSchema>;
 

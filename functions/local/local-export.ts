@@ -11,7 +11,7 @@ import { decodeJson } from '../core/records.js';
 import type { ExportSettings, ProgressListener, StepDeps } from '../core/workflow/deps.js';
 import { systemClock } from '../core/workflow/deps.js';
 import { type FinalizeOutput, finalizeOutputSchema, type RunInput } from '../core/workflow/messages.js';
-import { STEPS } from '../core/workflow/steps.js';
+import { STEPS, type StepName } from '../core/workflow/steps.js';
 import { runWorkflowLocally } from './run-workflow.js';
 
 export interface LocalExportOptions {
@@ -25,7 +25,15 @@ export interface LocalExportOptions {
   readonly progress?: ProgressListener;
   /** Scales the definition's Retry waits; tests pass 0. */
   readonly retryDelayScale?: number;
+  /** Wraps every step invocation: tests record the state payloads or hold a step here. */
+  readonly interceptStep?: StepInterceptor;
 }
+
+export type StepInterceptor = (
+  step: StepName,
+  input: unknown,
+  run: (input: unknown) => Promise<unknown>,
+) => Promise<unknown>;
 
 export async function runLocalExport(options: LocalExportOptions): Promise<FinalizeOutput> {
   const deps: StepDeps = {
@@ -36,8 +44,15 @@ export async function runLocalExport(options: LocalExportOptions): Promise<Final
     settings: options.settings,
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   };
+  const intercept = options.interceptStep;
   const handlers = Object.fromEntries(
-    Object.entries(STEPS).map(([name, run]) => [name, (input: unknown) => run(input, deps)]),
+    Object.entries(STEPS).map(([name, run]) => {
+      const invoke = (input: unknown) => run(input, deps);
+      return [
+        name,
+        intercept === undefined ? invoke : (input: unknown) => intercept(name as StepName, input, invoke),
+      ];
+    }),
   ) as { [K in keyof typeof STEPS]: (input: unknown) => Promise<unknown> };
   const output = await runWorkflowLocally(options.input, {
     handlers,

@@ -80,6 +80,7 @@ const PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
 };
 const LOCAL_LOAD_ITEMS = 'arn:aws:states:::pluto-export-local:load-items';
 const LOCAL_ITEM_FAILED = 'arn:aws:states:::pluto-export-local:item-failed';
+const LOCAL_ITEM_START = 'arn:aws:states:::pluto-export-local:item-start';
 /** Longest delay a Node.js timer can hold; aws-local-stepfunctions times Task states with one. */
 const MAX_TIMER_SECONDS = 2_147_483;
 /** The Step Functions payload quota for a state's input or output. */
@@ -123,7 +124,8 @@ export function loadWorkflowDefinition(): object {
 function synthesizeDefinition(): AslMachine {
   const outdir = mkdtempSync(join(tmpdir(), 'pluto-export-asl-'));
   try {
-    const app = new App({ outdir });
+    // Only the ASL is wanted: CloudFormation schema validation of this throwaway template costs seconds.
+    const app = new App({ outdir, builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'PlutoExportLocalWorkflow', {
       env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
     });
@@ -235,6 +237,7 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
       ? {}
       : { toleratedFailurePercentage: state.ToleratedFailurePercentage }),
   };
+  const itemStartName = `${name}ItemStart`;
   const itemName = `${name}Item`;
   const itemFailedName = `${name}ItemFailed`;
   const branch: AslMachine = {
@@ -260,8 +263,16 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
         ...(state.MaxConcurrency === undefined ? {} : { MaxConcurrency: state.MaxConcurrency }),
         ItemProcessor: {
           ProcessorConfig: { Mode: 'INLINE' },
-          StartAt: itemName,
+          StartAt: itemStartName,
           States: {
+            [itemStartName]: {
+              Type: 'Task',
+              Resource: LOCAL_ITEM_START,
+              Parameters: { 'mapRun.$': '$.mapRun' },
+              ResultPath: null,
+              TimeoutSeconds: taskTimeout,
+              Next: itemName,
+            },
             [itemName]: {
               Type: 'Parallel',
               InputPath: '$.input',
@@ -330,6 +341,8 @@ const itemFailedInputSchema = z.object({ mapRun: z.string() });
 interface MapRun {
   readonly total: number;
   failed: number;
+  /** Failed past its tolerance: no further item starts, as a stopped Map Run starts no more child executions. */
+  stopped: boolean;
   readonly toleratedFailureCount: number | undefined;
   readonly toleratedFailurePercentage: number | undefined;
 }
@@ -364,6 +377,13 @@ function asLambdaError(thrown: unknown): Error {
 class DataLimitExceededError extends Error {
   override readonly name = 'States.DataLimitExceeded';
   // aws-local-stepfunctions reads these two flags to keep an error away from Retry and Catch.
+  readonly isRetryable = false;
+  readonly isCatchable = false;
+}
+
+/** Ends an item queued behind a failed Map; nothing awaits it any more, so neither Retry nor Catch may run. */
+class MapRunStoppedError extends Error {
+  override readonly name = 'States.MapRunStopped';
   readonly isRetryable = false;
   readonly isCatchable = false;
 }
@@ -410,7 +430,11 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
   const handlers: Record<string, (input: unknown) => Promise<TaskOutput>> = {};
   for (const [name, handler] of Object.entries(options.handlers)) handlers[name] = lambdaTask(name, handler);
   for (const [name, state] of allStates(local)) {
-    if (state.Resource === LOCAL_LOAD_ITEMS) {
+    const step = functionStep(state.Resource);
+    if (handlers[name] === undefined && step !== undefined) {
+      // Another Task state invoking a step's function (e.g. FinalizeFailedRun) runs that step's handler.
+      handlers[name] = lambdaTask(name, options.handlers[step]);
+    } else if (state.Resource === LOCAL_LOAD_ITEMS) {
       handlers[name] = async (raw) => {
         const { key, toleratedFailureCount, toleratedFailurePercentage } = loadItemsInputSchema.parse(raw);
         let items: unknown;
@@ -426,7 +450,13 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
           throw statesError('States.ItemReaderFailed', `${key} does not hold a JSON array`);
         }
         const id = String(runs.size + 1);
-        runs.set(id, { total: items.length, failed: 0, toleratedFailureCount, toleratedFailurePercentage });
+        runs.set(id, {
+          total: items.length,
+          failed: 0,
+          stopped: false,
+          toleratedFailureCount,
+          toleratedFailurePercentage,
+        });
         return { id, items } as TaskOutput;
       };
     } else if (state.Resource === LOCAL_ITEM_FAILED) {
@@ -435,8 +465,18 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
         if (run === undefined) throw new Error(`${name}: unknown map run`);
         run.failed += 1;
         if (exceedsTolerance(run)) {
+          run.stopped = true;
           throw statesError('States.ExceedToleratedFailureThreshold', THRESHOLD_CAUSE);
         }
+        return null;
+      };
+    } else if (state.Resource === LOCAL_ITEM_START) {
+      // aws-local-stepfunctions still starts the items queued behind MaxConcurrency after its Map failed.
+      handlers[name] = async (raw) => {
+        const run = runs.get(itemFailedInputSchema.parse(raw).mapRun);
+        if (run === undefined) throw new Error(`${name}: unknown map run`);
+        if (run.stopped)
+          throw new MapRunStoppedError(`${name}: the map run has failed; this item is not started`);
         return null;
       };
     }
@@ -458,6 +498,13 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
     }
     throw error;
   }
+}
+
+/** The step whose function (`function:<StateName>`, as synthesized here) a Task's Resource names. */
+function functionStep(resource: unknown): LocalStepName | undefined {
+  if (typeof resource !== 'string') return undefined;
+  const name = /:function:([A-Za-z]+)$/.exec(resource)?.[1];
+  return STEPS.find((step) => STATE_NAMES[step] === name) === undefined ? undefined : (name as LocalStepName);
 }
 
 function scaleRetrier(retrier: unknown, scale: number): unknown {

@@ -7,6 +7,19 @@ import { type FaultHook, type RequestLog, serve } from './server.js';
 import { type SimulatorTruth, World } from './world.js';
 
 export {
+  createFaultPlan,
+  DATA_ENDPOINTS,
+  type Fault,
+  type FaultKind,
+  type FaultPlan,
+  type FaultRule,
+  type FiredFault,
+  fits,
+  LIST_ENDPOINTS,
+  type RequestFilter,
+  TRANSIENT_FAULTS,
+} from './faults.js';
+export {
   DEFAULT_LIMIT,
   type EndpointKind,
   type FaultAction,

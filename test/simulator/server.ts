@@ -49,7 +49,13 @@ export type FaultAction =
   /** Send only the first bytes of the normal body, as if complete (Content-Length matches). */
   | { readonly kind: 'truncate'; readonly bodyBytes?: number }
   /** Send the headers and the first bytes of the normal body, then pause before the rest. */
-  | { readonly kind: 'stall'; readonly afterBodyBytes: number; readonly ms: number };
+  | { readonly kind: 'stall'; readonly afterBodyBytes: number; readonly ms: number }
+  /** Wait before sending anything (slow headers), then answer normally. */
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** Send the normal body in chunks of `chunkBytes`, one every `intervalMs`. */
+  | { readonly kind: 'drip'; readonly chunkBytes: number; readonly intervalMs: number }
+  /** Send the normal status with the normal body (UTF-8 text) replaced by `rewrite(body)`. */
+  | { readonly kind: 'rewrite'; readonly rewrite: (body: string) => string };
 
 export type FaultHook = (request: FaultRequest) => FaultAction | undefined;
 
@@ -299,6 +305,39 @@ export async function serve(world: World, options: { port: number; faults?: Faul
         timers.add(timer);
         return;
       }
+      case 'delay': {
+        const timer = setTimeout(() => {
+          timers.delete(timer);
+          if (!res.destroyed) send(res, normal);
+        }, fault.ms);
+        timers.add(timer);
+        return;
+      }
+      case 'drip': {
+        res.writeHead(normal.status, headers);
+        let sent = 0;
+        const next = () => {
+          if (res.destroyed) return;
+          const end = Math.min(body.length, sent + Math.max(1, fault.chunkBytes));
+          const chunk = body.subarray(sent, end);
+          sent = end;
+          if (sent >= body.length) {
+            res.end(chunk);
+            return;
+          }
+          res.write(chunk);
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            next();
+          }, fault.intervalMs);
+          timers.add(timer);
+        };
+        next();
+        return;
+      }
+      case 'rewrite':
+        send(res, { status: normal.status, body: fault.rewrite(body.toString('utf8')) });
+        return;
     }
   };
 

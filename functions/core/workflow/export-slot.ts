@@ -9,10 +9,18 @@ import { partKey, planKey, slotFailureKey } from '../layout.js';
 import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
 import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
 import type { DataPage, DatasetRef } from '../pluto/model.js';
-import { type PartInfo, type Plan, planSchema, type Receipt, receiptSchema, sha256 } from '../records.js';
+import {
+  type PartInfo,
+  type Plan,
+  type PlannedDataset,
+  planSchema,
+  type Receipt,
+  receiptSchema,
+  sha256,
+} from '../records.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
-import { errorInfo, headersDigestOf } from './plan-experiment.js';
+import { errorInfo, headersDigestOf, rowDigestOf } from './plan-experiment.js';
 
 export const receiptKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
   `runs/${runId}/receipts/${experimentId}/${dataset}-${String(slot).padStart(5, '0')}.json`;
@@ -24,8 +32,11 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
   const key = receiptKey(runId, experimentId, slot.dataset, slot.slot);
   const done = await readJson(deps.store, key, receiptSchema);
   if (done !== undefined) return done;
+  const failureKey = slotFailureKey(runId, experimentId, slot.dataset, slot.slot);
   try {
     const receipt = await writeSlot(input, deps);
+    // What an earlier attempt of this slot left is over; read later, it would name the wrong failure.
+    await deps.store.delete(failureKey);
     await deps.store.putIfAbsent(key, encodeJson(receipt));
     deps.progress?.slotExported?.({
       experimentId,
@@ -36,9 +47,7 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
     return receipt;
   } catch (error) {
     // Distributed Map failures reach the Catch as States.* errors; this record keeps Pluto's detail.
-    await deps.store
-      .put(slotFailureKey(runId, experimentId, slot.dataset, slot.slot), encodeJson(errorInfo(error)))
-      .catch(() => undefined);
+    await deps.store.put(failureKey, encodeJson(errorInfo(error))).catch(() => undefined);
     throw error;
   }
 }
@@ -46,14 +55,16 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
 async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
   const { runId, experimentId, slot } = input;
   const primary = new TableRows(slot.kind);
-  const plot = slot.kind === 'results' ? await plotContextOf(input, deps) : undefined;
+  const plan = await readJson(deps.store, planKey(runId, experimentId), planSchema);
+  const planned = plan?.datasets.find((candidate) => candidate.dataset === slot.dataset);
+  const plot = slot.kind === 'results' ? plotContextOf(input, plan) : undefined;
   const de =
     plot !== undefined && isDifferentialExpression(plot.headers)
       ? new TableRows('differential_expression')
       : undefined;
 
   let apiRows = 0;
-  for await (const page of fetchSlotPages(input, deps)) {
+  for await (const page of fetchSlotPages(input, planned, deps)) {
     apiRows += page.rowCount;
     if (plot !== undefined) meltResults(page, plot, primary, de);
     else if (slot.kind === 'samples') meltSamples(page, primary);
@@ -93,7 +104,11 @@ async function writePart(deps: StepDeps, table: TableName, key: string, rows: Ta
   return info;
 }
 
-async function* fetchSlotPages(input: ExportSlotInput, deps: StepDeps): AsyncGenerator<DataPage> {
+async function* fetchSlotPages(
+  input: ExportSlotInput,
+  planned: PlannedDataset | undefined,
+  deps: StepDeps,
+): AsyncGenerator<DataPage> {
   const { experimentId, slot } = input;
   const ref = datasetRef(experimentId, slot);
   const end = slot.offset + slot.limit;
@@ -102,6 +117,7 @@ async function* fetchSlotPages(input: ExportSlotInput, deps: StepDeps): AsyncGen
     const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
     const page = await deps.pluto.getDataPage(ref, offset, limit);
     checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
+    checkOrder(page, slot, planned, experimentId);
     yield page;
     offset += page.rowCount;
   } while (offset < end);
@@ -122,6 +138,36 @@ function checkDrift(page: DataPage, slot: Slot, offset: number, expectedRows: nu
   }
 }
 
+/**
+ * A dataset re-sorted (or edited) between planning and paging may keep its count and headers; the
+ * first and the last row, digested by the plan, show it. A change confined to middle rows is not
+ * seen here.
+ */
+function checkOrder(page: DataPage, slot: Slot, planned: PlannedDataset | undefined, experimentId: string) {
+  if (page.rowCount === 0 || planned === undefined) return;
+  const rowAt = (index: number) => page.columns.map((column) => column[index] ?? null);
+  const where = `${experimentId} ${slot.dataset} at offset ${page.offset}`;
+  if (
+    page.offset === 0 &&
+    planned.firstRowDigest !== undefined &&
+    rowDigestOf(rowAt(0)) !== planned.firstRowDigest
+  ) {
+    throw new PageDriftError(
+      `${where}: the rows changed while paging (row 0 is not the row planned: re-sorted or edited)`,
+    );
+  }
+  const last = page.rowCount - 1;
+  if (
+    page.offset + page.rowCount === slot.expectedCount &&
+    planned.lastRowDigest !== undefined &&
+    rowDigestOf(rowAt(last)) !== planned.lastRowDigest
+  ) {
+    throw new PageDriftError(
+      `${where}: the rows changed while paging (row ${page.offset + last} is not the last row planned: re-sorted or edited)`,
+    );
+  }
+}
+
 function datasetRef(experimentId: string, slot: Slot): DatasetRef {
   if (slot.kind !== 'results') return { kind: slot.kind, experimentId };
   if (slot.plotId === undefined) throw new Error(`Slot ${slot.dataset} has no plotId`);
@@ -135,12 +181,7 @@ interface PlotContext {
   headers: readonly string[];
 }
 
-async function plotContextOf(input: ExportSlotInput, deps: StepDeps): Promise<PlotContext> {
-  const plan: Plan | undefined = await readJson(
-    deps.store,
-    planKey(input.runId, input.experimentId),
-    planSchema,
-  );
+function plotContextOf(input: ExportSlotInput, plan: Plan | undefined): PlotContext {
   const plotId = input.slot.plotId ?? '';
   const plot = plan?.plots.find((candidate) => candidate.uuid === plotId) as
     | { analysis_type?: unknown; analysis?: { pipeline_version?: unknown } | null }

@@ -25,6 +25,7 @@ import {
 import { encodeJson, readJson, type StepDeps } from './deps.js';
 import { experimentItemSchema, type FinalizeOutput, type StartRunOutput } from './messages.js';
 import { renderRunReport } from './report.js';
+import { endIfRunAborted } from './run-abort.js';
 import { releaseLease } from './start-run.js';
 
 const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
@@ -34,7 +35,12 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
   if (input.status === 'leased') return { runId, status: 'leased', experiments: NO_COUNTS };
 
   const existing = await readJson(deps.store, manifestKey(runId), manifestSchema);
-  if (existing !== undefined) return summary(existing);
+  if (existing !== undefined) {
+    // A retry after the manifest was written may find the lease still held.
+    await releaseLease(deps.store, runId);
+    return summary(existing);
+  }
+  await endIfRunAborted(runId, deps);
 
   const items = (await readJson(deps.store, itemsKey(runId), experimentItemSchema.array())) ?? [];
   const records: CommitRecord[] = [];

@@ -161,6 +161,8 @@ async function probe(
   const last = first.count > 1 ? await deps.pluto.getDataPage(ref, first.count - 1, 1) : first;
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
+  const firstRow = rowOf(first);
+  const lastRow = rowOf(last);
   return {
     planned: {
       dataset,
@@ -170,9 +172,12 @@ async function probe(
       count: first.count,
       headers: [...first.headers],
       slotCount: Math.max(1, Math.ceil(first.count / rowsPerSlot)),
+      ...(firstRow === null || lastRow === null
+        ? {}
+        : { firstRowDigest: rowDigestOf(firstRow), lastRowDigest: rowDigestOf(lastRow) }),
     },
-    firstRow: rowOf(first),
-    lastRow: rowOf(last),
+    firstRow,
+    lastRow,
   };
 }
 
@@ -205,6 +210,8 @@ export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
 }
 
 export const headersDigestOf = (headers: readonly string[]): string => sha256(JSON.stringify(headers));
+
+export const rowDigestOf = (row: readonly unknown[]): string => sha256(canonicalJson(row));
 
 async function previousCommit(experimentId: string, deps: StepDeps): Promise<CommitRecord | undefined> {
   const pointer = await deps.catalog.getPartition('experiments', experimentId);

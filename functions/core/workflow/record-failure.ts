@@ -7,6 +7,7 @@ import { commitRecordKey, slotFailurePrefix } from '../layout.js';
 import { type CommitRecord, type ErrorInfo, errorInfoSchema } from '../records.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
 import type { CommitOutput, RecordFailureInput } from './messages.js';
+import { isRunFatal, recordRunAbort } from './run-abort.js';
 
 export async function recordExperimentFailure(
   input: RecordFailureInput,
@@ -17,6 +18,11 @@ export async function recordExperimentFailure(
   const { runId } = input;
   const key = commitRecordKey(runId, experimentId);
   const error = await failureInfo(input, experimentId, deps);
+  if (isRunFatal(error.name)) {
+    // Not this experiment's outcome but the run's: no record, so that a resumed run exports it.
+    await recordRunAbort(runId, error, deps.store);
+    return { runId, experimentId, status: 'failed' };
+  }
   const status = (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name) ? 'skipped' : 'failed';
   const now = deps.clock.now().toISOString();
   const record: CommitRecord = {

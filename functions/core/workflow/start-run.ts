@@ -2,7 +2,7 @@
  * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
  * The listing comes first so that a bad token fails before anything is written.
  */
-import { itemsKey, LEASE_KEY, manifestKey } from '../layout.js';
+import { abortKey, itemsKey, LEASE_KEY, manifestKey, slotFailurePrefix } from '../layout.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
 import { type Lease, leaseSchema } from '../records.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
@@ -30,6 +30,7 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
     return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
   }
   if (existingItems === undefined) await store.putIfAbsent(base.itemsKey, encodeJson(items));
+  else await resume(store, input.runId);
   deps.progress?.runPlanned?.({ runId: input.runId, experiments: items.length });
   return { ...base, status: 'started', experimentCount: items.length, startedAt: now.toISOString() };
 }
@@ -88,6 +89,15 @@ async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<b
     await store.delete(LEASE_KEY);
   }
   return false;
+}
+
+/**
+ * Started again after a run-fatal error: the cause is taken as fixed, and the slot failures of the
+ * aborted attempt must not be read as this attempt's.
+ */
+async function resume(store: ObjectStore, runId: string): Promise<void> {
+  for (const failure of await store.list(slotFailurePrefix(runId))) await store.delete(failure.key);
+  await store.delete(abortKey(runId));
 }
 
 export async function releaseLease(store: ObjectStore, runId: string): Promise<void> {

@@ -19,6 +19,7 @@ import {
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
 import { recordExperimentFailure } from './record-failure.js';
+import { failIfRunAborted } from './run-abort.js';
 import { startRun } from './start-run.js';
 
 export type StepName =
@@ -47,11 +48,21 @@ function step<I>(
   };
 }
 
+/** Steps that call Pluto or publish refuse to run once their run stands aborted (run-abort.ts). */
+function unlessAborted<I extends { runId: string }>(
+  run: (input: I, deps: StepDeps) => Promise<unknown>,
+): (input: I, deps: StepDeps) => Promise<unknown> {
+  return async (input, deps) => {
+    await failIfRunAborted(input.runId, deps.store);
+    return run(input, deps);
+  };
+}
+
 export const STEPS: Readonly<Record<StepName, Step>> = {
   StartRun: step(STATE_NAMES.startRun, runInputSchema, startRun),
-  PlanExperiment: step(STATE_NAMES.planExperiment, planInputSchema, planExperiment),
-  ExportSlot: step(STATE_NAMES.exportSlot, exportSlotInputSchema, exportSlot),
-  CommitExperiment: step(STATE_NAMES.commitExperiment, commitInputSchema, commitExperiment),
+  PlanExperiment: step(STATE_NAMES.planExperiment, planInputSchema, unlessAborted(planExperiment)),
+  ExportSlot: step(STATE_NAMES.exportSlot, exportSlotInputSchema, unlessAborted(exportSlot)),
+  CommitExperiment: step(STATE_NAMES.commitExperiment, commitInputSchema, unlessAborted(commitExperiment)),
   RecordExperimentFailure: step(
     STATE_NAMES.recordExperimentFailure,
     recordFailureInputSchema,

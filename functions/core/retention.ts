@@ -1,0 +1,114 @@
+/**
+ * Retention (SPEC §5.4): removes the data folders of superseded runs after a grace period, and
+ * never a folder a pointer uses. `runs/<run>/` (plans, commit records, manifest) stays as history.
+ *
+ * A folder `data/<table>/experiment_id=<id>/run_id=<run>/` goes when all of these hold:
+ * - the table's pointer for that experiment names another run, or there is no pointer;
+ * - `<run>` has finished (its manifest exists) more than `graceMs` ago: an unfinished or aborted
+ *   run may still commit or resume;
+ * - the experiment's current commit (the run its `experiments` pointer names) finished more than
+ *   `graceMs` ago: a reader that opened the previous folder just before the repoint may still read it.
+ * `export_log` is never touched: each of its partitions is its own run's, and current.
+ */
+import { EXPERIMENT_TABLES, type TableName } from './contract.js';
+import { commitRecordKey, manifestKey } from './layout.js';
+import type { Catalog, Clock, ObjectStore } from './ports.js';
+import { commitRecordSchema, decodeJson, manifestSchema } from './records.js';
+
+export interface RetentionOptions {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly clock: Clock;
+  /** How long a superseded folder stays readable after it was superseded and its run finished. */
+  readonly graceMs: number;
+}
+
+export interface RetentionResult {
+  /** Folder prefixes removed, e.g. `data/assay/experiment_id=PLX1/run_id=r1/`. */
+  readonly removedFolders: readonly string[];
+  readonly removedObjects: number;
+}
+
+const FOLDER = /^(data\/([^/]+)\/experiment_id=([^/]+)\/run_id=([^/]+)\/)[^/]+$/;
+
+export async function removeSupersededRuns(options: RetentionOptions): Promise<RetentionResult> {
+  const { store, catalog, graceMs } = options;
+  if (!Number.isFinite(graceMs) || graceMs < 0) {
+    throw new RangeError(`retention grace period must be a non-negative number of ms, got ${graceMs}`);
+  }
+  const cutoff = options.clock.now().getTime() - graceMs;
+  const finishedAt = memo((runId: string) => runFinishedAt(store, runId));
+  const committedAt = memo((experimentId: string) => currentCommitAt(store, catalog, experimentId));
+
+  const removedFolders: string[] = [];
+  let removedObjects = 0;
+  for (const table of EXPERIMENT_TABLES) {
+    const pointed = new Map(
+      (await catalog.listPartitions(table)).map((pointer) => [pointer.partitionValue, pointer.runId]),
+    );
+    for (const [folder, { experimentId, runId, keys }] of await foldersOf(store, table)) {
+      if (pointed.get(experimentId) === runId) continue;
+      const finished = await finishedAt(runId);
+      if (finished === undefined || finished > cutoff) continue;
+      const superseded = await committedAt(experimentId);
+      if (superseded !== undefined && superseded > cutoff) continue;
+      for (const key of keys) await store.delete(key);
+      removedFolders.push(folder);
+      removedObjects += keys.length;
+    }
+  }
+  return { removedFolders, removedObjects };
+}
+
+interface Folder {
+  readonly experimentId: string;
+  readonly runId: string;
+  readonly keys: string[];
+}
+
+async function foldersOf(store: ObjectStore, table: TableName): Promise<Map<string, Folder>> {
+  const folders = new Map<string, Folder>();
+  for (const object of await store.list(`data/${table}/`)) {
+    const match = FOLDER.exec(object.key);
+    if (match === null) continue;
+    const [, folder = '', , experimentId = '', runId = ''] = match;
+    const found = folders.get(folder) ?? { experimentId, runId, keys: [] };
+    found.keys.push(object.key);
+    folders.set(folder, found);
+  }
+  return folders;
+}
+
+/** When the run's manifest says it finished; undefined while it has none. */
+async function runFinishedAt(store: ObjectStore, runId: string): Promise<number | undefined> {
+  const body = await store.get(manifestKey(runId));
+  if (body === undefined) return undefined;
+  return Date.parse(decodeJson(manifestSchema, body, manifestKey(runId)).finishedAt);
+}
+
+/** When the experiment's current commit was made; undefined when nothing of it is current. */
+async function currentCommitAt(
+  store: ObjectStore,
+  catalog: Catalog,
+  experimentId: string,
+): Promise<number | undefined> {
+  const pointer = await catalog.getPartition('experiments', experimentId);
+  if (pointer === undefined) return undefined;
+  const key = commitRecordKey(pointer.runId, experimentId);
+  const body = await store.get(key);
+  // A pointer without its commit record is not understood here: treat the folder as just superseded.
+  if (body === undefined) return Number.POSITIVE_INFINITY;
+  return Date.parse(decodeJson(commitRecordSchema, body, key).finishedAt);
+}
+
+function memo<T>(load: (key: string) => Promise<T>): (key: string) => Promise<T> {
+  const cache = new Map<string, Promise<T>>();
+  return (key) => {
+    let found = cache.get(key);
+    if (found === undefined) {
+      found = load(key);
+      cache.set(key, found);
+    }
+    return found;
+  };
+}

@@ -1,0 +1,60 @@
+/**
+ * A run-fatal error (a refused token, a full store, a configuration that cannot work) ends the
+ * run, not one experiment. The first one recorded is kept at `runs/<run>/abort.json`; from then on
+ * every step of the run fails with it at once, without calling Pluto or publishing anything, and
+ * FinalizeRun releases the lease and fails the execution with it instead of writing a manifest.
+ * The run stays resumable: started again with the same run id once the cause is fixed, it reuses
+ * every plan, receipt and part already written.
+ */
+import {
+  ConfigError,
+  PlutoAuthError,
+  type PlutoExportError,
+  RUN_FATAL_ERROR_NAMES,
+  StoreFullError,
+} from '../errors.js';
+import { abortKey } from '../layout.js';
+import type { ObjectStore } from '../ports.js';
+import { type ErrorInfo, errorInfoSchema } from '../records.js';
+import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { releaseLease } from './start-run.js';
+
+type RunFatalName = (typeof RUN_FATAL_ERROR_NAMES)[number];
+
+const RUN_FATAL: Readonly<Record<RunFatalName, new (message: string, options: object) => PlutoExportError>> =
+  {
+    PlutoAuthError,
+    ConfigError,
+    StoreFullError,
+  };
+
+export function isRunFatal(name: string): name is RunFatalName {
+  return (RUN_FATAL_ERROR_NAMES as readonly string[]).includes(name);
+}
+
+/** Keeps the first run-fatal error of the run; later ones are consequences of it. */
+export async function recordRunAbort(runId: string, error: ErrorInfo, store: ObjectStore): Promise<void> {
+  await store.putIfAbsent(abortKey(runId), encodeJson(error));
+}
+
+/** Throws the run's run-fatal error when the run stands aborted. */
+export async function failIfRunAborted(runId: string, store: ObjectStore): Promise<void> {
+  const error = await readJson(store, abortKey(runId), errorInfoSchema);
+  if (error !== undefined) throw runFatalError(error);
+}
+
+/** FinalizeRun of an aborted run: no manifest, the lease goes (the next run may start), the error stands. */
+export async function endIfRunAborted(runId: string, deps: StepDeps): Promise<void> {
+  const error = await readJson(deps.store, abortKey(runId), errorInfoSchema);
+  if (error === undefined) return;
+  await releaseLease(deps.store, runId);
+  throw runFatalError(error);
+}
+
+function runFatalError(info: ErrorInfo): PlutoExportError {
+  const Fatal = isRunFatal(info.name) ? RUN_FATAL[info.name] : ConfigError;
+  return new Fatal(info.message, {
+    ...(info.detail === undefined ? {} : { detail: info.detail }),
+    ...(info.code === undefined ? {} : { code: info.code }),
+  });
+}
