@@ -78,6 +78,7 @@ export class PlutoExportStack extends Stack {
       plutoApiUrl: config.plutoApiUrl,
       plutoConcurrency: config.plutoConcurrency,
       rowsPerPart: config.rowsPerPart,
+      retentionDays: config.retentionDays,
       pageSize: config.pageSize,
       removalPolicy,
     });

@@ -29,7 +29,7 @@ async function exportRun(runId: string, extra: Partial<RunInput> = {}): Promise<
       secrets: { getToken: async () => token, refresh: async () => token },
       version: 'test',
     }),
-    settings: { rowsPerPart: 500, pageSize: 100, leaseTtlMs: 60_000, codeVersion: 'test' },
+    settings: { rowsPerPart: 500, pageSize: 100, leaseTtlMs: 60_000, supersededRunGraceMs: 7 * 86_400_000, codeVersion: 'test' },
     experimentConcurrency: 2,
     slotConcurrency: 2,
     retryDelayScale: 0,

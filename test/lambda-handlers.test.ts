@@ -41,6 +41,7 @@ describe('parseEnvironment', () => {
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
       leaseTtlMs: 12 * 3600 * 1000,
+      supersededRunGraceMs: 30 * 86_400_000,
       serviceName: 'pluto-export',
     });
     expect(parseEnvironment({ ...baseEnvironment, LAKE_PREFIX: '', ROWS_PER_PART: '5000' })).toMatchObject({

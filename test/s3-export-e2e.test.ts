@@ -55,7 +55,7 @@ function exportRun(runId: string): Promise<FinalizeOutput> {
       version: CODE_VERSION,
       pageSize: 50,
     }),
-    settings: { rowsPerPart: 400, pageSize: 40, leaseTtlMs: 600_000, codeVersion: CODE_VERSION },
+    settings: { rowsPerPart: 400, pageSize: 40, leaseTtlMs: 600_000, supersededRunGraceMs: 7 * 86_400_000, codeVersion: CODE_VERSION },
     experimentConcurrency: 2,
     slotConcurrency: 2,
     retryDelayScale: 0,

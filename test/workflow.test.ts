@@ -624,8 +624,13 @@ describe('runWorkflowLocally', () => {
       errorCause: `${fixture.start.itemsKey}: no object at ${fixture.start.itemsKey}`,
     });
     expect(calls.map((call) => call.state)).toEqual(['StartRun', 'FinalizeRun']);
-    expect(finalizeInputSchema.parse(calls[1]?.input)).toEqual(fixture.start);
-    expect(calls[1]?.input).toMatchObject({ failure: { Error: 'States.ItemReaderFailed' } });
+    expect(finalizeInputSchema.parse(calls[1]?.input)).toEqual({
+      ...fixture.start,
+      failure: {
+        Error: 'States.ItemReaderFailed',
+        Cause: `${fixture.start.itemsKey}: no object at ${fixture.start.itemsKey}`,
+      },
+    });
   });
 
   it('goes straight to FinalizeRun when the run is leased', async () => {

@@ -39,6 +39,7 @@ export const exportConfigSchema = z.object({
   rowsPerPart: positiveInt(50_000_000).default(1_000_000),
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
+  retentionDays: z.coerce.number().min(0).max(3650).default(7),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -51,6 +52,7 @@ const OPTION_NAMES: Record<string, string> = {
   concurrency: '--concurrency',
   rowsPerPart: '--rows-per-part',
   missingExperiments: '--missing',
+  retentionDays: '--retention-days',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -64,6 +66,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     rowsPerPart: values['rows-per-part'],
     full: values.full,
     missingExperiments: values.missing,
+    retentionDays: values['retention-days'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -89,6 +92,7 @@ export async function runExportCommand(
     rowsPerPart: config.rowsPerPart,
     pageSize: 10_000,
     leaseTtlMs: 12 * 3600_000,
+    supersededRunGraceMs: config.retentionDays * 86_400_000,
     codeVersion: CODE_VERSION,
   };
   const started = Date.now();

@@ -15,7 +15,7 @@ const USAGE = `usage: pluto-export <command> [options]
 commands:
   export   [--api-url URL] [--out DIR|s3://bucket/prefix] [--experiments ID,..] [--projects ID,..]
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
-           [--missing keep|retire]                       experiments Pluto stopped listing
+           [--missing keep|retire] [--retention-days N]  disappeared experiments; superseded data
   query    [--lake DIR] [--json] "SQL"                   DuckDB over the current partitions
   runs     [--lake DIR] [--limit N] [--json]             recent runs from their manifests, newest first
   status   [--lake DIR] [--json] EXPERIMENT_ID           what is current for one experiment, and its history
@@ -63,6 +63,7 @@ const EXPORT_OPTIONS = {
   'rows-per-part': { type: 'string' },
   full: { type: 'boolean' },
   missing: { type: 'string' },
+  'retention-days': { type: 'string' },
 } as const;
 const RUNS_OPTIONS = {
   lake: { type: 'string' },

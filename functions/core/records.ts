@@ -101,6 +101,8 @@ export const manifestSchema = z.object({
   runId: z.string(),
   codeVersion: z.string(),
   status: z.enum(['committed', 'failed']),
+  /** Why the run failed, when it did. */
+  error: errorInfoSchema.optional(),
   startedAt: z.string(),
   finishedAt: z.string(),
   schemaFingerprints: z.record(z.string(), z.string()),

@@ -36,6 +36,8 @@ export const environmentSchema = z.object({
   PAGE_SIZE: count(100_000).default(10_000),
   /** How long a run that died keeps other runs out. */
   LEASE_TTL_SECONDS: count(7 * 24 * 3600).default(12 * 3600),
+  /** Days a superseded run's data stays after the run that replaced it. */
+  RETENTION_DAYS: count(3650).default(30),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('pluto-export'),
 });
 
@@ -48,6 +50,7 @@ export interface RuntimeConfig {
   readonly rowsPerPart: number;
   readonly pageSize: number;
   readonly leaseTtlMs: number;
+  readonly supersededRunGraceMs: number;
   readonly serviceName: string;
 }
 
@@ -73,6 +76,7 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     rowsPerPart: e.ROWS_PER_PART,
     pageSize: e.PAGE_SIZE,
     leaseTtlMs: e.LEASE_TTL_SECONDS * 1000,
+    supersededRunGraceMs: e.RETENTION_DAYS * 86_400_000,
     serviceName: e.POWERTOOLS_SERVICE_NAME,
   };
 }
@@ -124,6 +128,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
       rowsPerPart: config.rowsPerPart,
       pageSize: config.pageSize,
       leaseTtlMs: config.leaseTtlMs,
+      supersededRunGraceMs: config.supersededRunGraceMs,
       codeVersion: CODE_VERSION,
     },
     progress: observability(logger, metrics),

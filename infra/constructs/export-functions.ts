@@ -11,7 +11,7 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { TABLE_NAMES, TABLES, type TableName } from '../../functions/core/contract.js';
+import { EXPERIMENT_TABLES, TABLE_NAMES, type TableName } from '../../functions/core/contract.js';
 import {
   abortKey,
   commitRecordKey,
@@ -59,6 +59,11 @@ export interface ExportFunctionsProps {
    * @default 10_000
    */
   readonly pageSize?: number;
+  /**
+   * Days a superseded run's data stays after the run that replaced it.
+   * @default 30
+   */
+  readonly retentionDays?: number;
   /**
    * Powertools service name: the `service` dimension of every metric and log line.
    * @default 'pluto-export'
@@ -149,11 +154,6 @@ const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 /** The tables ExportSlot writes parts of: one per slot kind, and typed DE results beside `results`. */
 const SLOT_TABLES: readonly TableName[] = [...slotSchema.shape.kind.options, 'differential_expression'];
 
-/** The tables partitioned per experiment, whose partitions CommitExperiment repoints. */
-const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter(
-  (table) => TABLES[table].partitionKey === 'experiment_id',
-);
-
 export class ExportFunctions extends Construct {
   readonly functions: Readonly<Record<WorkflowStep, NodejsFunction>>;
   readonly serviceName: string;
@@ -170,6 +170,7 @@ export class ExportFunctions extends Construct {
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
       ROWS_PER_PART: String(props.rowsPerPart ?? 1_000_000),
       PAGE_SIZE: String(props.pageSize ?? 10_000),
+      RETENTION_DAYS: String(props.retentionDays ?? 30),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
@@ -269,7 +270,8 @@ export class ExportFunctions extends Construct {
     }
 
     objects(f.startRun, WRITE, [itemsKey(ANY), LEASE_KEY]);
-    objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY)]);
+    // A resumed run clears its abort record and the failures of slots it will retry.
+    objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
     objects(f.planExperiment, WRITE, [planKey(ANY, ANY), slotsKey(ANY, ANY), commitRecords]);
     glue(f.planExperiment, GLUE_READ_ACTIONS, ['experiments']);
@@ -280,6 +282,8 @@ export class ExportFunctions extends Construct {
       `${run}receipts/*`,
       `${slotFailurePrefix(ANY, ANY)}*`,
     ]);
+    // A slot that succeeds on a retry removes the failure an earlier attempt left.
+    objects(f.exportSlot, DELETE, [`${slotFailurePrefix(ANY, ANY)}*`]);
 
     objects(f.commitExperiment, READ, parts(EXPERIMENT_TABLES));
     objects(f.commitExperiment, WRITE, [...parts(EXPERIMENT_TABLES), commitRecords]);
@@ -295,7 +299,8 @@ export class ExportFunctions extends Construct {
       reportKey(ANY),
       commitRecords,
     ]);
-    objects(f.finalizeRun, DELETE, [LEASE_KEY]);
+    // Retention removes superseded run folders of the experiment tables once their grace period is over.
+    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES)]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
   }

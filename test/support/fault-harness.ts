@@ -25,6 +25,7 @@ export const FAST_SETTINGS: ExportSettings = {
   rowsPerPart: 300,
   pageSize: 40,
   leaseTtlMs: 3_600_000,
+  supersededRunGraceMs: 7 * 86_400_000,
   codeVersion: 'test',
 };
 

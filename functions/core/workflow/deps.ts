@@ -11,6 +11,8 @@ export interface ExportSettings {
   readonly pageSize: number;
   /** How long a run's lease keeps other runs out if the run dies without releasing it. */
   readonly leaseTtlMs: number;
+  /** How long a superseded run's data stays after the run that replaced it finished (readers may still hold it). */
+  readonly supersededRunGraceMs: number;
   readonly codeVersion: string;
 }
 

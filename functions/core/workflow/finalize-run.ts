@@ -3,7 +3,7 @@
  * (written last: its presence means the run is over), then releases the lease.
  */
 import { EXPERIMENT_TABLES, TABLE_NAMES } from '../contract.js';
-import { RUN_FATAL_ERROR_NAMES, SKIPPING_ERROR_NAMES } from '../errors.js';
+import { SKIPPING_ERROR_NAMES } from '../errors.js';
 import {
   commitRecordKey,
   exportLogPartKey,
@@ -22,15 +22,17 @@ import {
   type PartInfo,
   sha256,
 } from '../records.js';
+import { removeSupersededRuns } from '../retention.js';
 import { encodeJson, readJson, type StepDeps } from './deps.js';
-import { experimentItemSchema, type FinalizeOutput, type StartRunOutput } from './messages.js';
+import { experimentItemSchema, type FinalizeInput, type FinalizeOutput } from './messages.js';
+import { parseCause } from './record-failure.js';
 import { renderRunReport } from './report.js';
 import { endIfRunAborted } from './run-abort.js';
 import { releaseLease } from './start-run.js';
 
 const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
 
-export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promise<FinalizeOutput> {
+export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise<FinalizeOutput> {
   const { runId } = input;
   if (input.status === 'leased') return { runId, status: 'leased', experiments: NO_COUNTS };
 
@@ -54,13 +56,14 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
   const exportLog = await writeExportLog(runId, records, deps);
   const counts = { ...NO_COUNTS };
   for (const record of records) counts[record.status]++;
-  const fatal = records.some(
-    (r) => r.error && (RUN_FATAL_ERROR_NAMES as readonly string[]).includes(r.error.name),
-  );
+  // Set when the ExportExperiments map itself failed: what committed stays, but the run failed.
+  const failure =
+    input.failure === undefined ? undefined : parseCause(input.failure.Error, input.failure.Cause);
   const manifest: Manifest = {
     runId,
     codeVersion: deps.settings.codeVersion,
-    status: fatal ? 'failed' : 'committed',
+    status: failure === undefined ? 'committed' : 'failed',
+    ...(failure === undefined ? {} : { error: failure }),
     startedAt: input.startedAt,
     finishedAt: deps.clock.now().toISOString(),
     schemaFingerprints: Object.fromEntries(
@@ -72,6 +75,13 @@ export async function finalizeRun(input: StartRunOutput, deps: StepDeps): Promis
   };
   await deps.store.put(reportKey(runId), new TextEncoder().encode(renderRunReport(manifest)));
   await deps.store.putIfAbsent(manifestKey(runId), encodeJson(manifest));
+  // Still under the lease, so no other run repoints while superseded folders are judged.
+  await removeSupersededRuns({
+    store: deps.store,
+    catalog: deps.catalog,
+    clock: deps.clock,
+    graceMs: deps.settings.supersededRunGraceMs,
+  });
   await releaseLease(deps.store, runId);
   return summary(manifest);
 }
@@ -90,7 +100,7 @@ function summary(manifest: Manifest): FinalizeOutput {
  * filtered) are recorded as skipped; with `retire`, they and refused ones lose their pointers.
  */
 async function settleMissingExperiments(
-  input: StartRunOutput,
+  input: FinalizeInput,
   records: CommitRecord[],
   deps: StepDeps,
 ): Promise<CommitRecord[]> {

@@ -94,16 +94,21 @@ export const commitOutputSchema = z.object({
 });
 export type CommitOutput = z.infer<typeof commitOutputSchema>;
 
+/** Step Functions' error object, as a Catch with a ResultPath puts it into the state. */
+const stepFailureSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
+
 /** Input of RecordExperimentFailure: the failed state's input plus Step Functions' error object. */
 export const recordFailureInputSchema = z.object({
   runId: id,
   experimentId: id.optional(),
   item: experimentItemSchema.optional(),
-  failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
+  failure: stepFailureSchema,
 });
 export type RecordFailureInput = z.infer<typeof recordFailureInputSchema>;
 
-export const finalizeInputSchema = startRunOutputSchema;
+/** StartRun's output; with `failure` when the ExportExperiments map itself failed. */
+export const finalizeInputSchema = startRunOutputSchema.extend({ failure: stepFailureSchema.optional() });
+export type FinalizeInput = z.infer<typeof finalizeInputSchema>;
 
 export const finalizeOutputSchema = z.object({
   runId: id,
