@@ -1,0 +1,83 @@
+/** The exporter's real parts, wired for the benchmark: HTTP client to the simulator, folder store. */
+import { StoreCatalog } from '../functions/adapters/store-catalog.js';
+import { createPlutoClient } from '../functions/core/pluto/client.js';
+import type { ObjectStore, PutResult, StoredObject } from '../functions/core/ports.js';
+import { CODE_VERSION } from '../functions/core/version.js';
+import { type ExportSettings, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
+import { SIMULATOR_TOKEN } from '../test/simulator/index.js';
+
+/** The CLI's settings (functions/cli/export-command.ts). */
+export const EXPORT_SETTINGS: ExportSettings = {
+  rowsPerPart: 1_000_000,
+  pageSize: 10_000,
+  leaseTtlMs: 12 * 3600_000,
+  supersededRunGraceMs: 7 * 86_400_000,
+  codeVersion: CODE_VERSION,
+};
+
+export function simulatorClient(baseUrl: string) {
+  const token = async () => SIMULATOR_TOKEN;
+  return createPlutoClient({ baseUrl, secrets: { getToken: token, refresh: token }, version: CODE_VERSION });
+}
+
+export function benchDeps(baseUrl: string, store: ObjectStore): StepDeps {
+  return {
+    store,
+    catalog: new StoreCatalog(store),
+    pluto: simulatorClient(baseUrl),
+    clock: systemClock,
+    settings: EXPORT_SETTINGS,
+  };
+}
+
+export interface StoreCounts {
+  puts: number;
+  gets: number;
+  heads: number;
+  lists: number;
+  deletes: number;
+  bytesWritten: number;
+}
+
+/** Counts the store operations (S3 requests when the store is S3) the exporter makes. */
+export class CountingStore implements ObjectStore {
+  readonly counts: StoreCounts = { puts: 0, gets: 0, heads: 0, lists: 0, deletes: 0, bytesWritten: 0 };
+
+  constructor(private readonly inner: ObjectStore) {}
+
+  get location(): string {
+    return this.inner.location;
+  }
+
+  putIfAbsent(key: string, body: Uint8Array): Promise<PutResult> {
+    this.counts.puts++;
+    this.counts.bytesWritten += body.byteLength;
+    return this.inner.putIfAbsent(key, body);
+  }
+
+  put(key: string, body: Uint8Array): Promise<void> {
+    this.counts.puts++;
+    this.counts.bytesWritten += body.byteLength;
+    return this.inner.put(key, body);
+  }
+
+  get(key: string): Promise<Uint8Array | undefined> {
+    this.counts.gets++;
+    return this.inner.get(key);
+  }
+
+  head(key: string): Promise<StoredObject | undefined> {
+    this.counts.heads++;
+    return this.inner.head(key);
+  }
+
+  list(prefix: string): Promise<StoredObject[]> {
+    this.counts.lists++;
+    return this.inner.list(prefix);
+  }
+
+  delete(key: string): Promise<void> {
+    this.counts.deletes++;
+    return this.inner.delete(key);
+  }
+}

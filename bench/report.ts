@@ -1,0 +1,308 @@
+/** The benchmark's tables, rendered as aligned text for the terminal or as Markdown for the README. */
+import type { CostModel, DailyCost } from './cost.js';
+import type { EncodeSection } from './encode.js';
+import type { SectionLoad } from './machine.js';
+import type { E2eRun, ScaleRun, SlotRun } from './results.js';
+
+export interface Target {
+  readonly name: string;
+  readonly measured: string;
+  readonly pass: boolean;
+}
+
+export interface BenchResult {
+  readonly meta: {
+    readonly date: string;
+    readonly quick: boolean;
+    readonly node: string;
+    readonly cpu: string;
+    readonly cores: number;
+    readonly arch: string;
+    readonly loadAverageAtStart: readonly number[];
+  };
+  readonly encode: EncodeSection & { readonly load: SectionLoad };
+  readonly slot: {
+    readonly cells: number;
+    readonly runs: readonly SlotRun[];
+    readonly medianWallMs: number;
+    readonly cellsPerSecond: number;
+    readonly maxPeakAboveBaseline: number;
+    readonly load: SectionLoad;
+  };
+  readonly e2e: {
+    readonly experiments: number;
+    readonly genes: number;
+    readonly samples: number;
+    readonly ours: E2eRun & { readonly requests: number };
+    readonly naive: E2eRun & { readonly requests: number };
+    readonly oursCellsPerSecond: number;
+    readonly oursRequestsPerSecond: number;
+    readonly naiveCellsPerSecond: number;
+    readonly naiveRequestsPerSecond: number;
+    /** Set when the naive exporter ran on a subset: its time for every cell, extrapolated per cell. */
+    readonly naiveExtrapolatedMs: number | null;
+    readonly load: SectionLoad;
+  };
+  readonly scale: ScaleRun & {
+    readonly largestPayload: { readonly state: string; readonly direction: string; readonly bytes: number };
+    readonly requests: number;
+    readonly load: SectionLoad;
+  };
+  readonly cost: CostModel;
+  readonly targets: readonly Target[];
+}
+
+interface Block {
+  readonly title: string;
+  readonly notes: readonly string[];
+  readonly headers: readonly string[];
+  readonly rows: readonly (readonly string[])[];
+}
+
+export const int = (n: number) => Math.round(n).toLocaleString('en-US');
+export const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+export const seconds = (ms: number) => (ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+export const rate = (perSecond: number) =>
+  perSecond >= 1e6
+    ? `${(perSecond / 1e6).toFixed(2)}M`
+    : perSecond >= 1e3
+      ? `${(perSecond / 1e3).toFixed(0)}k`
+      : perSecond.toFixed(0);
+const ratio = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)}×`;
+const dollars = (x: number) => (x < 0.01 ? `$${x.toFixed(4)}` : `$${x.toFixed(2)}`);
+
+function loadNote(load: SectionLoad): string {
+  const busy = load.machineBusyCores === null ? 'n/a' : load.machineBusyCores.toFixed(2);
+  const other = load.otherCores === null ? 'n/a' : load.otherCores.toFixed(2);
+  return `section took ${seconds(load.wallMs)}; machine busy ${busy} of the cores on average, the bench itself ${load.benchCores.toFixed(2)}, other processes ${other}; load average ${load.loadAverage1m.toFixed(2)}`;
+}
+
+function blocks(r: BenchResult): Block[] {
+  const out: Block[] = [];
+  const e = r.encode;
+  out.push({
+    title: `1. Encode: JSON page text → tidy Parquet (median of ${e.runs} runs, rows out per second)`,
+    notes: [
+      'ours: parseJsonLossless + toDataPage → meltAssay/meltResults → encodeParquet (parquet-wasm, one thread)',
+      'parquetjs-lite 0.8.7: JSON.parse → one object per tidy row → ParquetWriter (one thread)',
+      `DuckDB: page text to temp files → read_json → UNPIVOT → COPY TO parquet (${e.duckdbThreads} threads)`,
+      'The DE shape writes results and differential_expression. DuckDB read every output back: the three agree on rows, numbers, texts and sums.',
+      loadNote(e.load),
+    ],
+    headers: [
+      'shape',
+      'rows out',
+      'JSON',
+      'ours',
+      'parquetjs-lite',
+      'DuckDB',
+      'ours ÷ parquetjs-lite',
+      'ours ÷ DuckDB',
+    ],
+    rows: [
+      ...e.shapes.map((s) => [
+        s.label,
+        int(s.rowsOut),
+        mib(s.pageBytes),
+        `${rate(s.encoders.ours.rowsPerSecond)}/s (${seconds(s.encoders.ours.medianMs)})`,
+        `${rate(s.encoders['parquetjs-lite'].rowsPerSecond)}/s (${seconds(s.encoders['parquetjs-lite'].medianMs)})`,
+        `${rate(s.encoders.duckdb.rowsPerSecond)}/s (${seconds(s.encoders.duckdb.medianMs)})`,
+        ratio(s.oursOverParquetjs),
+        ratio(s.oursOverDuckdb),
+      ]),
+      [
+        'both shapes',
+        int(e.shapes.reduce((sum, s) => sum + s.rowsOut, 0)),
+        mib(e.shapes.reduce((sum, s) => sum + s.pageBytes, 0)),
+        `${rate(e.overall.ours)}/s`,
+        `${rate(e.overall['parquetjs-lite'])}/s`,
+        `${rate(e.overall.duckdb)}/s`,
+        ratio(e.overall.ours / e.overall['parquetjs-lite']),
+        ratio(e.overall.ours / e.overall.duckdb),
+      ],
+    ],
+  });
+
+  const s = r.slot;
+  out.push({
+    title: `2. One ExportSlot of ${int(s.cells)} assay cells (HTTP client → simulator, folder store; own child process)`,
+    notes: [
+      'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the slot.',
+      loadNote(s.load),
+    ],
+    headers: [
+      'run',
+      'wall',
+      'cells/s',
+      'requests',
+      'part',
+      'baseline RSS',
+      'peak RSS',
+      'peak above baseline',
+    ],
+    rows: s.runs.map((run, i) => [
+      i === 0 ? '1 (cold)' : String(i + 1),
+      seconds(run.wallMs),
+      `${rate((run.cells / run.wallMs) * 1000)}/s`,
+      String(run.requests),
+      mib(run.partBytes),
+      mib(run.baselineRss),
+      mib(run.peakRss),
+      mib(run.peakAboveBaseline),
+    ]),
+  });
+
+  const x = r.e2e;
+  const naiveNote =
+    x.naiveExtrapolatedMs === null
+      ? 'The naive exporter exported the whole organisation.'
+      : `The naive exporter ran on a SUBSET (${x.naive.experimentsExported} of ${x.ours.experimentsExported} exportable experiments, ${int(x.naive.cells)} cells) within its time budget; its time for all ${int(x.ours.cells)} cells is EXTRAPOLATED per cell: ${seconds(x.naiveExtrapolatedMs)}.`;
+  out.push({
+    title: `3. Local end to end: ${x.experiments} experiments (${int(x.genes)} genes × ${x.samples} samples, plus plots) into a temp folder`,
+    notes: [
+      `ours: runLocalExport (the deployed ASL run in-process, concurrency 4; synthesizing it took ${seconds(x.ours.definitionMs ?? 0)}, not counted). One experiment answers 403, as the simulator makes it.`,
+      'naive: one request at a time (limit 10000), rows as objects in memory, parquetjs-lite; no commit protocol, catalog or manifest.',
+      naiveNote,
+      loadNote(x.load),
+    ],
+    headers: [
+      'exporter',
+      'experiments',
+      'cells',
+      'wall',
+      'cells/s',
+      'requests',
+      'requests/s',
+      'Parquet',
+      'peak RSS',
+    ],
+    rows: [
+      [
+        'ours',
+        String(x.ours.experimentsExported),
+        int(x.ours.cells),
+        seconds(x.ours.wallMs),
+        `${rate(x.oursCellsPerSecond)}/s`,
+        int(x.ours.requests),
+        x.oursRequestsPerSecond.toFixed(1),
+        mib(x.ours.parquetBytes),
+        mib(x.ours.peakRss),
+      ],
+      [
+        x.naiveExtrapolatedMs === null ? 'naive' : 'naive (subset)',
+        String(x.naive.experimentsExported),
+        int(x.naive.cells),
+        seconds(x.naive.wallMs),
+        `${rate(x.naiveCellsPerSecond)}/s`,
+        int(x.naive.requests),
+        x.naiveRequestsPerSecond.toFixed(1),
+        mib(x.naive.parquetBytes),
+        mib(x.naive.peakRss),
+      ],
+    ],
+  });
+
+  const c = r.scale;
+  out.push({
+    title: `4. Scale: planning ${int(c.experiments)} experiments (simulator with 5 genes × 2 samples each)`,
+    notes: [
+      `StartRun ${seconds(c.startMs)}; PlanExperiment × ${int(c.experiments)} in ${seconds(c.planWallMs)} at concurrency ${c.concurrency} (${int(c.requests)} requests); ExportSlot and CommitExperiment run for ${c.exportSample} experiments, every other ExportSlot input only built and measured; FinalizeRun over all ${int(c.experiments)} in ${seconds(c.finalizeMs)}.`,
+      `Store objects (not payloads): items list ${mib(c.itemsBytes)}, largest slot list ${int(c.maxSlotsBytes)} B, manifest ${mib(c.manifestBytes)}.`,
+      `Largest payload: ${c.largestPayload.state} ${c.largestPayload.direction}, ${int(c.largestPayload.bytes)} B (Step Functions limit 262,144 B; target 65,536 B).`,
+      loadNote(c.load),
+    ],
+    headers: ['state', 'payloads', 'executed', 'largest input', 'largest output', 'mean time', 'max time'],
+    rows: Object.entries(c.states).map(([name, st]) => [
+      name,
+      int(st.payloads),
+      int(st.executed),
+      `${int(st.maxInputBytes)} B`,
+      st.executed === 0 ? '-' : `${int(st.maxOutputBytes)} B`,
+      st.executed === 0 ? '-' : seconds(st.totalMs / st.executed),
+      st.executed === 0 ? '-' : seconds(st.maxMs),
+    ]),
+  });
+
+  out.push({
+    title: 'Targets',
+    notes: [],
+    headers: ['target', 'measured', 'result'],
+    rows: r.targets.map((t) => [t.name, t.measured, t.pass ? 'PASS' : 'MISS']),
+  });
+
+  const m = r.cost;
+  const day = (label: string, d: DailyCost) => [
+    label,
+    `${d.lambdaGbSeconds.toFixed(0)} GB-s, ${int(d.lambdaInvocations)} invocations: ${dollars(d.dollars.lambda)}`,
+    `${int(d.transitions)}: ${dollars(d.dollars.stepFunctions)}`,
+    `${int(d.s3PutClass)} PUT/LIST + ${int(d.s3GetClass)} GET/HEAD: ${dollars(d.dollars.s3)}`,
+    `${mib(d.lakeBytes)}: ${dollars(d.dollars.athenaFullScan)}`,
+    dollars(d.dollars.total),
+  ];
+  out.push({
+    title: 'Cost model (from the figures above)',
+    notes: [
+      `Prices: Lambda arm64 $${m.prices.lambdaArmGbSecond}/GB-s and $${m.prices.lambdaPerMillionRequests}/M requests; Step Functions standard $${m.prices.stepFunctionsPerThousandTransitions}/1k transitions; S3 PUT $${m.prices.s3PutPerThousand}/1k, GET $${m.prices.s3GetPerThousand}/1k; Athena $${m.prices.athenaPerTbScanned}/TB scanned.`,
+      ...m.assumptions.map((a) => `Assumed: ${a}.`),
+      `Lambda: ${m.lambdaGbSecondsPerMillionCells.toFixed(2)} GB-s per million cells (${m.lambdaComputeGbSecondsPerMillionCells.toFixed(2)} of it ExportSlot compute, the rest waiting on Pluto, planning and committing).`,
+      `Step Functions: ${m.transitionsPerRun} transitions per run, ${m.transitionsPerExportedExperiment.toFixed(1)} per exported experiment, ${m.transitionsPerUnchangedExperiment} per unchanged one, ${m.transitionsPerMillionCells.toFixed(1)} per million cells.`,
+      `A month of daily runs: ${dollars(30 * m.exportDay.dollars.total)} if every experiment changes every day, ${dollars(30 * m.unchangedDay.dollars.total)} if none does.`,
+    ],
+    headers: [
+      'daily run, 1,000 experiments',
+      'Lambda',
+      'transitions',
+      'S3 requests',
+      'Athena (one full scan)',
+      'total',
+    ],
+    rows: [day('all exported', m.exportDay), day('all unchanged', m.unchangedDay)],
+  });
+  return out;
+}
+
+function textTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** Columns padded to one width, as the formatter (biome) lays Markdown tables out. */
+function markdownTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const escaped = [headers, ...rows].map((row) => row.map((cell) => cell.replaceAll('|', '\\|')));
+  const widths = headers.map((_, i) => Math.max(3, ...escaped.map((row) => (row[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  const [head = [], ...body] = escaped;
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function machineLine(r: BenchResult): string {
+  const sizes = r.meta.quick ? ' QUICK run: every size ÷10, targets indicative only.' : '';
+  return `${r.meta.date}, ${r.meta.cores} cores (${r.meta.cpu}, ${r.meta.arch}), Node ${r.meta.node}, shared with other work (load average ${r.meta.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')} at start).${sizes}`;
+}
+
+export function renderText(r: BenchResult): string {
+  const parts = [`pluto-export bench: ${machineLine(r)}`];
+  for (const b of blocks(r)) {
+    parts.push(`\n${b.title}\n${textTable(b.headers, b.rows)}${b.notes.map((n) => `\n  ${n}`).join('')}`);
+  }
+  return `${parts.join('\n')}\n`;
+}
+
+export function renderMarkdown(r: BenchResult): string {
+  const parts = [
+    '## Performance',
+    '',
+    `Measured with \`npm run bench\` (\`--quick\` for a smoke run, \`--json\` for one JSON object): ${machineLine(r)}`,
+  ];
+  for (const b of blocks(r)) {
+    parts.push('', `### ${b.title}`, '', markdownTable(b.headers, b.rows));
+    if (b.notes.length > 0) parts.push('', ...b.notes.map((n) => `- ${n}`));
+  }
+  return `${parts.join('\n')}\n`;
+}

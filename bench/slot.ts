@@ -1,0 +1,83 @@
+/**
+ * Child process of `npm run bench`: one ExportSlot of an assay slot (~1,000,000 cells) through the
+ * real HTTP client and folder store; wall time and peak RSS above the baseline taken just before.
+ * Prints one JSON line.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FolderStore } from '../functions/adapters/folder-store.js';
+import { itemsKey } from '../functions/core/layout.js';
+import { receiptSchema } from '../functions/core/records.js';
+import { readJson } from '../functions/core/workflow/deps.js';
+import {
+  experimentItemSchema,
+  planOutputSchema,
+  slotSchema,
+  startRunOutputSchema,
+} from '../functions/core/workflow/messages.js';
+import { releaseLease } from '../functions/core/workflow/start-run.js';
+import { STEPS } from '../functions/core/workflow/steps.js';
+import { benchDeps } from './deps.js';
+import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';
+import type { SlotReport, SlotRun } from './results.js';
+
+async function main(): Promise<SlotReport> {
+  const url = argValue('url');
+  const runs = Number(argValue('runs', '3'));
+  const root = await mkdtemp(join(tmpdir(), 'bench-slot-'));
+  const store = new FolderStore(root);
+  const deps = benchDeps(url, store);
+  const sampler = new RssSampler(10);
+  const results: SlotRun[] = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      const runId = `bench-slot-${i}`;
+      startRunOutputSchema.parse(await STEPS.StartRun({ runId }, deps));
+      const items = (await readJson(store, itemsKey(runId), experimentItemSchema.array())) ?? [];
+      const item = items[0];
+      if (item === undefined) throw new Error('the simulator listed no experiment');
+      const plan = planOutputSchema.parse(await STEPS.PlanExperiment({ runId, full: true, item }, deps));
+      const slots = (await readJson(store, plan.slotsKey, slotSchema.array())) ?? [];
+      const slot = slots.find((s) => s.kind === 'assay');
+      if (slot === undefined || slots.filter((s) => s.kind === 'assay').length !== 1) {
+        throw new Error('the benchmark needs an experiment whose assay fits one slot');
+      }
+      collectGarbage();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const baselineRss = await sampler.reset();
+      const started = performance.now();
+      const receipt = receiptSchema.parse(
+        await STEPS.ExportSlot({ runId, experimentId: item.experimentId, slot }, deps),
+      );
+      const wallMs = performance.now() - started;
+      const peakRss = await sampler.peak();
+      const part = receipt.parts[0];
+      results.push({
+        wallMs,
+        cells: part?.rows ?? 0,
+        apiRows: receipt.apiRows,
+        requests: Math.ceil(slot.limit / deps.settings.pageSize),
+        partBytes: part?.bytes ?? 0,
+        baselineRss,
+        peakRss,
+        peakAboveBaseline: peakRss - baselineRss,
+      });
+      await releaseLease(deps.store, runId);
+    }
+  } finally {
+    sampler.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+  return { runs: results, cpuMs: cpuMsOf(process.cpuUsage()) };
+}
+
+main().then(
+  (results) => process.stdout.write(`${JSON.stringify(results)}\n`),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench/slot.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
+    );
+    process.exitCode = 1;
+  },
+);
