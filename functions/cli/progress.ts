@@ -32,8 +32,8 @@ export class TerminalProgress implements ProgressListener {
     this.draw();
   }
 
-  slotExported({ apiRows }: { experimentId: string; dataset: string; apiRows: number; parts: number }): void {
-    this.rows += apiRows;
+  partWritten({ rows }: { rows: number }): void {
+    this.rows += rows;
     this.draw();
   }
 
@@ -69,7 +69,7 @@ export class TerminalProgress implements ProgressListener {
     const seconds = Math.max(0.001, (now - this.startedAt) / 1000);
     this.stream.write(
       `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} experiments, ` +
-        `${this.rows.toLocaleString('en-US')} API rows, ${Math.round(this.rows / seconds).toLocaleString('en-US')} rows/s`,
+        `${this.rows.toLocaleString('en-US')} rows written, ${Math.round(this.rows / seconds).toLocaleString('en-US')} rows/s`,
     );
   }
 
