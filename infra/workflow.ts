@@ -64,6 +64,8 @@ export const LAMBDA_SERVICE_ERRORS = [
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
+  // A worker that crashed (e.g. out of memory): its slot reuses or rewrites its part on the retry.
+  'Lambda.Unknown',
 ] as const;
 
 /** The states that finalize and then fail a run whose ExportExperiments failed. */

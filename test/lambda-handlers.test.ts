@@ -251,4 +251,30 @@ describe('Lambda handlers through the workflow', () => {
       'aws secretsmanager put-secret-value --secret-id pluto/empty --secret-string <token>',
     );
   });
+
+  it('names the secret to fix when Pluto rejects the token, and never the token', async () => {
+    const wrongToken = 'w'.repeat(40);
+    const rejected = createRuntime(
+      parseEnvironment({ ...baseEnvironment, PLUTO_API_URL: sim.url, PLUTO_SECRET_ID: 'pluto/wrong' }),
+      {
+        s3: s3rver.client(),
+        glue: new GlueClient({ region: 'eu-west-1' }),
+        secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }),
+      },
+    );
+    secrets.on(GetSecretValueCommand, { SecretId: 'pluto/wrong' }).resolves({ SecretString: wrongToken });
+    const writes = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation(() => true),
+    );
+    const error = await stepHandler(
+      STATE_NAMES.startRun,
+      () => rejected,
+    )({ runId: 'run-3' }).catch((e: unknown) => e);
+    for (const write of writes) write.mockRestore();
+    expect((error as Error).name).toBe('PlutoAuthError');
+    expect((error as Error).message).toMatch(
+      /^Pluto answered 401 .*Invalid token.*: put a valid Pluto API key into secret pluto\/wrong$/,
+    );
+    expect((error as Error).message).not.toContain(wrongToken);
+  });
 });

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, PlutoAuthError } from '../core/errors.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
@@ -192,6 +192,15 @@ function runtimeFromEnvironment(): Runtime {
 
 export type StepHandler = (event: unknown, context?: Context) => Promise<unknown>;
 
+/** In AWS the fix for a refused token is in Secrets Manager: the message says which secret. */
+function namingTheSecret(error: PlutoAuthError, secretId: string): PlutoAuthError {
+  return new PlutoAuthError(`${error.message}: put a valid Pluto API key into secret ${secretId}`, {
+    cause: error,
+    ...(error.detail === undefined ? {} : { detail: error.detail }),
+    ...(error.code === undefined ? {} : { code: error.code }),
+  });
+}
+
 /**
  * The Lambda handler of one state. Errors propagate unchanged: Lambda reports `error.name` as the
  * errorType that Retry and Catch match, and `error.message` (which holds Pluto's detail) as the message.
@@ -201,7 +210,7 @@ export type StepHandler = (event: unknown, context?: Context) => Promise<unknown
 export function stepHandler(step: StepName, runtime: () => Runtime = runtimeFromEnvironment): StepHandler {
   const run = STEPS[step];
   return async (event, context) => {
-    const { deps, logger, metrics } = runtime();
+    const { config, deps, logger, metrics } = runtime();
     if (context !== undefined) logger.addContext(context);
     logger.appendKeys({ step, ...correlationKeys(event) });
     const started = performance.now();
@@ -216,7 +225,7 @@ export function stepHandler(step: StepName, runtime: () => Runtime = runtimeFrom
         errorName: error instanceof Error ? error.name : 'Error',
         errorMessage: error instanceof Error ? error.message : String(error),
       });
-      throw error;
+      throw error instanceof PlutoAuthError ? namingTheSecret(error, config.secretId) : error;
     } finally {
       if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
       logger.resetKeys();
