@@ -41,6 +41,7 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
     throw new CommitVerificationError(`${experimentId}: no plan for run ${runId}; it cannot be committed`);
   }
 
+  await ensureStillCurrent(plan, deps);
   const datasets = await verifyDatasets(plan, slots, deps);
   const metadataParts = await writeMetadataParts(plan, deps);
   await removeStrayParts(plan, [...metadataParts, ...datasets.flatMap((d) => d.parts)], deps);
@@ -79,6 +80,20 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
     rows: record.datasets.reduce((sum, d) => sum + d.rowsWritten, 0),
   });
   return { runId, experimentId, status: 'exported' };
+}
+
+/**
+ * Optimistic check on the experiments pointer: if another run committed (or retired) the
+ * experiment since this run planned it, this run's data is older and must not replace it, as
+ * when an aborted run is resumed after a newer one.
+ */
+async function ensureStillCurrent(plan: Plan, deps: StepDeps): Promise<void> {
+  const current = (await deps.catalog.getPartition('experiments', plan.experimentId))?.runId;
+  if (current === plan.runId || current === plan.previousRunId) return;
+  throw new CommitVerificationError(
+    `${plan.experimentId}: run ${current ?? '(retired)'} changed it after run ${plan.runId} planned it; ` +
+      'the newer commit is kept',
+  );
 }
 
 async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps): Promise<DatasetRecord[]> {
