@@ -3,6 +3,8 @@
  * over the lake, compared value by value with the simulator's ground truth.
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -253,6 +255,15 @@ describe('export against the simulator, then query', () => {
   });
 });
 
+/** A port on which nothing listens: bound once, then released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe('a bad token', () => {
   it('exits 1 with one line naming PLUTO_API_TOKEN, publishes nothing, and never prints the token', async () => {
     const lake = await mkdtemp(join(tmpdir(), 'pluto-badtoken-'));
@@ -267,6 +278,20 @@ describe('a bad token', () => {
       expect(result.stdout + result.stderr).not.toContain(wrongToken);
       expect(await snapshotFiles(lake)).toEqual({});
     }
+    await rm(lake, { recursive: true, force: true });
+  });
+
+  it('exits 2 at once, naming the URL, when nothing answers at --api-url', async () => {
+    const lake = await mkdtemp(join(tmpdir(), 'pluto-unreachable-'));
+    const port = await closedPort();
+    const result = await runCli(['export', '--api-url', `http://127.0.0.1:${port}/`, '--out', lake], {
+      PLUTO_API_TOKEN: simulator.truth.token,
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `pluto-export: Cannot reach Pluto at http://127.0.0.1:${port}/ (connect ECONNREFUSED 127.0.0.1:${port} (ECONNREFUSED)): check the API URL and the network`,
+    );
+    expect(await snapshotFiles(lake)).toEqual({});
     await rm(lake, { recursive: true, force: true });
   });
 

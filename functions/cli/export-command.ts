@@ -178,7 +178,10 @@ export function explainRunFailure(error: unknown): Error {
       },
     );
   }
-  if (error.error === 'ConfigError' || error.error === 'StoreFullError')
+  // A wrong --api-url is configuration too: exit 2. A full disk is a failed run (exit 1).
+  if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
     return new ConfigError(message, { cause: error });
+  }
+  if (error.error === 'StoreFullError') return new Error(message, { cause: error });
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
 }

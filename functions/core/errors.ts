@@ -72,6 +72,15 @@ export class PlutoBadResponseError extends PlutoExportError {
   readonly retryable = true;
 }
 
+/**
+ * Nothing answers at the API URL (connection refused, unknown host): a wrong URL or an outage.
+ * Not retried: minutes of retries would only hide a wrong URL; the run stops and can be resumed.
+ */
+export class PlutoUnreachableError extends PlutoExportError {
+  override readonly name = 'PlutoUnreachableError';
+  readonly retryable = false;
+}
+
 /** The count, headers or order of a dataset changed while it was being paged. Never papered over. */
 export class PageDriftError extends PlutoExportError {
   override readonly name = 'PageDriftError';
@@ -130,7 +139,12 @@ export const RETRYABLE_ERROR_NAMES = [
 ] as const;
 
 /** Errors that end the whole run: nothing further can succeed. */
-export const RUN_FATAL_ERROR_NAMES = ['PlutoAuthError', 'ConfigError', 'StoreFullError'] as const;
+export const RUN_FATAL_ERROR_NAMES = [
+  'PlutoAuthError',
+  'PlutoUnreachableError',
+  'ConfigError',
+  'StoreFullError',
+] as const;
 
 /** A workflow step received a payload that does not have its documented shape: a wiring bug. */
 export class InvalidStepInputError extends PlutoExportError {

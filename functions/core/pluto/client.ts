@@ -13,6 +13,7 @@ import {
   PlutoInactiveEndpointError,
   PlutoNotFoundError,
   PlutoRateLimitedError,
+  PlutoUnreachableError,
   PlutoUpstreamError,
 } from '../errors.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
@@ -233,12 +234,14 @@ class PlutoHttpClient implements PlutoApi {
       if (cause instanceof Error && cause.name === 'TimeoutError') {
         throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${this.timeoutMs} ms`, { cause });
       }
-      throw new PlutoUpstreamError(
-        `The connection to Pluto failed for ${path}: ${describeNetworkError(cause)}`,
-        {
-          cause,
-        },
-      );
+      const reason = describeNetworkError(cause);
+      if (UNREACHABLE.some((pattern) => reason.includes(pattern))) {
+        throw new PlutoUnreachableError(
+          `Cannot reach Pluto at ${this.baseUrl} (${reason.replace(/^.*: /, '')}): check the API URL and the network`,
+          { cause },
+        );
+      }
+      throw new PlutoUpstreamError(`The connection to Pluto failed for ${path}: ${reason}`, { cause });
     }
     if (status >= 200 && status < 300) {
       try {
@@ -274,6 +277,12 @@ function validate<S extends z.ZodType>(schema: S, value: unknown, where: string)
     `Pluto sent an unexpected body for ${where}${at}: ${issue?.message ?? 'invalid'}`,
   );
 }
+
+/**
+ * Nothing listens there, the host does not resolve, or fetch refuses the port: retrying for
+ * minutes would only hide a wrong URL.
+ */
+const UNREACHABLE = ['(ECONNREFUSED)', '(ENOTFOUND)', 'bad port'] as const;
 
 function describeNetworkError(error: unknown): string {
   const parts: string[] = [];

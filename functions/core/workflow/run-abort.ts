@@ -10,6 +10,7 @@ import {
   ConfigError,
   PlutoAuthError,
   type PlutoExportError,
+  PlutoUnreachableError,
   RUN_FATAL_ERROR_NAMES,
   StoreFullError,
 } from '../errors.js';
@@ -24,6 +25,7 @@ type RunFatalName = (typeof RUN_FATAL_ERROR_NAMES)[number];
 const RUN_FATAL: Readonly<Record<RunFatalName, new (message: string, options: object) => PlutoExportError>> =
   {
     PlutoAuthError,
+    PlutoUnreachableError,
     ConfigError,
     StoreFullError,
   };
