@@ -12,13 +12,16 @@ import { Construct } from 'constructs';
 import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
 import { STATE_NAMES } from '../functions/core/workflow/messages.js';
 
-export type WorkflowStep =
-  | 'startRun'
-  | 'planExperiment'
-  | 'exportSlot'
-  | 'commitExperiment'
-  | 'recordExperimentFailure'
-  | 'finalizeRun';
+/** The workflow's Lambda-backed steps, in the order a run meets them. */
+export const WORKFLOW_STEPS = [
+  'startRun',
+  'planExperiment',
+  'exportSlot',
+  'commitExperiment',
+  'recordExperimentFailure',
+  'finalizeRun',
+] as const;
+export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
 
 export interface ExportWorkflowProps {
   /** The Lambda function behind each Task state. */

@@ -36,7 +36,7 @@ import {
   parseDeployConfig,
 } from '../infra/config.js';
 import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
-import { LAMBDA_SERVICE_ERRORS, type WorkflowStep } from '../infra/workflow.js';
+import { LAMBDA_SERVICE_ERRORS, WORKFLOW_STEPS, type WorkflowStep } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 
@@ -127,14 +127,6 @@ function allows(statements: readonly Statement[], action: string, resource: stri
 }
 const actionsOf = (statements: readonly Statement[]) => new Set(statements.flatMap((st) => list(st.Action)));
 
-const STEPS: readonly WorkflowStep[] = [
-  'startRun',
-  'planExperiment',
-  'exportSlot',
-  'commitExperiment',
-  'recordExperimentFailure',
-  'finalizeRun',
-];
 const GLUE_TYPE: Readonly<Record<ColumnType, string>> = {
   string: 'string',
   double: 'double',
@@ -365,7 +357,7 @@ function hiveType(physical: string, converted: unknown): string {
 describe('the functions', () => {
   it('run Node.js 24 on arm64 with the configuration in their environment, ExportSlot capped', () => {
     const s = custom;
-    for (const step of STEPS) {
+    for (const step of WORKFLOW_STEPS) {
       const fn = s.stack.exportFunctions.functions[step];
       const properties = s.resources[idOf(s, fn)]?.Properties;
       expect(properties).toMatchObject({
@@ -433,15 +425,15 @@ describe('the functions', () => {
     for (const [s, root, key] of lakes) {
       const statements = (step: WorkflowStep) => roleStatements(s, s.stack.exportFunctions.functions[step]);
       const steps = (action: string, object: string) =>
-        STEPS.filter((step) => allows(statements(step), action, object));
+        WORKFLOW_STEPS.filter((step) => allows(statements(step), action, object));
       for (const [object, writers, deleters] of keys) {
         expect(steps('s3:PutObject', root + object), object).toEqual(writers);
         expect(steps('s3:DeleteObject', root + object), object).toEqual(deleters);
         expect(steps('s3:GetObject', root + object), object).toEqual(
-          object.startsWith('runs/') ? STEPS : writers,
+          object.startsWith('runs/') ? WORKFLOW_STEPS : writers,
         );
       }
-      for (const step of STEPS) {
+      for (const step of WORKFLOW_STEPS) {
         expect(allows(statements(step), 'kms:Decrypt', key), step).toBe(true);
         expect(allows(statements(step), 'kms:GenerateDataKey', key), step).toBe(true);
         expect(
@@ -451,7 +443,7 @@ describe('the functions', () => {
       }
     }
     expect(
-      STEPS.filter((step) =>
+      WORKFLOW_STEPS.filter((step) =>
         allows(
           roleStatements(custom, custom.stack.exportFunctions.functions[step]),
           's3:PutObject',
@@ -467,7 +459,7 @@ describe('the functions', () => {
         s === defaults
           ? `{${idOf(s, s.stack.secret.secret)}}`
           : 'arn:{AWS::Partition}:secretsmanager:eu-west-1:111111111111:secret:pluto/api-token-ABCDEF';
-      const readers = STEPS.filter((step) =>
+      const readers = WORKFLOW_STEPS.filter((step) =>
         allows(
           roleStatements(s, s.stack.exportFunctions.functions[step]),
           'secretsmanager:GetSecretValue',
@@ -483,7 +475,7 @@ describe('the functions', () => {
     const table = (name: string) =>
       `arn:{AWS::Partition}:glue:eu-west-1:111111111111:table/pluto_lab/${name}`;
     const steps = (action: string, name: string) =>
-      STEPS.filter((step) =>
+      WORKFLOW_STEPS.filter((step) =>
         allows(roleStatements(s, s.stack.exportFunctions.functions[step]), action, table(name)),
       );
     for (const name of TABLE_NAMES) {
@@ -506,7 +498,7 @@ describe('the functions', () => {
         step,
       ).toEqual([]);
     }
-    const glueResources = STEPS.flatMap((step) =>
+    const glueResources = WORKFLOW_STEPS.flatMap((step) =>
       roleStatements(s, s.stack.exportFunctions.functions[step])
         .filter((st) => list(st.Action).some((a) => a.startsWith('glue:')))
         .flatMap((st) => list(st.Resource).map((r) => render(r))),
@@ -649,7 +641,7 @@ describe('monitoring', () => {
         'AWS/States/ExecutionsTimedOut',
         'AWS/States/ExecutionThrottled',
         'PlutoExport/ExperimentsFailed',
-        ...STEPS.map(() => 'AWS/Lambda/Errors'),
+        ...WORKFLOW_STEPS.map(() => 'AWS/Lambda/Errors'),
         'AWS/Scheduler/TargetErrorCount',
         'AWS/Scheduler/InvocationDroppedCount',
       ].sort(),
@@ -658,7 +650,7 @@ describe('monitoring', () => {
     const lambdaAlarms = alarms.filter((a) => a.Properties.MetricName === 'Errors');
     expect(
       lambdaAlarms.map((a) => (a.Properties.Dimensions as { Value: { Ref: string } }[])[0]?.Value.Ref).sort(),
-    ).toEqual(STEPS.map((step) => idOf(s, s.stack.exportFunctions.functions[step])).sort());
+    ).toEqual(WORKFLOW_STEPS.map((step) => idOf(s, s.stack.exportFunctions.functions[step])).sort());
     expect(
       alarms.find((a) => a.Properties.MetricName === 'ExperimentsFailed')?.Properties?.Dimensions,
     ).toEqual([{ Name: 'service', Value: 'pluto-export' }]);

@@ -18,7 +18,7 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
-import { ExportWorkflow, type WorkflowStep } from '../../infra/workflow.js';
+import { ExportWorkflow, WORKFLOW_STEPS, type WorkflowStep } from '../../infra/workflow.js';
 import { STATE_NAMES } from '../core/workflow/messages.js';
 
 installPromiseWithResolvers();
@@ -104,14 +104,6 @@ const DISTRIBUTED_MAP_FIELDS = new Set([
   'Next',
   'End',
 ]);
-const STEPS: readonly WorkflowStep[] = [
-  'startRun',
-  'planExperiment',
-  'exportSlot',
-  'commitExperiment',
-  'recordExperimentFailure',
-  'finalizeRun',
-];
 
 let synthesized: AslMachine | undefined;
 
@@ -130,7 +122,7 @@ function synthesizeDefinition(): AslMachine {
       env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
     });
     const functions = Object.fromEntries(
-      STEPS.map((step) => {
+      WORKFLOW_STEPS.map((step) => {
         const name = STATE_NAMES[step];
         const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
         return [step, lambda.Function.fromFunctionArn(stack, name, arn)];
@@ -504,7 +496,9 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
 function functionStep(resource: unknown): LocalStepName | undefined {
   if (typeof resource !== 'string') return undefined;
   const name = /:function:([A-Za-z]+)$/.exec(resource)?.[1];
-  return STEPS.find((step) => STATE_NAMES[step] === name) === undefined ? undefined : (name as LocalStepName);
+  return WORKFLOW_STEPS.find((step) => STATE_NAMES[step] === name) === undefined
+    ? undefined
+    : (name as LocalStepName);
 }
 
 function scaleRetrier(retrier: unknown, scale: number): unknown {
