@@ -7,8 +7,8 @@ import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../functio
 import { StoreError } from '../functions/core/errors.js';
 import { experimentRow, meltAssay, meltResults, meltSamples, TableRows } from '../functions/core/melt.js';
 import { encodeParquet } from '../functions/core/parquet.js';
-import type { DataPage } from '../functions/core/pluto/model.js';
 import type { Catalog, PartitionPointer } from '../functions/core/ports.js';
+import { rowsPage } from './support/pages.js';
 
 class MemoryCatalog implements Catalog {
   private readonly pointers = new Map<string, PartitionPointer>();
@@ -39,17 +39,6 @@ const VIEW_TYPE: Record<ColumnType, string> = {
   timestamp: 'TIMESTAMP',
 };
 
-function page(headers: string[], rows: unknown[][], offset = 0): DataPage {
-  return {
-    count: offset + rows.length,
-    headers,
-    offset,
-    rowCount: rows.length,
-    columns: headers.map((_, i) => rows.map((row) => row[i])),
-    layout: 'rows',
-  };
-}
-
 const location = (table: TableName, key: string, runId: string) =>
   TABLES[table].partitionKey === 'run_id'
     ? `data/${table}/run_id=${runId}/`
@@ -67,7 +56,7 @@ async function writePart(table: TableName, key: string, runId: string, name: str
 
 function samples(rows: unknown[][], offset = 0): TableRows {
   const out = new TableRows('samples');
-  meltSamples(page(['sample_id', 'tissue', 'Dose mg'], rows, offset), out);
+  meltSamples(rowsPage(['sample_id', 'tissue', 'Dose mg'], rows, offset), out);
   return out;
 }
 
@@ -120,12 +109,12 @@ beforeAll(async () => {
   await writePart('samples', 'PLX1', 'R1', 'samples-00001', samples([['S2', 'Zellkultur – ü', 'NA']], 1));
   await writePart('experiments', 'PLX1', 'R1', 'experiment-00000', experiment('PLX1', 'R1'));
   const assay = new TableRows('assay');
-  meltAssay(page(['gene_symbol', 'S1', 'S2'], [['TP53', 1, 'NA']]), assay);
+  meltAssay(rowsPage(['gene_symbol', 'S1', 'S2'], [['TP53', 1, 'NA']]), assay);
   await writePart('assay', 'PLX1', 'R1', 'assay-00000', assay);
   const results = new TableRows('results');
   const de = new TableRows('differential_expression');
   meltResults(
-    page(['Gene_Symbol', 'Log2_Fold_Change', 'P_Value'], [['TP53', -1.5, 0.01]]),
+    rowsPage(['Gene_Symbol', 'Log2_Fold_Change', 'P_Value'], [['TP53', -1.5, 0.01]]),
     { plotId: 'plot-1', analysisType: 'differential_expression', pipelineVersion: '1' },
     results,
     de,

@@ -23,12 +23,8 @@ import {
   TableRows,
 } from '../functions/core/melt.js';
 import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../functions/core/parquet.js';
-import {
-  type DataPage,
-  LosslessNumber,
-  type PlutoExperiment,
-  type PlutoPlot,
-} from '../functions/core/pluto/model.js';
+import { LosslessNumber, type PlutoExperiment, type PlutoPlot } from '../functions/core/pluto/model.js';
+import { columnsPage, rowsPage } from './support/pages.js';
 
 let dir: string;
 let instance: DuckDBInstance;
@@ -50,28 +46,6 @@ afterAll(async () => {
 
 async function sql(query: string): Promise<Record<string, JS>[]> {
   return (await duck.runAndReadAll(query)).getRowObjectsJS();
-}
-
-function rowsPage(headers: string[], rows: unknown[][], offset = 0): DataPage {
-  return {
-    count: offset + rows.length,
-    headers,
-    offset,
-    rowCount: rows.length,
-    columns: headers.map((_, i) => rows.map((row) => row[i])),
-    layout: 'rows',
-  };
-}
-
-function columnsPage(headers: string[], columns: unknown[][], offset = 0): DataPage {
-  return {
-    count: offset + (columns[0]?.length ?? 0),
-    headers,
-    offset,
-    rowCount: columns[0]?.length ?? 0,
-    columns,
-    layout: 'columns',
-  };
 }
 
 /** Writes the rows as a Parquet file and reads them back with DuckDB, in file order. */

@@ -32,7 +32,7 @@ import {
   runWorkflowLocally,
   toLocalDefinition,
 } from '../functions/local/run-workflow.js';
-import { ExportWorkflow, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
+import { ExportWorkflow, LAMBDA_SERVICE_ERRORS, WORKFLOW_STEPS } from '../infra/workflow.js';
 
 const THRESHOLD = {
   Error: 'States.ExceedToleratedFailureThreshold',
@@ -372,14 +372,7 @@ describe('the state machine definition', () => {
     const app = new App({ builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Probe', { env: { account: '111111111111', region: 'eu-west-1' } });
     const functions = Object.fromEntries(
-      [
-        'startRun',
-        'planExperiment',
-        'exportSlot',
-        'commitExperiment',
-        'recordExperimentFailure',
-        'finalizeRun',
-      ].map((step) => [step, lambda.Function.fromFunctionName(stack, step, step)]),
+      WORKFLOW_STEPS.map((step) => [step, lambda.Function.fromFunctionName(stack, step, step)]),
     ) as ConstructorParameters<typeof ExportWorkflow>[2]['functions'];
     new ExportWorkflow(stack, 'Workflow', {
       functions,
