@@ -1,9 +1,3 @@
-/**
- * The reliability matrix, the lake's side: store and catalog failures, workers that die after
- * writing, two workers on one slot, replays, and overlapping runs. Each ends with exactly one part
- * per slot, one commit record per experiment, and the data of a clean run.
- */
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableName } from '../functions/core/contract.js';
 import { commitRecordKey, commitRecordPrefix, LEASE_KEY, slotsKey } from '../functions/core/layout.js';
@@ -13,15 +7,15 @@ import { commitRecordSchema, encodeJson, receiptSchema } from '../functions/core
 import { readJson, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
 import { receiptPrefix } from '../functions/core/workflow/export-slot.js';
 import { type Slot, slotSchema } from '../functions/core/workflow/messages.js';
-import { STEPS, type StepName } from '../functions/core/workflow/steps.js';
-import type { StepInterceptor } from '../functions/local/local-export.js';
+import { STEPS } from '../functions/core/workflow/steps.js';
 import { type RunningSimulator, startSimulator } from './simulator/index.js';
 import {
   exportWith,
   FAST_SETTINGS,
   type FolderLake,
+  holdStep,
   lakeDigest,
-  newLake,
+  lakeRegistry,
   SMALL_ORGANISATION,
   stepRecorder,
   type TableDigest,
@@ -32,13 +26,7 @@ import { snapshotFiles } from './support/lake-files.js';
 let simulator: RunningSimulator;
 let clean: FolderLake;
 let cleanDigest: Record<TableName, TableDigest>;
-const lakes: FolderLake[] = [];
-
-async function lake(name: string): Promise<FolderLake> {
-  const created = await newLake(name);
-  lakes.push(created);
-  return created;
-}
+const { lake, removeAll } = lakeRegistry();
 
 beforeAll(async () => {
   simulator = await startSimulator({ seed: 23, ...SMALL_ORGANISATION });
@@ -49,7 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await simulator?.close();
-  for (const { root } of lakes) await rm(root, { recursive: true, force: true });
+  await removeAll();
 });
 
 const exportable = () => simulator.truth.exportable.map((e) => e.id).sort();
@@ -213,32 +201,10 @@ describe('store and catalog faults', () => {
   });
 });
 
-/** Holds the first invocation of `step` until `release()`; `reached` resolves when it is held. */
-function holdFirst(step: StepName) {
-  let release!: () => void;
-  let reached!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const arrived = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  let held = false;
-  const intercept: StepInterceptor = async (name, input, run) => {
-    if (name === step && !held) {
-      held = true;
-      reached();
-      await released;
-    }
-    return run(input);
-  };
-  return { intercept, reached: arrived, release };
-}
-
 describe('overlapping runs', () => {
   it('ends a second run as leased while the first holds the lease, and lets a later run proceed', async () => {
     const target = await lake('overlap');
-    const hold = holdFirst('CommitExperiment');
+    const hold = holdStep('CommitExperiment', { firstOnly: true });
     const first = exportWith({ simulator, ...target, runId: 'run-a', interceptStep: hold.intercept });
     await hold.reached;
     const second = stepRecorder();

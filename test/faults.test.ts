@@ -1,9 +1,3 @@
-/**
- * The reliability matrix, Pluto's side: transient faults are ridden out and leave exactly the data
- * of a clean run; refusals skip what was refused and say why; drift fails the experiment and
- * keeps the previous commit visible.
- */
-import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableName } from '../functions/core/contract.js';
 import { PlutoRateLimitedError } from '../functions/core/errors.js';
@@ -23,7 +17,7 @@ import {
   FAST_SETTINGS,
   type FolderLake,
   lakeDigest,
-  newLake,
+  lakeRegistry,
   queryLake,
   SMALL_ORGANISATION,
   stepRecorder,
@@ -34,13 +28,7 @@ let simulator: RunningSimulator;
 let plan: FaultPlan | undefined;
 let clean: FolderLake;
 let cleanDigest: Record<TableName, TableDigest>;
-const lakes: FolderLake[] = [];
-
-async function lake(name: string): Promise<FolderLake> {
-  const created = await newLake(name);
-  lakes.push(created);
-  return created;
-}
+const { lake, removeAll } = lakeRegistry();
 
 function inject(rules: readonly FaultRule[], seed = 1): FaultPlan {
   plan = createFaultPlan(rules, { seed });
@@ -58,7 +46,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await simulator?.close();
-  for (const { root } of lakes) await rm(root, { recursive: true, force: true });
+  await removeAll();
 });
 
 const exportable = () => simulator.truth.exportable.map((e) => e.id).sort();

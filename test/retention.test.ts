@@ -8,12 +8,11 @@ import { EXPERIMENT_TABLES } from '../functions/core/contract.js';
 import { manifestKey } from '../functions/core/layout.js';
 import type { Clock } from '../functions/core/ports.js';
 import { removeSupersededRuns } from '../functions/core/retention.js';
-import type { StepName } from '../functions/core/workflow/steps.js';
-import type { StepInterceptor } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from './simulator/index.js';
 import {
   exportWith,
   type FolderLake,
+  holdStep,
   lakeDigest,
   newLake,
   queryLake,
@@ -27,26 +26,6 @@ let lake: FolderLake;
 let changed: string;
 
 const clockAt = (ms: number): Clock => ({ now: () => new Date(ms) });
-
-/** Holds every invocation of `step` until `release()`; `reached` resolves at the first. */
-function hold(step: StepName) {
-  let release!: () => void;
-  let reached!: () => void;
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const arrived = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const intercept: StepInterceptor = async (name, input, run) => {
-    if (name === step) {
-      reached();
-      await released;
-    }
-    return run(input);
-  };
-  return { intercept, reached: arrived, release };
-}
 
 async function folderKeys(prefix: string): Promise<string[]> {
   return (await lake.store.list(prefix)).map((o) => o.key);
@@ -79,7 +58,7 @@ describe('a reader during a run', () => {
   it('sees only the previous commit while the new parts are written, then the new one', async () => {
     const before = await lakeDigest(lake.root);
     simulator.truth.setCell(changed, 'assay', 0, 1, 4242.5);
-    const held = hold('CommitExperiment');
+    const held = holdStep('CommitExperiment');
     const run = exportWith({ simulator, ...lake, runId: 'run-2', interceptStep: held.intercept });
     await held.reached;
 
@@ -121,7 +100,7 @@ describe('removeSupersededRuns', () => {
 
   it('removes what is superseded but never a folder of a run still going, nor one a pointer uses', async () => {
     simulator.truth.setCell(changed, 'assay', 0, 1, 777.25);
-    const held = hold('CommitExperiment');
+    const held = holdStep('CommitExperiment');
     const run = exportWith({ simulator, ...lake, runId: 'run-3', interceptStep: held.intercept });
     await held.reached;
     const inProgress = await folderKeys(`data/assay/experiment_id=${changed}/run_id=run-3/`);

@@ -2,7 +2,7 @@
  * What the reliability tests share: a small organisation, fast settings, an in-process export
  * through the real state machine and HTTP client, and per-table digests of what a reader sees.
  */
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLake } from '../../functions/adapters/duckdb-lake.js';
@@ -159,4 +159,44 @@ export function stepRecorder(): { calls: StepCall[]; intercept: StepInterceptor 
       }
     },
   };
+}
+
+/** Temporary lakes a test file creates, removed together in `afterAll`. */
+export function lakeRegistry(): { lake(name: string): Promise<FolderLake>; removeAll(): Promise<void> } {
+  const lakes: FolderLake[] = [];
+  return {
+    async lake(name) {
+      const created = await newLake(name);
+      lakes.push(created);
+      return created;
+    },
+    async removeAll() {
+      for (const { root } of lakes) await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Holds invocations of `step` until `release()` (only the first one with `firstOnly`);
+ * `reached` resolves when the first is held.
+ */
+export function holdStep(step: StepName, { firstOnly = false } = {}) {
+  let release!: () => void;
+  let reached!: () => void;
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const arrived = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  let held = false;
+  const intercept: StepInterceptor = async (name, input, run) => {
+    if (name === step && !(firstOnly && held)) {
+      held = true;
+      reached();
+      await released;
+    }
+    return run(input);
+  };
+  return { intercept, reached: arrived, release };
 }
