@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
+import { SAFE_ID, SAFE_ID_RULE } from '../functions/core/safe-text.js';
 
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
+const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
 
 const bucketSchema = z.union([
   z.strictObject({ create: z.literal(true) }),

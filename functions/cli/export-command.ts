@@ -2,9 +2,10 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { LEASE_KEY, manifestKey } from '../core/layout.js';
-import { createPlutoClient } from '../core/pluto/client.js';
+import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
 import { manifestSchema } from '../core/records.js';
+import { SAFE_ID, SAFE_ID_RULE } from '../core/safe-text.js';
 import { CODE_VERSION } from '../core/version.js';
 import { readJson } from '../core/workflow/deps.js';
 import { parseCause } from '../core/workflow/record-failure.js';
@@ -27,13 +28,13 @@ const idList = z
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const exportConfigSchema = z.object({
-  apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  apiUrl: apiUrlSchema.default('https://api.pluto.bio/'),
   out: z.string().min(1).default('./lake'),
   experimentIds: idList.optional(),
   projectIds: idList.optional(),
   runId: z
     .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'a run id is 1-128 letters, digits, _ . : -')
+    .regex(SAFE_ID, `a run id is ${SAFE_ID_RULE}`)
     .default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(4),
   rowsPerPart: positiveInt(50_000_000).default(1_000_000),
@@ -121,6 +122,8 @@ export async function runExportCommand(
       progress,
     });
   } catch (error) {
+    // Whatever ended the run, it cannot resume in this process: the next run must not wait for the lease.
+    await releaseLease(lake.store, config.runId).catch(() => undefined);
     throw explainRunFailure(error);
   } finally {
     process.off('SIGINT', releaseOnInterrupt);

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { experimentStatus, listRuns } from '../core/history.js';
+import { printable } from '../core/safe-text.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { formatMs, formatTable } from './progress.js';
 
@@ -93,7 +94,7 @@ export async function runStatusCommand(options: {
     '  history (newest first):',
     ...status.history.map(
       (r) =>
-        `    ${r.runId}: ${r.status}${r.retired ? ' (retired)' : ''}${r.error ? ` — ${r.error.detail ?? r.error.message}` : ''}`,
+        `    ${r.runId}: ${r.status}${r.retired ? ' (retired)' : ''}${r.error ? ` — ${printable(r.error.detail ?? r.error.message)}` : ''}`,
     ),
   );
   process.stdout.write(`${out.join('\n')}\n`);

@@ -1,4 +1,5 @@
 /** Progress for humans: a redrawn bar on a terminal, one plain line per event otherwise. */
+import { printable } from '../core/safe-text.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
 
 export interface ExperimentOutcome {
@@ -83,10 +84,10 @@ export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
-/** A plain aligned text table. */
+/** A plain aligned text table; cells lose control characters, which could drive the terminal. */
 export function formatTable(columns: readonly string[], rows: readonly (readonly unknown[])[]): string {
   const text = rows.map((row) =>
-    row.map((cell) => (cell === null || cell === undefined ? 'NULL' : String(cell))),
+    row.map((cell) => (cell === null || cell === undefined ? 'NULL' : printable(String(cell)))),
   );
   const widths = columns.map((column, i) =>
     Math.max(column.length, ...text.map((row) => (row[i] ?? '').length)),

@@ -66,10 +66,14 @@ export class PlutoUpstreamError extends PlutoExportError {
   readonly retryable = true;
 }
 
-/** Invalid JSON or a body that does not have the documented shape. */
+/**
+ * Invalid JSON or a body that does not have the documented shape. The client retries it once (it
+ * may have been damaged on the way); the workflow does not: a server that keeps sending it will
+ * not heal within minutes.
+ */
 export class PlutoBadResponseError extends PlutoExportError {
   override readonly name = 'PlutoBadResponseError';
-  readonly retryable = true;
+  readonly retryable = false;
 }
 
 /**
@@ -84,6 +88,24 @@ export class PlutoUnreachableError extends PlutoExportError {
 /** The count, headers or order of a dataset changed while it was being paged. Never papered over. */
 export class PageDriftError extends PlutoExportError {
   override readonly name = 'PageDriftError';
+  readonly retryable = false;
+}
+
+/**
+ * Pluto's answer asks for more work than a ceiling allows (rows, slots, experiments, pages): a
+ * broken or hostile count. Not retried: the same answer would cross it again.
+ */
+export class LimitExceededError extends PlutoExportError {
+  override readonly name = 'LimitExceededError';
+  readonly retryable = false;
+}
+
+/**
+ * An answer that must not be used at all: larger than allowed, holding the API token, or a
+ * redirect. Not retried, and its message names no value from the body.
+ */
+export class PlutoUnsafeResponseError extends PlutoExportError {
+  override readonly name = 'PlutoUnsafeResponseError';
   readonly retryable = false;
 }
 
@@ -131,12 +153,7 @@ export const SKIPPING_ERROR_NAMES = [
 ] as const;
 
 /** Errors the workflow retries with backoff. */
-export const RETRYABLE_ERROR_NAMES = [
-  'PlutoRateLimitedError',
-  'PlutoUpstreamError',
-  'PlutoBadResponseError',
-  'StoreError',
-] as const;
+export const RETRYABLE_ERROR_NAMES = ['PlutoRateLimitedError', 'PlutoUpstreamError', 'StoreError'] as const;
 
 /** Errors that end the whole run: nothing further can succeed. */
 export const RUN_FATAL_ERROR_NAMES = [

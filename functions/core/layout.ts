@@ -25,6 +25,8 @@ export function exportLogPartKey(runId: string): string {
 
 export const runPrefix = (runId: string) => `runs/${runId}/`;
 export const itemsKey = (runId: string) => `runs/${runId}/items.json`;
+/** Listed experiments whose ids are unusable as keys: recorded as failed by FinalizeRun. */
+export const rejectedItemsKey = (runId: string) => `runs/${runId}/rejected-items.json`;
 export const planKey = (runId: string, experimentId: string) =>
   `runs/${runId}/plans/${experimentId}/plan.json`;
 export const slotsKey = (runId: string, experimentId: string) =>

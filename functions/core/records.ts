@@ -15,6 +15,14 @@ export const errorInfoSchema = z.object({
 });
 export type ErrorInfo = z.infer<typeof errorInfoSchema>;
 
+/** A listed experiment that cannot be exported because its id is unusable; `shownId` is printable. */
+export const rejectedItemSchema = z.object({
+  shownId: z.string(),
+  projectId: z.string().nullable(),
+  error: errorInfoSchema,
+});
+export type RejectedItem = z.infer<typeof rejectedItemSchema>;
+
 export const partInfoSchema = z.object({
   table: z.enum(TABLE_NAMES),
   key: z.string(),
@@ -30,7 +38,8 @@ export const plannedDatasetSchema = z.object({
   dataset: z.string(),
   kind: z.enum(['samples', 'assay', 'results']),
   plotId: z.string().optional(),
-  status: z.enum(['planned', 'skipped']),
+  /** `failed`: the dataset cannot be exported on its own (an unusable plot id), the rest still is. */
+  status: z.enum(['planned', 'skipped', 'failed']),
   count: z.number().int().nonnegative(),
   headers: z.array(z.string()),
   slotCount: z.number().int().nonnegative(),
@@ -122,7 +131,11 @@ export const encodeJson = (value: unknown): Uint8Array =>
 
 export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
   const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(body)));
-  if (!parsed.success) throw new Error(`${what} is not valid: ${parsed.error.message}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const at = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
+    throw new Error(`${what} is not valid${at}: ${issue?.message ?? 'invalid'}`);
+  }
   return parsed.data;
 }
 

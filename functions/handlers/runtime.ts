@@ -15,7 +15,7 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { createPlutoClient } from '../core/pluto/client.js';
+import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { FinalizeOutput } from '../core/workflow/messages.js';
@@ -29,7 +29,7 @@ export const environmentSchema = z.object({
   LAKE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
   LAKE_PREFIX: z.string().default(''),
   GLUE_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'expected a Glue database name'),
-  PLUTO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  PLUTO_API_URL: apiUrlSchema.default('https://api.pluto.bio/'),
   /** ARN or name of the secret holding the Pluto API token. */
   PLUTO_SECRET_ID: z.string().min(1),
   ROWS_PER_PART: count(50_000_000).default(1_000_000),

@@ -2,7 +2,7 @@
  * The real `PlutoApi`: HTTP over global `fetch`, token from a `SecretReader`, limit/offset
  * paging, bounded retries. The token goes into the Authorization header and nowhere else.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import {
   ConfigError,
   PageDriftError,
@@ -14,9 +14,12 @@ import {
   PlutoNotFoundError,
   PlutoRateLimitedError,
   PlutoUnreachableError,
+  PlutoUnsafeResponseError,
   PlutoUpstreamError,
 } from '../errors.js';
+import { checkLimit } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
+import { printable } from '../safe-text.js';
 import { toDataPage } from './data-page.js';
 import { parseJsonLossless } from './json.js';
 import {
@@ -48,11 +51,28 @@ export interface PlutoClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * Ceiling on one response body, decompressed. A request for `limit` rows may use 1 MiB plus
+   * 64 KiB per row up to this ceiling, so a one-row probe never reads megabytes.
+   */
+  maxResponseBytes?: number;
+  /** Ceiling on the pages of one list, so a count that keeps growing cannot page forever. */
+  maxListPages?: number;
 }
 
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRY_BUDGET_MS = 60_000;
+/**
+ * A slot's page holds at most about `rowsPerPart` cells (1,000,000 by default), some 30 MB of
+ * JSON; four times that leaves room for wide text cells while bounding a Lambda's memory.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+/** With 1,000 items a page, ten million projects or experiments. */
+export const DEFAULT_MAX_LIST_PAGES = 10_000;
+const BODY_BYTES_PER_REQUEST = 1024 * 1024;
+const BODY_BYTES_PER_ROW = 64 * 1024;
+const MAX_LOCATION_IN_MESSAGE = 200;
 
 const TOKEN_FORMAT = /^[A-Za-z0-9]{40}$/;
 const MAX_DETAIL_IN_MESSAGE = 500;
@@ -66,6 +86,32 @@ export function validateToken(token: string): string {
   }
   return token;
 }
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
+
+/**
+ * Why a Pluto API URL cannot be used, or undefined. Plain `http://` would send the token in clear,
+ * so it is allowed only to this machine (the simulator, a local proxy).
+ */
+export function apiUrlProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `"${url}" is not a URL`;
+  }
+  if (parsed.protocol === 'https:') return undefined;
+  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.test(parsed.hostname)) return undefined;
+  return parsed.protocol === 'http:'
+    ? `${parsed.origin} would receive the token in clear: use https:// (http:// is allowed only for localhost)`
+    : `${parsed.protocol} is not supported: use https://`;
+}
+
+/** A configured Pluto API URL: a URL that `apiUrlProblem` accepts. */
+export const apiUrlSchema = z.string().superRefine((url, context) => {
+  const problem = apiUrlProblem(url);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
 
 /** Parses `Retry-After`: delta-seconds or an HTTP date. */
 export function parseRetryAfter(value: string | null, nowMs: number = Date.now()): number | undefined {
@@ -83,22 +129,24 @@ export function createPlutoClient(options: PlutoClientOptions): PlutoApi {
 class PlutoHttpClient implements PlutoApi {
   private readonly baseUrl: URL;
   private readonly pageSize: number;
+  private readonly maxResponseBytes: number;
+  private readonly maxListPages: number;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
   private token: Promise<string> | undefined;
   private refreshing: { readonly stale: string; readonly pending: Promise<string> } | undefined;
 
   constructor(private readonly options: PlutoClientOptions) {
-    try {
-      this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
-    } catch (cause) {
-      throw new ConfigError(`Pluto API URL "${options.baseUrl}" is not a URL`, { cause });
-    }
+    const problem = apiUrlProblem(options.baseUrl);
+    if (problem !== undefined) throw new ConfigError(`Pluto API URL: ${problem}`);
+    this.baseUrl = new URL(options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`);
     this.pageSize = options.pageSize ?? DEFAULT_LIST_PAGE_SIZE;
     if (!Number.isSafeInteger(this.pageSize) || this.pageSize < 1) {
       throw new ConfigError(`Pluto page size must be a positive integer, got ${options.pageSize}`);
     }
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.maxListPages = options.maxListPages ?? DEFAULT_MAX_LIST_PAGES;
     this.userAgent = `pluto-export/${options.version}`;
   }
 
@@ -120,7 +168,7 @@ class PlutoHttpClient implements PlutoApi {
 
   async getExperiment(experimentId: string): Promise<PlutoExperiment> {
     const path = `lab/experiments/${encodeURIComponent(experimentId)}/`;
-    return this.call(path, JSON.parse, (json) => validate(experimentSchema, json, path));
+    return this.call(path, 1, JSON.parse, (json) => validate(experimentSchema, json, path));
   }
 
   async getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
@@ -130,16 +178,22 @@ class PlutoHttpClient implements PlutoApi {
       );
     }
     const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
-    return this.call(path, parseJsonLossless, (json) => toDataPage(json, offset, limit, path));
+    return this.call(path, limit, parseJsonLossless, (json) => toDataPage(json, offset, limit, path));
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
     let offset = 0;
     let expected: number | undefined;
-    for (;;) {
+    for (let pages = 1; ; pages++) {
+      checkLimit(pages, this.maxListPages, `the pages of ${path}`, 'maxListPages');
       const where = `${path}?limit=${this.pageSize}&offset=${offset}`;
-      const page = await this.call(where, JSON.parse, (json) => {
+      const page = await this.call(where, this.pageSize, JSON.parse, (json) => {
         const envelope = validate(listEnvelopeSchema, json, where);
+        if (envelope.items.length > this.pageSize || offset + envelope.items.length > envelope.count) {
+          throw new PlutoBadResponseError(
+            `Pluto sent ${envelope.items.length} items for ${where} with a count of ${envelope.count}: more than asked for`,
+          );
+        }
         return { count: envelope.count, items: envelope.items.map((item) => validate(schema, item, where)) };
       });
       if (expected !== undefined && page.count !== expected) {
@@ -160,14 +214,16 @@ class PlutoHttpClient implements PlutoApi {
   /** One logical call: retried within the budget, and once more after a token refresh on 401. */
   private async call<T>(
     path: string,
+    rows: number,
     parse: (text: string) => unknown,
     read: (json: unknown) => T,
   ): Promise<T> {
+    const maxBytes = Math.min(this.maxResponseBytes, BODY_BYTES_PER_REQUEST + rows * BODY_BYTES_PER_ROW);
     const attempt = async (token: string) =>
       withRetry(
         async () => {
           try {
-            return read(await this.fetchJson(path, token, parse));
+            return read(await this.fetchJson(path, token, parse, maxBytes));
           } catch (error) {
             throw withoutToken(error, token);
           }
@@ -211,7 +267,12 @@ class PlutoHttpClient implements PlutoApi {
     return pending;
   }
 
-  private async fetchJson(path: string, token: string, parse: (text: string) => unknown): Promise<unknown> {
+  private async fetchJson(
+    path: string,
+    token: string,
+    parse: (text: string) => unknown,
+    maxBytes: number,
+  ): Promise<unknown> {
     const url = new URL(path, this.baseUrl);
     let status: number;
     let text: string;
@@ -225,12 +286,22 @@ class PlutoHttpClient implements PlutoApi {
           'User-Agent': this.userAgent,
         },
         signal: AbortSignal.timeout(this.timeoutMs),
+        // A redirect to another origin would be answered without the token, and that answer taken as Pluto's.
+        redirect: 'manual',
       });
       status = response.status;
       statusText = response.statusText;
       headers = response.headers;
-      text = await response.text();
+      if (status >= 300 && status < 400) {
+        await response.body?.cancel();
+        const location = printable(headers.get('location') ?? '(no Location)');
+        throw new PlutoUnsafeResponseError(
+          `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
+        );
+      }
+      text = await readCapped(response, maxBytes, path);
     } catch (cause) {
+      if (cause instanceof PlutoExportError) throw cause;
       if (cause instanceof Error && cause.name === 'TimeoutError') {
         throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${this.timeoutMs} ms`, { cause });
       }
@@ -244,17 +315,68 @@ class PlutoHttpClient implements PlutoApi {
       throw new PlutoUpstreamError(`The connection to Pluto failed for ${path}: ${reason}`, { cause });
     }
     if (status >= 200 && status < 300) {
+      let json: unknown;
       try {
-        return parse(text);
+        json = parse(text);
       } catch (cause) {
         throw new PlutoBadResponseError(
           `Pluto sent invalid JSON for ${path} (${text.length} characters): ${(cause as Error).message}`,
         );
       }
+      if (holdsToken(text, json, token)) {
+        throw new PlutoUnsafeResponseError(
+          `Pluto's answer for ${path} contains the API token; it was refused and nothing of it was kept`,
+        );
+      }
+      return json;
     }
     throw httpError(status, statusText, path, text, headers);
   }
 }
+
+/**
+ * Reads a body as a stream, stopping at `maxBytes` (counted after decompression, so a small
+ * gzip body cannot expand into gigabytes).
+ */
+async function readCapped(response: Response, maxBytes: number, path: string): Promise<string> {
+  const tooLarge = () =>
+    new PlutoUnsafeResponseError(
+      `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+    );
+  const declared = Number(response.headers.get('content-length') ?? 0);
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(body);
+}
+
+/** The token as sent, or spelled with JSON `\u` escapes that parsing turns back into it. */
+function holdsToken(text: string, json: unknown, token: string): boolean {
+  return text.includes(token) || (text.includes('\\u') && JSON.stringify(json).includes(token));
+}
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 function dataPath(dataset: DatasetRef): string {
   const experiment = `lab/experiments/${encodeURIComponent(dataset.experimentId)}/`;
@@ -339,7 +461,7 @@ function httpError(
 ): PlutoExportError {
   const { detail, code } = errorBody(text);
   const shown = detail ?? (statusText || 'no detail');
-  const clipped = shown.length > MAX_DETAIL_IN_MESSAGE ? `${shown.slice(0, MAX_DETAIL_IN_MESSAGE)}…` : shown;
+  const clipped = clip(printable(shown), MAX_DETAIL_IN_MESSAGE);
   const message = `Pluto answered ${status} for ${path}: ${clipped}${code === undefined ? '' : ` (${code})`}`;
   const options = { detail, code };
   switch (status) {

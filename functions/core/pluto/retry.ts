@@ -48,11 +48,13 @@ export function backoffDelay(
  * Runs `operation` until it succeeds, fails with an error the client does not retry, or the
  * budget is spent. The budget counts attempt time plus requested waits, so an injected `sleep`
  * that returns at once still ends the loop. A `Retry-After` longer than what is left of the
- * budget ends it at once: the caller (the workflow) waits instead.
+ * budget ends it at once: the caller (the workflow) waits instead. An answer that breaks the
+ * schema is retried once, in case it was damaged on the way; a second one will not heal.
  */
 export async function withRetry<T>(operation: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   const now = policy.now ?? (() => performance.now());
   let spent = 0;
+  let badResponses = 0;
   for (let attempt = 1; ; attempt++) {
     const started = now();
     try {
@@ -60,10 +62,11 @@ export async function withRetry<T>(operation: () => Promise<T>, policy: RetryPol
     } catch (error) {
       spent += now() - started;
       if (!isRetryableByClient(error)) throw error;
+      if (error instanceof PlutoBadResponseError && ++badResponses > 1) throw error;
       const remaining = policy.budgetMs - spent;
       let delayMs = backoffDelay(attempt, policy.random, policy.baseMs, policy.capMs);
       if (error instanceof PlutoRateLimitedError && error.retryAfterMs !== undefined) {
-        if (error.retryAfterMs > remaining) throw error;
+        if (error.retryAfterMs > remaining) throw beyondBudget(error, remaining);
         delayMs = Math.max(delayMs, error.retryAfterMs);
       }
       if (remaining <= 0) throw error;
@@ -73,4 +76,16 @@ export async function withRetry<T>(operation: () => Promise<T>, policy: RetryPol
       spent += delayMs;
     }
   }
+}
+
+function beyondBudget(error: PlutoRateLimitedError, remainingMs: number): PlutoRateLimitedError {
+  const wait = (ms: number) => `${Math.ceil(ms / 1000)} s`;
+  return new PlutoRateLimitedError(
+    `${error.message}; Pluto asked to wait ${wait(error.retryAfterMs ?? 0)}, more than the ${wait(Math.max(0, remainingMs))} left of the retry budget`,
+    {
+      ...(error.detail === undefined ? {} : { detail: error.detail }),
+      ...(error.code === undefined ? {} : { code: error.code }),
+      ...(error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs }),
+    },
+  );
 }

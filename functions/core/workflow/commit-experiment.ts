@@ -99,11 +99,11 @@ async function ensureStillCurrent(plan: Plan, deps: StepDeps): Promise<void> {
 async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps): Promise<DatasetRecord[]> {
   const records: DatasetRecord[] = [];
   for (const dataset of plan.datasets) {
-    if (dataset.status === 'skipped') {
+    if (dataset.status !== 'planned') {
       records.push({
         dataset: dataset.dataset,
         ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
-        status: 'skipped',
+        status: dataset.status,
         apiCount: null,
         rowsWritten: 0,
         parts: [],

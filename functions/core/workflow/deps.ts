@@ -1,6 +1,7 @@
 /** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
 import type { z } from 'zod';
 import type { TableName } from '../contract.js';
+import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
 import { decodeJson, encodeJson } from '../records.js';
 
@@ -14,7 +15,14 @@ export interface ExportSettings {
   /** How long a superseded run's data stays after the run that replaced it finished (readers may still hold it). */
   readonly supersededRunGraceMs: number;
   readonly codeVersion: string;
+  /** Ceilings on what Pluto's counts may ask for; each missing one takes its default. */
+  readonly limits?: Partial<ExportLimits>;
 }
+
+export const limitsOf = (settings: ExportSettings): ExportLimits => ({
+  ...DEFAULT_LIMITS,
+  ...settings.limits,
+});
 
 /** Progress notifications for terminals and metrics; every method is optional. */
 export interface ProgressListener {

@@ -4,13 +4,14 @@
  */
 import { mapConcurrent } from '../concurrency.js';
 import { EXPERIMENT_TABLES, TABLE_NAMES } from '../contract.js';
-import { SKIPPING_ERROR_NAMES } from '../errors.js';
+import { PlutoExportError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import {
   commitRecordKey,
   exportLogPartKey,
   itemsKey,
   manifestKey,
   partitionLocation,
+  rejectedItemsKey,
   reportKey,
 } from '../layout.js';
 import { TableRows } from '../melt.js';
@@ -21,6 +22,7 @@ import {
   type Manifest,
   manifestSchema,
   type PartInfo,
+  rejectedItemSchema,
   sha256,
 } from '../records.js';
 import { removeSupersededRuns } from '../retention.js';
@@ -37,6 +39,20 @@ const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
 export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise<FinalizeOutput> {
   const { runId } = input;
   if (input.status === 'leased') return { runId, status: 'leased', experiments: NO_COUNTS };
+  try {
+    return await finalize(input, deps);
+  } catch (error) {
+    // A retry may still finish the run under its lease; anything else would keep the lake
+    // blocked until the lease expires.
+    if (!(error instanceof PlutoExportError && error.retryable)) {
+      await releaseLease(deps.store, runId).catch(() => undefined);
+    }
+    throw error;
+  }
+}
+
+async function finalize(input: FinalizeInput, deps: StepDeps): Promise<FinalizeOutput> {
+  const { runId } = input;
 
   const existing = await readJson(deps.store, manifestKey(runId), manifestSchema);
   if (existing !== undefined) {
@@ -53,6 +69,7 @@ export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise
     return record ?? missingRecord(runId, item.experimentId, item.projectId, deps.clock.now());
   });
 
+  records.push(...(await rejectedRecords(runId, deps)));
   records.push(...(await settleMissingExperiments(input, records, deps)));
 
   const exportLog = await writeExportLog(runId, records, deps);
@@ -146,6 +163,22 @@ async function settleMissingExperiments(
     }
   }
   return missing;
+}
+
+/** Listed experiments whose ids could not be keys: failed, under their printable id. */
+async function rejectedRecords(runId: string, deps: StepDeps): Promise<CommitRecord[]> {
+  const rejected = (await readJson(deps.store, rejectedItemsKey(runId), rejectedItemSchema.array())) ?? [];
+  const now = deps.clock.now().toISOString();
+  return rejected.map((item) => ({
+    runId,
+    experimentId: item.shownId,
+    projectId: item.projectId,
+    status: 'failed',
+    startedAt: now,
+    finishedAt: now,
+    datasets: [],
+    error: item.error,
+  }));
 }
 
 /** An experiment whose child execution ended without any record still gets a row: nothing vanishes. */

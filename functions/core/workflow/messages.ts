@@ -3,8 +3,9 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
+import { SAFE_ID, SAFE_ID_RULE } from '../safe-text.js';
 
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
+const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
 
 export const runInputSchema = z.object({
   runId: id,

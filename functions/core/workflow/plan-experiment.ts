@@ -5,6 +5,7 @@
  */
 import { PlutoForbiddenError, PlutoInactiveEndpointError, PlutoNotFoundError } from '../errors.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
+import { checkLimit } from '../limits.js';
 import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
   type CommitRecord,
@@ -16,7 +17,8 @@ import {
   planSchema,
   sha256,
 } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
+import { encodeJson, limitsOf, readJson, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
@@ -61,6 +63,12 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
     return output('done', 0);
   }
 
+  checkLimit(
+    plan.datasets.reduce((sum, dataset) => sum + dataset.slotCount, 0),
+    limitsOf(deps.settings).maxSlotsPerExperiment,
+    `${experimentId}: the slots its datasets need`,
+    'maxSlotsPerExperiment',
+  );
   const slots = planSlots(plan, deps.settings.rowsPerPart);
   // slots.json is only read after this step returns, so a re-plan may replace it; plan.json is the commit point.
   await store.put(slotsKey(runId, experimentId), encodeJson(slots));
@@ -89,7 +97,9 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
   ];
   for (const plot of plots) {
     probes.push(
-      await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, true),
+      isSafeId(plot.uuid)
+        ? await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, true)
+        : unsafePlot(plot.uuid),
     );
   }
 
@@ -158,6 +168,12 @@ async function probe(
       lastRow: null,
     };
   }
+  checkLimit(
+    first.count,
+    limitsOf(deps.settings).maxRowsPerDataset,
+    `${ref.experimentId} ${dataset}: Pluto's row count`,
+    'maxRowsPerDataset',
+  );
   const last = first.count > 1 ? await deps.pluto.getDataPage(ref, first.count - 1, 1) : first;
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
@@ -178,6 +194,30 @@ async function probe(
     },
     firstRow,
     lastRow,
+  };
+}
+
+/**
+ * A plot id that cannot be a key or a URL segment (`a/b`, `..`, a control character) is not
+ * requested at all; the plot is recorded as failed under a name derived from a digest of its id,
+ * and the experiment's other datasets still export.
+ */
+function unsafePlot(plotId: string): DatasetProbe {
+  return {
+    planned: {
+      dataset: `plot-unsafe-${sha256(plotId).slice(0, 16)}`,
+      kind: 'results',
+      status: 'failed',
+      count: 0,
+      headers: [],
+      slotCount: 0,
+      error: {
+        name: 'InvalidIdError',
+        message: `Pluto listed a plot with the id ${describeUnsafeId(plotId)}, which is not ${SAFE_ID_RULE}; its data was not exported`,
+      },
+    },
+    firstRow: null,
+    lastRow: null,
   };
 }
 

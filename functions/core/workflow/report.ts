@@ -1,5 +1,6 @@
 /** `runs/<run>/report.md`: what a person wants to read after a run, rendered from its manifest. */
 import type { CommitRecord, Manifest } from '../records.js';
+import { markdownText } from '../safe-text.js';
 
 const rowsOf = (record: CommitRecord, pick: (dataset: string) => boolean) =>
   record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
@@ -7,7 +8,7 @@ const rowsOf = (record: CommitRecord, pick: (dataset: string) => boolean) =>
 const seconds = (record: CommitRecord) =>
   ((Date.parse(record.finishedAt) - Date.parse(record.startedAt)) / 1000).toFixed(1);
 
-const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
+const cell = markdownText;
 
 export function renderRunReport(manifest: Manifest): string {
   const { counts } = manifest;
@@ -48,11 +49,11 @@ export function renderRunReport(manifest: Manifest): string {
     for (const r of problems) {
       const detail = r.error ? (r.error.detail ?? r.error.message) : '';
       const status = r.retired ? `${r.status}, retired` : r.status;
-      lines.push(`| ${r.experimentId} | all | ${status} | ${r.error?.name ?? ''} | ${cell(detail)} |`);
+      lines.push(`| ${cell(r.experimentId)} | all | ${status} | ${r.error?.name ?? ''} | ${cell(detail)} |`);
     }
     for (const { r, d } of datasetProblems) {
       lines.push(
-        `| ${r.experimentId} | ${d.dataset} | ${d.status} | ${d.error?.name ?? ''} | ${cell(d.error?.detail ?? d.error?.message ?? '')} |`,
+        `| ${cell(r.experimentId)} | ${cell(d.dataset)} | ${d.status} | ${d.error?.name ?? ''} | ${cell(d.error?.detail ?? d.error?.message ?? '')} |`,
       );
     }
   }

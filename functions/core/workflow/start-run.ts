@@ -2,10 +2,19 @@
  * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
  * The listing comes first so that a bad token fails before anything is written.
  */
-import { abortKey, itemsKey, LEASE_KEY, manifestKey, slotFailurePrefix } from '../layout.js';
+import {
+  abortKey,
+  itemsKey,
+  LEASE_KEY,
+  manifestKey,
+  rejectedItemsKey,
+  slotFailurePrefix,
+} from '../layout.js';
+import { checkLimit } from '../limits.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
-import { type Lease, leaseSchema } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { type Lease, leaseSchema, type RejectedItem } from '../records.js';
+import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
+import { encodeJson, limitsOf, readJson, type StepDeps } from './deps.js';
 import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
 
 export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
@@ -24,13 +33,21 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
   }
 
   const existingItems = await readJson(store, base.itemsKey, experimentItemSchema.array());
-  const items = existingItems ?? (await listExperiments(deps.pluto, input));
+  const listing = existingItems === undefined ? await listExperiments(deps, input) : undefined;
+  const items = existingItems ?? listing?.items ?? [];
 
   if (!(await acquireLease(deps, input.runId, now))) {
     return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
   }
-  if (existingItems === undefined) await store.putIfAbsent(base.itemsKey, encodeJson(items));
-  else await resume(store, input.runId);
+  if (listing !== undefined) {
+    // Before items.json, whose presence means the listing is complete.
+    if (listing.rejected.length > 0) {
+      await store.put(rejectedItemsKey(input.runId), encodeJson(listing.rejected));
+    }
+    await store.putIfAbsent(base.itemsKey, encodeJson(items));
+  } else {
+    await resume(store, input.runId);
+  }
   deps.progress?.runPlanned?.({ runId: input.runId, experiments: items.length });
   return { ...base, status: 'started', experimentCount: items.length, startedAt: now.toISOString() };
 }
@@ -38,9 +55,14 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
 /**
  * Projects are listed to learn each experiment's project; experiments outside any project come
  * from `lab/experiments/`. Filters narrow the set; an id that Pluto does not know is still
- * planned, so that its 404 is recorded rather than silently ignored.
+ * planned, so that its 404 is recorded rather than silently ignored. An id that cannot be a key
+ * (a separator, a control character, too long) is set aside as rejected: the run goes on without it.
  */
-async function listExperiments(pluto: PlutoApi, input: RunInput): Promise<ExperimentItem[]> {
+async function listExperiments(
+  deps: StepDeps,
+  input: RunInput,
+): Promise<{ items: ExperimentItem[]; rejected: RejectedItem[] }> {
+  const { pluto } = deps;
   const projectOf = new Map<string, string>();
   const projectIds = input.projectIds ?? (await collectProjectIds(pluto));
   for (const projectId of projectIds) {
@@ -59,9 +81,30 @@ async function listExperiments(pluto: PlutoApi, input: RunInput): Promise<Experi
     for await (const experiment of pluto.listExperiments()) all.add(experiment.pluto_id);
     ids = [...all];
   }
-  return [...new Set(ids)]
-    .sort()
+  const unique = [...new Set(ids)].sort();
+  const items = unique
+    .filter(isSafeId)
     .map((experimentId) => ({ experimentId, projectId: projectOf.get(experimentId) ?? null }));
+  checkLimit(
+    items.length,
+    limitsOf(deps.settings).maxExperimentsPerRun,
+    "Pluto's listing of experiments",
+    'maxExperimentsPerRun',
+  );
+  const rejected = unique
+    .filter((id) => !isSafeId(id))
+    .map((id) => {
+      const shownId = describeUnsafeId(id);
+      return {
+        shownId,
+        projectId: projectOf.get(id) ?? null,
+        error: {
+          name: 'InvalidIdError',
+          message: `Pluto listed an experiment with the id ${shownId}, which is not ${SAFE_ID_RULE}; it was not exported`,
+        },
+      };
+    });
+  return { items, rejected };
 }
 
 async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
