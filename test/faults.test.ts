@@ -4,6 +4,7 @@ import { PlutoRateLimitedError } from '../functions/core/errors.js';
 import { commitRecordKey } from '../functions/core/layout.js';
 import {
   createFaultPlan,
+  DAMAGED_BODY_FAULTS,
   DATA_ENDPOINTS,
   type FaultPlan,
   type FaultRule,
@@ -68,8 +69,28 @@ describe('transient faults', () => {
       const target = await lake(`transient-${kind}`);
       const output = await exportWith({ simulator, ...target, runId: 'run-1' });
       expect(output.status).toBe('committed');
-      expect(injected.count(kind)).toBeGreaterThanOrEqual(kind === 'items-missing' ? 5 : 6);
+      expect(injected.count(kind)).toBeGreaterThanOrEqual(6);
       expect(new Set(injected.fired.map((f) => f.endpoint)).size).toBeGreaterThanOrEqual(3);
+      expect(await lakeDigest(target.root)).toEqual(cleanDigest);
+    },
+  );
+
+  it.each(DAMAGED_BODY_FAULTS.map((f) => f.kind))(
+    'rides out %s struck once per request (the client retries it once) and exports exactly the clean data',
+    async (kind) => {
+      const faults = DAMAGED_BODY_FAULTS.filter((f) => f.kind === kind);
+      const exceptExperimentIds = simulator.truth.forbiddenExperimentIds;
+      // One request at a time, so a struck request's retry is the next ordinal, never struck.
+      const odd = Array.from({ length: 8 }, (_, i) => 2 * i + 1);
+      const injected = inject([
+        { fault: faults, endpoints: LIST_ENDPOINTS, at: [1] },
+        { fault: faults, endpoints: ['experiment'], at: [2], exceptExperimentIds },
+        { fault: faults, endpoints: DATA_ENDPOINTS, at: odd, exceptExperimentIds },
+      ]);
+      const target = await lake(`damaged-${kind}`);
+      const output = await exportWith({ simulator, ...target, runId: 'run-1', concurrency: 1 });
+      expect(output.status).toBe('committed');
+      expect(injected.count(kind)).toBeGreaterThanOrEqual(kind === 'items-missing' ? 5 : 6);
       expect(await lakeDigest(target.root)).toEqual(cleanDigest);
     },
   );

@@ -119,11 +119,12 @@ export const TRANSIENT_FAULTS: readonly Fault[] = [
   { kind: 'server-error', status: 502 },
   { kind: 'server-error', status: 503 },
   { kind: 'reset-mid-body' },
-  { kind: 'truncated-json' },
-  { kind: 'items-missing' },
   { kind: 'slow-headers', ms: 30 },
   { kind: 'drip-fed', chunkBytes: 256, intervalMs: 1 },
 ];
+
+/** Bodies that break the schema: the client retries each once, so a second in a row fails the request. */
+export const DAMAGED_BODY_FAULTS: readonly Fault[] = [{ kind: 'truncated-json' }, { kind: 'items-missing' }];
 
 /** Data-page faults that change what the dataset is while it is being paged. */
 const DATA_ONLY: ReadonlySet<FaultKind> = new Set([

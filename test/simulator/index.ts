@@ -8,6 +8,7 @@ import { type SimulatorTruth, World } from './world.js';
 
 export {
   createFaultPlan,
+  DAMAGED_BODY_FAULTS,
   DATA_ENDPOINTS,
   type Fault,
   type FaultKind,
