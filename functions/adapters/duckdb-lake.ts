@@ -21,13 +21,18 @@ import {
   DuckDBTimestampValue,
   DuckDBUnionValue,
   type DuckDBValue,
+  StatementType,
 } from '@duckdb/node-api';
 import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../core/contract.js';
-import { StoreError } from '../core/errors.js';
+import { ReadOnlyQueryError, StoreError } from '../core/errors.js';
 import type { Catalog, PartitionPointer } from '../core/ports.js';
+import { printable } from '../core/safe-text.js';
 
 export interface LakeQuery {
-  /** Runs SQL (several statements allowed; the last one's rows are returned). Values are DuckDB values. */
+  /**
+   * Runs one read-only statement (SELECT, WITH ... SELECT, DESCRIBE, SHOW, EXPLAIN) and returns its
+   * rows as DuckDB values; anything else is a `ReadOnlyQueryError`.
+   */
   query(sql: string): Promise<Record<string, DuckDBValue>[]>;
   close(): void;
 }
@@ -47,6 +52,12 @@ const SQL_TYPE: Readonly<Record<ColumnType, string>> = {
   timestamp: 'TIMESTAMP',
 };
 
+/** DESCRIBE, SHOW, SUMMARIZE, PRAGMA and FROM-first queries are SELECTs to DuckDB too. */
+const READ_ONLY_STATEMENTS: ReadonlySet<StatementType> = new Set([
+  StatementType.SELECT,
+  StatementType.EXPLAIN,
+]);
+
 /** Helper table mapping each part file to its partition value; kept out of the `main` schema. */
 const PARTS_TABLE = 'lake_meta.parts';
 
@@ -55,6 +66,13 @@ const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 async function partFiles(root: string, pointer: PartitionPointer): Promise<string[]> {
   const folder = path.resolve(root, pointer.location);
+  // A pointer is data the lake holds, not a path to trust: `../..` would make queries read anywhere.
+  const tableFolder = path.join(root, 'data', pointer.table) + path.sep;
+  if (!`${folder}${path.sep}`.startsWith(tableFolder)) {
+    throw new StoreError(
+      `the catalog pointer of ${pointer.table} partition ${printable(pointer.partitionValue)} points outside ${tableFolder}; it was refused`,
+    );
+  }
   let names: string[];
   try {
     names = await readdir(folder);
@@ -121,14 +139,24 @@ async function createViews(connection: DuckDBConnection, root: string, catalog: 
   for (const sql of views) await connection.run(sql);
 }
 
-/** Opens an in-memory DuckDB whose views read the lake's current partitions. */
+/**
+ * Opens an in-memory DuckDB whose views read the lake's current partitions. Once the views exist,
+ * the session can read files only under `<root>/data/`, loads no extension, and cannot change
+ * these settings again.
+ */
 export async function openLake(options: OpenLakeOptions): Promise<LakeQuery> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
+  const root = path.resolve(options.root);
   try {
     // The metadata cache reads each part's footer once per session rather than once per query.
     await connection.run("SET TimeZone = 'UTC'; SET parquet_metadata_cache = true");
-    await createViews(connection, path.resolve(options.root), options.catalog);
+    await createViews(connection, root, options.catalog);
+    await connection.run(
+      `SET allowed_directories = [${literal(path.join(root, 'data') + path.sep)}]; ` +
+        'SET enable_external_access = false; SET autoinstall_known_extensions = false; ' +
+        'SET autoload_known_extensions = false; SET lock_configuration = true',
+    );
   } catch (error) {
     connection.closeSync();
     instance.closeSync();
@@ -136,7 +164,17 @@ export async function openLake(options: OpenLakeOptions): Promise<LakeQuery> {
   }
   return {
     async query(sql) {
-      const reader = await connection.runAndReadAll(sql);
+      const statements = await connection.extractStatements(sql);
+      if (statements.count !== 1) {
+        throw new ReadOnlyQueryError(`query is read-only: give one statement, not ${statements.count}`);
+      }
+      const prepared = await statements.prepare(0);
+      if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
+        throw new ReadOnlyQueryError(
+          `query is read-only: it runs one SELECT (or WITH ... SELECT, DESCRIBE, SHOW), not ${StatementType[prepared.statementType]}`,
+        );
+      }
+      const reader = await prepared.runAndReadAll();
       return reader.getRowObjects();
     },
     close() {

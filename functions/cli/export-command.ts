@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { LEASE_KEY, manifestKey } from '../core/layout.js';
-import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import {
+  apiUrlSchema,
+  createPlutoClient,
+  DEFAULT_MAX_LIST_PAGES,
+  DEFAULT_MAX_RESPONSE_BYTES,
+} from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
 import { manifestSchema } from '../core/records.js';
 import { SAFE_ID, SAFE_ID_RULE } from '../core/safe-text.js';
@@ -25,6 +31,8 @@ const idList = z
   )
   .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')).min(1));
 
+const MIB = 1024 * 1024;
+
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const exportConfigSchema = z.object({
@@ -41,6 +49,11 @@ export const exportConfigSchema = z.object({
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
   retentionDays: z.coerce.number().min(0).max(3650).default(7),
+  maxExperimentsPerRun: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
+  maxRowsPerDataset: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
+  maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
+  maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
+  maxResponseMiB: positiveInt(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -54,6 +67,11 @@ const OPTION_NAMES: Record<string, string> = {
   rowsPerPart: '--rows-per-part',
   missingExperiments: '--missing',
   retentionDays: '--retention-days',
+  maxExperimentsPerRun: '--max-experiments',
+  maxRowsPerDataset: '--max-rows-per-dataset',
+  maxSlotsPerExperiment: '--max-slots-per-experiment',
+  maxListPages: '--max-list-pages',
+  maxResponseMiB: '--max-response-mib',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -68,6 +86,11 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     full: values.full,
     missingExperiments: values.missing,
     retentionDays: values['retention-days'],
+    maxExperimentsPerRun: values['max-experiments'],
+    maxRowsPerDataset: values['max-rows-per-dataset'],
+    maxSlotsPerExperiment: values['max-slots-per-experiment'],
+    maxListPages: values['max-list-pages'],
+    maxResponseMiB: values['max-response-mib'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -95,6 +118,11 @@ export async function runExportCommand(
     leaseTtlMs: 12 * 3600_000,
     supersededRunGraceMs: config.retentionDays * 86_400_000,
     codeVersion: CODE_VERSION,
+    limits: {
+      maxExperimentsPerRun: config.maxExperimentsPerRun,
+      maxRowsPerDataset: config.maxRowsPerDataset,
+      maxSlotsPerExperiment: config.maxSlotsPerExperiment,
+    },
   };
   const started = Date.now();
   // An interrupted local run must not keep later runs out until its lease expires.
@@ -115,7 +143,13 @@ export async function runExportCommand(
       },
       store: lake.store,
       catalog: lake.catalog,
-      pluto: createPlutoClient({ baseUrl: config.apiUrl, secrets, version: CODE_VERSION }),
+      pluto: createPlutoClient({
+        baseUrl: config.apiUrl,
+        secrets,
+        version: CODE_VERSION,
+        maxListPages: config.maxListPages,
+        maxResponseBytes: config.maxResponseMiB * MIB,
+      }),
       settings,
       experimentConcurrency: config.concurrency,
       slotConcurrency: config.concurrency,

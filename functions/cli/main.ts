@@ -16,6 +16,8 @@ commands:
   export   [--api-url URL] [--out DIR|s3://bucket/prefix] [--experiments ID,..] [--projects ID,..]
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
            [--missing keep|retire] [--retention-days N]  disappeared experiments; superseded data
+           [--max-experiments N] [--max-rows-per-dataset N] [--max-slots-per-experiment N]
+           [--max-list-pages N] [--max-response-mib N]   ceilings on what Pluto's answers may ask for
   query    [--lake DIR] [--json] "SQL"                   DuckDB over the current partitions
   runs     [--lake DIR] [--limit N] [--json]             recent runs from their manifests, newest first
   status   [--lake DIR] [--json] EXPERIMENT_ID           what is current for one experiment, and its history
@@ -64,6 +66,11 @@ const EXPORT_OPTIONS = {
   full: { type: 'boolean' },
   missing: { type: 'string' },
   'retention-days': { type: 'string' },
+  'max-experiments': { type: 'string' },
+  'max-rows-per-dataset': { type: 'string' },
+  'max-slots-per-experiment': { type: 'string' },
+  'max-list-pages': { type: 'string' },
+  'max-response-mib': { type: 'string' },
 } as const;
 const RUNS_OPTIONS = {
   lake: { type: 'string' },

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, ReadOnlyQueryError } from '../core/errors.js';
 import { formatTable } from './progress.js';
 
 export async function runQueryCommand(options: {
@@ -18,7 +18,12 @@ export async function runQueryCommand(options: {
     throw new ConfigError('query needs a SQL string, e.g. "select count(*) from assay"');
   const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
   try {
-    const rows = toJsonRows(await lake.query(options.sql));
+    const rows = toJsonRows(
+      await lake.query(options.sql).catch((error: unknown) => {
+        // Refused SQL is a usage error: exit 2, like any other bad argument.
+        throw error instanceof ReadOnlyQueryError ? new ConfigError(error.message) : error;
+      }),
+    );
     if (options.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
     } else {

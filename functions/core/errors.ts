@@ -139,6 +139,12 @@ export class StoreFullError extends PlutoExportError {
   readonly retryable = false;
 }
 
+/** `query` was given something other than one read-only statement. */
+export class ReadOnlyQueryError extends PlutoExportError {
+  override readonly name = 'ReadOnlyQueryError';
+  readonly retryable = false;
+}
+
 /** Configuration or usage that cannot work; the message names what to fix. */
 export class ConfigError extends PlutoExportError {
   override readonly name = 'ConfigError';

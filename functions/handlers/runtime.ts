@@ -15,7 +15,13 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_LIMITS, type ExportLimits } from '../core/limits.js';
+import {
+  apiUrlSchema,
+  createPlutoClient,
+  DEFAULT_MAX_LIST_PAGES,
+  DEFAULT_MAX_RESPONSE_BYTES,
+} from '../core/pluto/client.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { FinalizeOutput } from '../core/workflow/messages.js';
@@ -23,6 +29,7 @@ import { STEPS, type StepName } from '../core/workflow/steps.js';
 
 export const METRICS_NAMESPACE = 'PlutoExport';
 
+const MIB = 1024 * 1024;
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const environmentSchema = z.object({
@@ -39,6 +46,11 @@ export const environmentSchema = z.object({
   /** Days a superseded run's data stays after the run that replaced it. */
   RETENTION_DAYS: count(3650).default(30),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('pluto-export'),
+  MAX_EXPERIMENTS_PER_RUN: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
+  MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
+  MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
+  MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
+  MAX_RESPONSE_MIB: count(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
 });
 
 export interface RuntimeConfig {
@@ -52,6 +64,9 @@ export interface RuntimeConfig {
   readonly leaseTtlMs: number;
   readonly supersededRunGraceMs: number;
   readonly serviceName: string;
+  readonly limits: ExportLimits;
+  readonly maxListPages: number;
+  readonly maxResponseBytes: number;
 }
 
 /** Reads the function's environment; the first problem is a ConfigError naming the variable. */
@@ -78,6 +93,13 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     leaseTtlMs: e.LEASE_TTL_SECONDS * 1000,
     supersededRunGraceMs: e.RETENTION_DAYS * 86_400_000,
     serviceName: e.POWERTOOLS_SERVICE_NAME,
+    limits: {
+      maxExperimentsPerRun: e.MAX_EXPERIMENTS_PER_RUN,
+      maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
+      maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
+    },
+    maxListPages: e.MAX_LIST_PAGES,
+    maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
   };
 }
 
@@ -105,6 +127,8 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     baseUrl: config.plutoApiUrl,
     secrets,
     version: CODE_VERSION,
+    maxListPages: config.maxListPages,
+    maxResponseBytes: config.maxResponseBytes,
     onRetry: ({ attempt, delayMs, error }) => {
       metrics.addMetric('PlutoRetries', MetricUnit.Count, 1);
       logger.warn('Retrying a Pluto request', {
@@ -130,6 +154,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
       leaseTtlMs: config.leaseTtlMs,
       supersededRunGraceMs: config.supersededRunGraceMs,
       codeVersion: CODE_VERSION,
+      limits: config.limits,
     },
     progress: observability(logger, metrics),
   };

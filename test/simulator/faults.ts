@@ -5,6 +5,7 @@
  * sequence of requests always meets the same faults. `plan.hook` is the simulator's `faults` option.
  */
 
+import { gzipSync } from 'node:zlib';
 import { parseJsonLossless } from '../../functions/core/pluto/json.js';
 import { LosslessNumber } from '../../functions/core/pluto/model.js';
 import { hash4, seededRandom } from './random.js';
@@ -50,7 +51,23 @@ export type Fault =
   /** Data pages: one row more than was served (longer than `limit` when the page was full). */
   | { readonly kind: 'long-page' }
   /** Data pages: `count` 0 and no items. */
-  | { readonly kind: 'empty-dataset' };
+  | { readonly kind: 'empty-dataset' }
+  /** Lists: these items appended and counted (ids with separators, control characters, ...). */
+  | { readonly kind: 'extra-items'; readonly items: readonly unknown[] }
+  /** Lists and data pages: `count` replaced (a lie: 10^12, 2^53 − 1, −1, 2.5). */
+  | { readonly kind: 'count'; readonly count: number }
+  /** Lists: full pages of made-up experiments under a count of 10^12, for as long as asked. */
+  | { readonly kind: 'endless-list' }
+  /** A 200 whose gzip body expands to this many bytes. */
+  | { readonly kind: 'gzip-bomb'; readonly expandsToBytes: number }
+  /** A 200 whose body carries the request's token: in a header name, a cell or a metadata field. */
+  | { readonly kind: 'echo-token'; readonly at: 'header' | 'cell' | 'field' }
+  /** A redirect to `location`, which may be another origin. */
+  | { readonly kind: 'redirect'; readonly status: 301 | 302 | 307 | 308; readonly location: string }
+  /** Data pages: the rows of `offset` answered for whatever offset was asked (count unchanged). */
+  | { readonly kind: 'replayed-page'; readonly offset: number }
+  /** A 200 HTML page, as a proxy or a login wall answers. */
+  | { readonly kind: 'html' };
 
 export type FaultKind = Fault['kind'];
 
@@ -134,10 +151,14 @@ const DATA_ONLY: ReadonlySet<FaultKind> = new Set([
   'shuffled',
   'long-page',
   'empty-dataset',
+  'replayed-page',
 ]);
+
+const LIST_ONLY: ReadonlySet<FaultKind> = new Set(['extra-items', 'endless-list']);
 
 export function fits(fault: Fault, endpoint: EndpointKind): boolean {
   if (DATA_ONLY.has(fault.kind)) return DATA_ENDPOINTS.includes(endpoint);
+  if (LIST_ONLY.has(fault.kind)) return LIST_ENDPOINTS.includes(endpoint);
   if (fault.kind === 'items-missing')
     return DATA_ENDPOINTS.includes(endpoint) || LIST_ENDPOINTS.includes(endpoint);
   return true;
@@ -315,7 +336,57 @@ function actionOf(fault: Fault, request: FaultRequest, limit: number | undefined
       }));
     case 'empty-dataset':
       return rewriteJson((body) => ({ ...body, count: 0, items: [] }));
+    case 'extra-items':
+      return rewriteJson((body) => {
+        const items = Array.isArray(body.items) ? body.items : [];
+        return { ...body, count: Number(body.count) + fault.items.length, items: [...items, ...fault.items] };
+      });
+    case 'count':
+      return rewriteJson((body) => ({ ...body, count: fault.count }));
+    case 'endless-list': {
+      const offset = Number(request.query.get('offset') ?? 0);
+      const items = Array.from({ length: limit ?? 1 }, (_, i) => ({ pluto_id: `PLXENDLESS${offset + i}` }));
+      return rewriteJson(() => ({ count: 1e12, items }));
+    }
+    case 'gzip-bomb':
+      return {
+        kind: 'raw',
+        body: gzipOfZeros(fault.expandsToBytes),
+        headers: { 'Content-Encoding': 'gzip' },
+      };
+    case 'echo-token': {
+      const token = authorization.replace(/^Token /, '');
+      return rewriteJson((body) => echoToken(body, token, fault.at));
+    }
+    case 'redirect':
+      return { kind: 'status', status: fault.status, body: {}, headers: { Location: fault.location } };
+    case 'replayed-page':
+      return { kind: 'reroute', query: { offset: String(fault.offset) } };
+    case 'html':
+      return { kind: 'raw', body: '<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>' };
   }
+}
+
+/**
+ * A gzip stream of one-mebibyte members of zeros (decoders read concatenated members as one body):
+ * about a thousandth of its expanded size on the wire.
+ */
+function gzipOfZeros(bytes: number): Buffer {
+  const mebibyte = 1 << 20;
+  const member = gzipSync(Buffer.alloc(mebibyte), { level: 9 });
+  const tail = bytes % mebibyte;
+  const members = Array.from({ length: Math.floor(bytes / mebibyte) }, () => member);
+  return Buffer.concat(tail === 0 ? members : [...members, gzipSync(Buffer.alloc(tail))]);
+}
+
+function echoToken(body: JsonObject, token: string, at: 'header' | 'cell' | 'field'): JsonObject {
+  if (at === 'field') return { ...body, name: `shared with ${token}` };
+  const headers = Array.isArray(body.headers) ? (body.headers as string[]) : [];
+  const items = Array.isArray(body.items) ? (body.items as JsonObject[]) : [];
+  if (at === 'header' || items.some(Array.isArray))
+    return { ...body, headers: [...headers.slice(0, -1), token] };
+  const first = headers[headers.length - 1] ?? 'value';
+  return { ...body, items: items.map((row, i) => (i === 0 ? { ...row, [first]: token } : row)) };
 }
 
 type JsonObject = Record<string, unknown>;

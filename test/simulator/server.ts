@@ -42,8 +42,15 @@ export type FaultAction =
       readonly body?: unknown;
       readonly headers?: Record<string, string>;
     }
-  /** Answer with this raw text instead. */
-  | { readonly kind: 'raw'; readonly status?: number; readonly body: string }
+  /** Answer with this raw text or bytes instead, with these headers besides Content-Type. */
+  | {
+      readonly kind: 'raw';
+      readonly status?: number;
+      readonly body: string | Buffer;
+      readonly headers?: Record<string, string>;
+    }
+  /** Answer as if the query string had these parameters (e.g. another page's offset). */
+  | { readonly kind: 'reroute'; readonly query: Readonly<Record<string, string>> }
   /** Drop the connection: before answering, or after this many bytes of the normal body. */
   | { readonly kind: 'reset'; readonly afterBodyBytes?: number }
   /** Send only the first bytes of the normal body, as if complete (Content-Length matches). */
@@ -268,14 +275,18 @@ export async function serve(world: World, options: { port: number; faults?: Faul
       const replaced: Answer =
         fault.kind === 'status'
           ? { status: fault.status, body: JSON.stringify(fault.body ?? {}), headers: fault.headers }
-          : { status: fault.status ?? 200, body: fault.body };
+          : { status: fault.status ?? 200, body: fault.body, headers: fault.headers };
       log(replaced.status);
       send(res, replaced);
       return;
     }
-    const normal = answer(world, req, url.searchParams, r);
+    const query =
+      fault?.kind === 'reroute'
+        ? new URLSearchParams({ ...Object.fromEntries(url.searchParams), ...fault.query })
+        : url.searchParams;
+    const normal = answer(world, req, query, r);
     log(normal.status);
-    if (fault === undefined) {
+    if (fault === undefined || fault.kind === 'reroute') {
       send(res, normal);
       return;
     }

@@ -113,11 +113,13 @@ async function* fetchSlotPages(
   const ref = datasetRef(experimentId, slot);
   const end = slot.offset + slot.limit;
   let offset = slot.offset;
+  const firstRows = new Set(planned?.firstRowDigest === undefined ? [] : [planned.firstRowDigest]);
   do {
     const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
     const page = await deps.pluto.getDataPage(ref, offset, limit);
     checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
     checkOrder(page, slot, planned, experimentId);
+    checkReplay(page, slot, firstRows, experimentId);
     yield page;
     offset += page.rowCount;
   } while (offset < end);
@@ -166,6 +168,22 @@ function checkOrder(page: DataPage, slot: Slot, planned: PlannedDataset | undefi
       `${where}: the rows changed while paging (row ${page.offset + last} is not the last row planned: re-sorted or edited)`,
     );
   }
+}
+
+/**
+ * A page answered with rows already seen (the dataset's first page, or an earlier page of this
+ * slot) would commit duplicates in place of the rows asked for. Its first row gives it away: one
+ * digest per page, no extra request.
+ */
+function checkReplay(page: DataPage, slot: Slot, firstRows: Set<string>, experimentId: string) {
+  if (page.rowCount === 0 || page.offset === 0) return;
+  const digest = rowDigestOf(page.columns.map((column) => column[0] ?? null));
+  if (firstRows.has(digest)) {
+    throw new PageDriftError(
+      `${experimentId} ${slot.dataset} at offset ${page.offset}: Pluto answered with rows it had already sent for another offset (a replayed page)`,
+    );
+  }
+  firstRows.add(digest);
 }
 
 function datasetRef(experimentId: string, slot: Slot): DatasetRef {
