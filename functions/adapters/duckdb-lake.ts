@@ -52,6 +52,23 @@ const SQL_TYPE: Readonly<Record<ColumnType, string>> = {
   timestamp: 'TIMESTAMP',
 };
 
+async function runReadOnly(
+  connection: DuckDBConnection,
+  sql: string,
+): Promise<Record<string, DuckDBValue>[]> {
+  const statements = await connection.extractStatements(sql);
+  if (statements.count !== 1) {
+    throw new ReadOnlyQueryError(`query is read-only: give one statement, not ${statements.count}`);
+  }
+  const prepared = await statements.prepare(0);
+  if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
+    throw new ReadOnlyQueryError(
+      `query is read-only: it runs one SELECT (or WITH ... SELECT, DESCRIBE, SHOW), not ${StatementType[prepared.statementType]}`,
+    );
+  }
+  return (await prepared.runAndReadAll()).getRowObjects();
+}
+
 /** DESCRIBE, SHOW, SUMMARIZE, PRAGMA and FROM-first queries are SELECTs to DuckDB too. */
 const READ_ONLY_STATEMENTS: ReadonlySet<StatementType> = new Set([
   StatementType.SELECT,
@@ -164,18 +181,17 @@ export async function openLake(options: OpenLakeOptions): Promise<LakeQuery> {
   }
   return {
     async query(sql) {
-      const statements = await connection.extractStatements(sql);
-      if (statements.count !== 1) {
-        throw new ReadOnlyQueryError(`query is read-only: give one statement, not ${statements.count}`);
+      try {
+        return await runReadOnly(connection, sql);
+      } catch (error) {
+        // Reading a file (read_text, COPY ... TO, a URL) outside data/ is refused by the settings.
+        if (error instanceof Error && error.message.startsWith('Permission Error')) {
+          throw new ReadOnlyQueryError(
+            `query is read-only and reads only the lake's tables: ${error.message.split('\n')[0]}`,
+          );
+        }
+        throw error;
       }
-      const prepared = await statements.prepare(0);
-      if (!READ_ONLY_STATEMENTS.has(prepared.statementType)) {
-        throw new ReadOnlyQueryError(
-          `query is read-only: it runs one SELECT (or WITH ... SELECT, DESCRIBE, SHOW), not ${StatementType[prepared.statementType]}`,
-        );
-      }
-      const reader = await prepared.runAndReadAll();
-      return reader.getRowObjects();
     },
     close() {
       connection.closeSync();
