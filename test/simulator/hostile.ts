@@ -29,11 +29,15 @@ export async function startHostileSimulator(options: HostileOptions = {}): Promi
     ...options,
     faults: (request) => {
       seen++;
-      if (seen > maxRequests) return { kind: 'status', status: 503, body: { detail: 'request budget spent' } };
+      if (seen > maxRequests)
+        return { kind: 'status', status: 503, body: { detail: 'request budget spent' } };
       return plan.hook(request);
     },
   });
-  const lifetime = setTimeout(() => void simulator.close().catch(() => undefined), options.lifetimeMs ?? 300_000);
+  const lifetime = setTimeout(
+    () => void simulator.close().catch(() => undefined),
+    options.lifetimeMs ?? 300_000,
+  );
   lifetime.unref();
   return {
     url: simulator.url,
