@@ -21,7 +21,7 @@ import { type Manifest, manifestSchema } from '../functions/core/records.js';
 import { parseEnvironment } from '../functions/handlers/runtime.js';
 import { openFolderLake } from '../functions/local/local-export.js';
 import { type RunningHostile, startHostileSimulator } from './simulator/hostile.js';
-import type { FaultRule } from './simulator/index.js';
+import type { Fault, FaultRule } from './simulator/index.js';
 import { type CliResult, runCli } from './support/cli.js';
 import {
   exportWith,
@@ -155,6 +155,13 @@ async function digestOf(
   );
 }
 
+/** An export whose one-row assay probe of `target` meets `fault`; the run itself still commits. */
+async function strikeAssayProbe(target: string, fault: Fault): Promise<{ outcome: Outcome; path: string }> {
+  const outcome = await exportAgainst([{ fault, endpoints: ['assay-data'], experimentId: target }]);
+  expect(outcome.cli.code).toBe(0);
+  return { outcome, path: experimentPath(target, 'assay-data/?limit=1&offset=0') };
+}
+
 const requestsTo = (path: string) => hostile.requests.recent.filter((r) => `${r.path}${r.query}` === path);
 const experimentPath = (id: string, rest = '') => `lab/experiments/${id}/${rest}`;
 
@@ -236,15 +243,10 @@ describe('hostile ids', () => {
 describe('unbounded answers', () => {
   it('stops a gzip bomb at the byte cap of a one-row request and fails only its experiment', async () => {
     const [target] = exportable as [string];
-    const outcome = await exportAgainst([
-      {
-        fault: { kind: 'gzip-bomb', expandsToBytes: 256 * 1024 * 1024 },
-        endpoints: ['assay-data'],
-        experimentId: target,
-      },
-    ]);
-    expect(outcome.cli.code).toBe(0);
-    const path = experimentPath(target, 'assay-data/?limit=1&offset=0');
+    const { outcome, path } = await strikeAssayProbe(target, {
+      kind: 'gzip-bomb',
+      expandsToBytes: 256 * 1024 * 1024,
+    });
     await expectFailed(
       outcome.lake,
       target,
@@ -372,15 +374,7 @@ describe('answers that must not be used', () => {
     const target = exportable[0] as string;
     const location = `http://127.0.0.1:${(decoy.address() as AddressInfo).port}/elsewhere/`;
     try {
-      const outcome = await exportAgainst([
-        {
-          fault: { kind: 'redirect', status: 302, location },
-          endpoints: ['assay-data'],
-          experimentId: target,
-        },
-      ]);
-      expect(outcome.cli.code).toBe(0);
-      const path = experimentPath(target, 'assay-data/?limit=1&offset=0');
+      const { outcome, path } = await strikeAssayProbe(target, { kind: 'redirect', status: 302, location });
       await expectFailed(
         outcome.lake,
         target,
