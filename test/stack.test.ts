@@ -830,7 +830,7 @@ describe('monitoring', () => {
       Resource: '*',
     });
     const topicPolicy = Object.values(s.resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy');
-    const statements = (topicPolicy?.Properties?.PolicyDocument as { Statement: Statement[] }).Statement;
+    const statements = (propertiesOf(topicPolicy).PolicyDocument as { Statement: Statement[] }).Statement;
     expect(statements).toContainEqual(
       expect.objectContaining({
         Effect: 'Deny',
