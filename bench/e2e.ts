@@ -14,7 +14,7 @@ import { manifestSchema } from '../functions/core/records.js';
 import { readJson } from '../functions/core/workflow/deps.js';
 import { runLocalExport } from '../functions/local/local-export.js';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
-import { SIMULATOR_TOKEN } from '../test/simulator/index.js';
+import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 import { CountingStore, EXPORT_SETTINGS, simulatorClient } from './deps.js';
 import { runNaiveExport } from './naive-exporter.js';
 import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';

@@ -9,7 +9,7 @@ import { readJson, type StepDeps, systemClock } from '../functions/core/workflow
 import { exportSlot } from '../functions/core/workflow/export-slot.js';
 import { slotSchema } from '../functions/core/workflow/messages.js';
 import { planExperiment } from '../functions/core/workflow/plan-experiment.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith, FAST_SETTINGS, type FolderLake, newLake, queryLake } from './support/fault-harness.js';
 
 let simulator: RunningSimulator;

@@ -8,7 +8,7 @@ import { readJson, type StepDeps, systemClock } from '../functions/core/workflow
 import { receiptPrefix } from '../functions/core/workflow/export-slot.js';
 import { type Slot, slotSchema } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import {
   exportWith,
   FAST_SETTINGS,

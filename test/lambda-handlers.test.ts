@@ -15,7 +15,7 @@ import { readJson } from '../functions/core/workflow/deps.js';
 import { STATE_NAMES } from '../functions/core/workflow/messages.js';
 import { createRuntime, parseEnvironment, type Runtime, stepHandler } from '../functions/handlers/runtime.js';
 import { type LocalStepName, runWorkflowLocally } from '../functions/local/run-workflow.js';
-import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { type FakePartitions, fakeGluePartitions } from './support/fake-glue.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { startSimulator } from '../../test/simulator/index.js';
+import { startSimulator } from '../simulator/index.js';
 import { ConfigError } from '../core/errors.js';
 
 const simulateConfigSchema = z.object({
