@@ -20,6 +20,7 @@ import {
   manifestKey,
   partitionLocation,
   planKey,
+  receiptPrefix,
   reportKey,
   runPrefix,
   slotFailurePrefix,
@@ -282,7 +283,7 @@ export class ExportFunctions extends Construct {
     objects(f.exportSlot, READ, parts(SLOT_TABLES));
     objects(f.exportSlot, WRITE, [
       ...parts(SLOT_TABLES),
-      `${run}receipts/*`,
+      `${receiptPrefix(ANY, ANY)}*`,
       `${slotFailurePrefix(ANY, ANY)}*`,
     ]);
     // A slot that succeeds on a retry removes the failure an earlier attempt left.
