@@ -26,7 +26,7 @@ import { glueColumns, glueTableInput } from '../functions/core/glue-schema.js';
 import { partitionLocation } from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { PartitionPointer } from '../functions/core/ports.js';
-import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { fakeGluePartitions } from './support/fake-glue.js';
 
 const LAKE = { bucket: 'acme-lake', prefix: 'pluto/' };

@@ -8,7 +8,7 @@ import { EXPERIMENT_TABLES } from '../functions/core/contract.js';
 import { manifestKey } from '../functions/core/layout.js';
 import type { Clock } from '../functions/core/ports.js';
 import { removeSupersededRuns } from '../functions/core/retention.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import {
   exportWith,
   type FolderLake,

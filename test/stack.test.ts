@@ -21,13 +21,13 @@ import {
   manifestKey,
   partKey,
   planKey,
+  receiptKey,
   reportKey,
   slotFailureKey,
   slotsKey,
 } from '../functions/core/layout.js';
 import { TableRows } from '../functions/core/melt.js';
 import { encodeParquet } from '../functions/core/parquet.js';
-import { receiptKey } from '../functions/core/workflow/export-slot.js';
 import { runInputSchema } from '../functions/core/workflow/messages.js';
 import {
   type DeployConfigInput,

@@ -20,6 +20,7 @@ import {
   manifestKey,
   partitionLocation,
   planKey,
+  receiptPrefix,
   reportKey,
   runPrefix,
   slotFailurePrefix,
@@ -83,6 +84,9 @@ export interface ExportFunctionsProps {
 
 /** The namespace of every metric the functions emit. */
 export const METRICS_NAMESPACE = 'PlutoExport';
+
+/** The functions' Node.js; the local CLI and the tests run on the same major (the `node` dev dependency). */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 interface StepSettings {
   readonly file: string;
@@ -198,7 +202,7 @@ export class ExportFunctions extends Construct {
         handler: 'handler',
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: fileURLToPath(new URL('../../package-lock.json', import.meta.url)),
-        runtime: lambda.Runtime.NODEJS_24_X,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout: settings.timeout,
@@ -279,7 +283,7 @@ export class ExportFunctions extends Construct {
     objects(f.exportSlot, READ, parts(SLOT_TABLES));
     objects(f.exportSlot, WRITE, [
       ...parts(SLOT_TABLES),
-      `${run}receipts/*`,
+      `${receiptPrefix(ANY, ANY)}*`,
       `${slotFailurePrefix(ANY, ANY)}*`,
     ]);
     // A slot that succeeds on a retry removes the failure an earlier attempt left.
