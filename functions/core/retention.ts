@@ -14,9 +14,10 @@
  * `graceMs` go.
  */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
-import { commitRecordKey, LEASE_KEY, manifestKey, runPrefix } from './layout.js';
+import { commitRecordKey, manifestKey, runPrefix } from './layout.js';
+import { readLease } from './lease.js';
 import type { Catalog, Clock, ObjectStore } from './ports.js';
-import { commitRecordSchema, decodeJson, leaseSchema, manifestSchema } from './records.js';
+import { commitRecordSchema, decodeJson, manifestSchema } from './records.js';
 
 export interface RetentionOptions {
   readonly store: ObjectStore;
@@ -42,9 +43,7 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
     throw new RangeError(`retention grace period must be a non-negative number of ms, got ${graceMs}`);
   }
   const cutoff = options.clock.now().getTime() - graceMs;
-  const leaseBody = await store.get(LEASE_KEY);
-  const leaseHolder =
-    leaseBody === undefined ? undefined : decodeJson(leaseSchema, leaseBody, LEASE_KEY).runId;
+  const leaseHolder = (await readLease(store))?.runId;
   const finishedAt = memo((runId: string) => runFinishedAt(store, runId));
   const lastChangedAt = memo((runId: string) => runLastChangedAt(store, runId));
   const committedAt = memo((experimentId: string) => currentCommitAt(store, catalog, experimentId));
