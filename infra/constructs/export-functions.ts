@@ -91,6 +91,9 @@ export interface ExportFunctionsProps {
 /** The namespace of every metric the functions emit. */
 export const METRICS_NAMESPACE = 'PlutoExport';
 
+/** The functions' Node.js; the local CLI and the tests run on the same major (the `node` dev dependency). */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
 interface StepSettings {
   readonly file: string;
   readonly memorySize: number;
@@ -216,7 +219,7 @@ export class ExportFunctions extends Construct {
         handler: 'handler',
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: fileURLToPath(new URL('../../package-lock.json', import.meta.url)),
-        runtime: lambda.Runtime.NODEJS_24_X,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout: settings.timeout,
