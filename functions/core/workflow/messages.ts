@@ -3,6 +3,7 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
+import { experimentStatusSchema } from '../records.js';
 import { SAFE_ID, SAFE_ID_RULE } from '../safe-text.js';
 
 const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
@@ -84,9 +85,6 @@ export type ExportSlotInput = z.infer<typeof exportSlotInputSchema>;
 
 export const commitInputSchema = planOutputSchema;
 export type CommitInput = PlanOutput;
-
-export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
-export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
 export const commitOutputSchema = z.object({
   runId: id,

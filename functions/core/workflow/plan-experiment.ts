@@ -11,14 +11,18 @@ import {
   type CommitRecord,
   canonicalJson,
   commitRecordSchema,
-  type ErrorInfo,
+  encodeJson,
+  errorInfo,
+  headersDigestOf,
   type Plan,
   type PlannedDataset,
   planSchema,
+  readJson,
+  rowDigestOf,
   sha256,
 } from '../records.js';
 import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
-import { encodeJson, limitsOf, readJson, type StepDeps } from './deps.js';
+import { limitsOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
@@ -249,10 +253,6 @@ export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
   return slots;
 }
 
-export const headersDigestOf = (headers: readonly string[]): string => sha256(JSON.stringify(headers));
-
-export const rowDigestOf = (row: readonly unknown[]): string => sha256(canonicalJson(row));
-
 async function previousCommit(experimentId: string, deps: StepDeps): Promise<CommitRecord | undefined> {
   const pointer = await deps.catalog.getPartition('experiments', experimentId);
   if (pointer === undefined) return undefined;
@@ -265,15 +265,4 @@ function isRefusal(error: unknown): boolean {
     error instanceof PlutoNotFoundError ||
     error instanceof PlutoInactiveEndpointError
   );
-}
-
-export function errorInfo(error: unknown): ErrorInfo {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const { detail, code } = error as { detail?: unknown; code?: unknown };
-  return {
-    name: error.name,
-    message: error.message,
-    ...(typeof detail === 'string' ? { detail } : {}),
-    ...(typeof code === 'string' ? { code } : {}),
-  };
 }

@@ -2,19 +2,13 @@
  * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
  * The listing comes first so that a bad token fails before anything is written.
  */
-import {
-  abortKey,
-  itemsKey,
-  LEASE_KEY,
-  manifestKey,
-  rejectedItemsKey,
-  slotFailurePrefix,
-} from '../layout.js';
+import { abortKey, itemsKey, manifestKey, rejectedItemsKey, slotFailurePrefix } from '../layout.js';
+import { acquireLease } from '../lease.js';
 import { checkLimit } from '../limits.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
-import { type Lease, leaseSchema, type RejectedItem } from '../records.js';
+import { encodeJson, type RejectedItem, readJson } from '../records.js';
 import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
-import { encodeJson, limitsOf, readJson, type StepDeps } from './deps.js';
+import { limitsOf, type StepDeps } from './deps.js';
 import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
 
 export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
@@ -36,7 +30,7 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
   const listing = existingItems === undefined ? await listExperiments(deps, input) : undefined;
   const items = existingItems ?? listing?.items ?? [];
 
-  if (!(await acquireLease(deps, input.runId, now))) {
+  if (!(await acquireLease(store, input.runId, now, deps.settings.leaseTtlMs))) {
     return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
   }
   if (listing !== undefined) {
@@ -116,24 +110,6 @@ async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
   return ids;
 }
 
-async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<boolean> {
-  const { store } = deps;
-  const lease: Lease = {
-    runId,
-    acquiredAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + deps.settings.leaseTtlMs).toISOString(),
-  };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) return true;
-    const held = await readJson(store, LEASE_KEY, leaseSchema);
-    if (held === undefined) continue;
-    if (held.runId === runId) return true;
-    if (Date.parse(held.expiresAt) > now.getTime()) return false;
-    await store.delete(LEASE_KEY);
-  }
-  return false;
-}
-
 /**
  * Started again after a run-fatal error: the cause is taken as fixed, and the slot failures of the
  * aborted attempt must not be read as this attempt's.
@@ -141,13 +117,4 @@ async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<b
 async function resume(store: ObjectStore, runId: string): Promise<void> {
   for (const failure of await store.list(slotFailurePrefix(runId))) await store.delete(failure.key);
   await store.delete(abortKey(runId));
-}
-
-export async function releaseLease(store: ObjectStore, runId: string): Promise<void> {
-  const held = await readJson(store, LEASE_KEY, leaseSchema);
-  if (held?.runId === runId) await store.delete(LEASE_KEY);
-}
-
-export function readLease(store: ObjectStore): Promise<Lease | undefined> {
-  return readJson(store, LEASE_KEY, leaseSchema);
 }

@@ -6,8 +6,8 @@
  */
 
 import { gzipSync } from 'node:zlib';
-import { parseJsonLossless } from '../../functions/core/pluto/json.js';
-import { LosslessNumber } from '../../functions/core/pluto/model.js';
+import { parseJsonLossless } from '../core/pluto/json.js';
+import { LosslessNumber } from '../core/pluto/model.js';
 import { hash4, seededRandom } from './random.js';
 import type { EndpointKind, FaultAction, FaultHook, FaultRequest } from './server.js';
 
