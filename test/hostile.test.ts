@@ -20,8 +20,8 @@ import { LEASE_KEY, manifestKey, reportKey } from '../functions/core/layout.js';
 import { type Manifest, manifestSchema } from '../functions/core/records.js';
 import { parseEnvironment } from '../functions/handlers/runtime.js';
 import { openFolderLake } from '../functions/local/local-export.js';
-import { type RunningHostile, startHostileSimulator } from './simulator/hostile.js';
-import type { Fault, FaultRule } from './simulator/index.js';
+import { type RunningHostile, startHostileSimulator } from '../functions/simulator/hostile.js';
+import type { Fault, FaultRule } from '../functions/simulator/index.js';
 import { type CliResult, runCli } from './support/cli.js';
 import {
   exportWith,

@@ -42,10 +42,23 @@ describe('parseEnvironment', () => {
       leaseTtlMs: 12 * 3600 * 1000,
       supersededRunGraceMs: 30 * 86_400_000,
       serviceName: 'pluto-export',
+      limits: { maxExperimentsPerRun: 100_000, maxRowsPerDataset: 50_000_000, maxSlotsPerExperiment: 20_000 },
+      maxListPages: 10_000,
+      maxResponseBytes: 128 * 1024 * 1024,
     });
-    expect(parseEnvironment({ ...baseEnvironment, LAKE_PREFIX: '', ROWS_PER_PART: '5000' })).toMatchObject({
+    expect(
+      parseEnvironment({
+        ...baseEnvironment,
+        LAKE_PREFIX: '',
+        ROWS_PER_PART: '5000',
+        MAX_ROWS_PER_DATASET: '1000',
+        MAX_RESPONSE_MIB: '16',
+      }),
+    ).toMatchObject({
       prefix: '',
       rowsPerPart: 5000,
+      limits: { maxRowsPerDataset: 1000 },
+      maxResponseBytes: 16 * 1024 * 1024,
     });
   });
 
