@@ -350,7 +350,13 @@ describe('answers that must not be used', () => {
     const paths = [
       [first, experimentPath(first, 'assay-data/?limit=1&offset=0')],
       [second, experimentPath(second)],
-      [third, experimentPath(third, 'sample-data/?limit=10000&offset=0')],
+      [
+        third,
+        experimentPath(
+          third,
+          `sample-data/?limit=${hostile.truth.experiment(third).samples.rowCount}&offset=0`,
+        ),
+      ],
     ] as const;
     for (const [id, path] of paths) {
       await expectFailed(

@@ -10,7 +10,7 @@ import { type RunningSimulator, type SimulatorOptions, startSimulator } from './
 export interface HostileOptions extends Omit<SimulatorOptions, 'faults'> {
   /** Requests answered before every further one gets a 503. Default 2,000. */
   readonly maxRequests?: number;
-  /** The server closes itself this long after it started. Default 5 minutes. */
+  /** The server closes itself this long after it started. Default 15 minutes. */
   readonly lifetimeMs?: number;
 }
 
@@ -34,10 +34,12 @@ export async function startHostileSimulator(options: HostileOptions = {}): Promi
       return plan.hook(request);
     },
   });
-  const lifetime = setTimeout(
-    () => void simulator.close().catch(() => undefined),
-    options.lifetimeMs ?? 300_000,
-  );
+  let closed: Promise<void> | undefined;
+  const closeOnce = () => {
+    closed ??= simulator.close();
+    return closed;
+  };
+  const lifetime = setTimeout(() => void closeOnce().catch(() => undefined), options.lifetimeMs ?? 900_000);
   lifetime.unref();
   return {
     url: simulator.url,
@@ -54,7 +56,7 @@ export async function startHostileSimulator(options: HostileOptions = {}): Promi
     },
     async close() {
       clearTimeout(lifetime);
-      await simulator.close();
+      await closeOnce();
     },
   };
 }
