@@ -12,6 +12,8 @@ export const errorInfoSchema = z.object({
   message: z.string(),
   detail: z.string().optional(),
   code: z.string().optional(),
+  /** Pluto's `details` (JSON text). */
+  details: z.string().optional(),
 });
 export type ErrorInfo = z.infer<typeof errorInfoSchema>;
 

@@ -1,5 +1,5 @@
 /**
- * RecordExperimentFailure: the per-experiment Catch. Pluto's refusals (403/404/405) become
+ * RecordExperimentFailure: the per-experiment Catch. Pluto's refusals (400 invalid_object_id, 403, 404, 405) become
  * `skipped`, everything else `failed`, with Pluto's detail; the previous commit stays current.
  */
 import { SKIPPING_ERROR_NAMES } from '../errors.js';
@@ -62,13 +62,19 @@ async function failureInfo(
 export function parseCause(name: string, cause: string | undefined): ErrorInfo {
   if (cause === undefined || cause === '') return { name, message: name };
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown; detail?: unknown; code?: unknown };
+    const parsed = JSON.parse(cause) as {
+      errorMessage?: unknown;
+      detail?: unknown;
+      code?: unknown;
+      details?: unknown;
+    };
     if (typeof parsed.errorMessage === 'string') {
       return {
         name,
         message: parsed.errorMessage,
         ...(typeof parsed.detail === 'string' ? { detail: parsed.detail } : {}),
         ...(typeof parsed.code === 'string' ? { code: parsed.code } : {}),
+        ...(typeof parsed.details === 'string' ? { details: parsed.details } : {}),
       };
     }
   } catch {
