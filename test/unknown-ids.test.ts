@@ -36,38 +36,47 @@ async function filesUnder(dir: string): Promise<string[]> {
 const exportTo = (sim: RunningSimulator, out: string, ...args: string[]) =>
   runCli(['export', '--api-url', sim.url, '--out', out, ...args], { PLUTO_API_TOKEN: sim.truth.token });
 
+/** Exit 2, exactly one line naming the unknown ids, nothing on stdout and no file in the lake. */
+async function expectRefusedBeforeStart(
+  sim: RunningSimulator,
+  name: string,
+  args: readonly string[],
+  unknown: string,
+): Promise<void> {
+  const out = join(root, name);
+  const result = await exportTo(sim, out, ...args);
+  expect(result.code).toBe(2);
+  expect(result.stderr).toBe(
+    `pluto-export: Pluto does not know ${unknown}: check the ids given (nothing was exported)\n`,
+  );
+  expect(result.stdout).toBe('');
+  expect(await filesUnder(out)).toEqual([]);
+}
+
 describe('unknown ids given by the user', () => {
   it('--experiments with an id Pluto answers 400 invalid_object_id: exit 2, one line naming it, nothing written', async () => {
     const known = simulator.truth.exportable[0]?.id ?? expect.unreachable();
-    const out = join(root, 'typo');
-    const result = await exportTo(simulator, out, '--experiments', `${known},PLX000000,PLX999999`);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(
-      'pluto-export: Pluto does not know experiments PLX000000, PLX999999: check the ids given (nothing was exported)\n',
+    simulator.requests.reset();
+    await expectRefusedBeforeStart(
+      simulator,
+      'typo',
+      ['--experiments', `${known},PLX000000,PLX999999`],
+      'experiments PLX000000, PLX999999',
     );
-    expect(result.stdout).toBe('');
-    expect(await filesUnder(out)).toEqual([]);
     expect(simulator.requests.recent.some((r) => r.endpoint === 'assay-data')).toBe(false);
   });
 
   it('--projects with an unknown id: exit 2 naming it', async () => {
-    const out = join(root, 'bogus-project');
-    const result = await exportTo(simulator, out, '--projects', 'bogus');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(
-      'pluto-export: Pluto does not know projects bogus: check the ids given (nothing was exported)\n',
-    );
-    expect(await filesUnder(out)).toEqual([]);
+    await expectRefusedBeforeStart(simulator, 'bogus-project', ['--projects', 'bogus'], 'projects bogus');
   });
 
   it('reads a plain 404 for the id the same way (simulator variant not_found)', async () => {
-    const out = join(root, 'not-found');
-    const result = await exportTo(notFoundVariant, out, '--experiments', 'PLX000000');
-    expect(result.code).toBe(2);
-    expect(result.stderr).toBe(
-      'pluto-export: Pluto does not know experiments PLX000000: check the ids given (nothing was exported)\n',
+    await expectRefusedBeforeStart(
+      notFoundVariant,
+      'not-found',
+      ['--experiments', 'PLX000000'],
+      'experiments PLX000000',
     );
-    expect(await filesUnder(out)).toEqual([]);
   });
 
   it('plans an id Pluto knows but refuses (403), which is recorded as skipped', async () => {
