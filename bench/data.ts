@@ -2,9 +2,9 @@
  * The benchmark's input: JSON page text exactly as the simulator serves it (same generator, same
  * serializer), cut into the 10,000-row pages the exporter requests.
  */
-import { SIMULATOR_TOKEN } from '../test/simulator/index.js';
-import { dataPageBytes } from '../test/simulator/server.js';
-import { type DatasetTruth, World } from '../test/simulator/world.js';
+import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
+import { dataPageBytes } from '../functions/simulator/server.js';
+import { type DatasetTruth, World } from '../functions/simulator/world.js';
 
 export const PAGE_ROWS = 10_000;
 /** Seed 1 serves `tpm` units: decimal values, the heavier case for JSON parsing than integer counts. */

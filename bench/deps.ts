@@ -4,7 +4,7 @@ import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { ObjectStore, PutResult, StoredObject } from '../functions/core/ports.js';
 import { CODE_VERSION } from '../functions/core/version.js';
 import { type ExportSettings, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
-import { SIMULATOR_TOKEN } from '../test/simulator/index.js';
+import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 
 /** The CLI's settings (functions/cli/export-command.ts). */
 export const EXPORT_SETTINGS: ExportSettings = {

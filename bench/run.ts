@@ -8,7 +8,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg } from 'node:os';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
-import { type RunningSimulator, startSimulator } from '../test/simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { costModel, workflowPaths } from './cost.js';
 import { BENCH_SEED } from './data.js';
 import { median, runEncodeSection } from './encode.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { itemsKey, manifestKey } from '../functions/core/layout.js';
-import { readJson } from '../functions/core/workflow/deps.js';
+import { readJson } from '../functions/core/records.js';
 import {
   type ExperimentItem,
   experimentItemSchema,

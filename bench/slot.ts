@@ -8,15 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { itemsKey } from '../functions/core/layout.js';
-import { receiptSchema } from '../functions/core/records.js';
-import { readJson } from '../functions/core/workflow/deps.js';
+import { releaseLease } from '../functions/core/lease.js';
+import { readJson, receiptSchema } from '../functions/core/records.js';
 import {
   experimentItemSchema,
   planOutputSchema,
   slotSchema,
   startRunOutputSchema,
 } from '../functions/core/workflow/messages.js';
-import { releaseLease } from '../functions/core/workflow/start-run.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
 import { benchDeps } from './deps.js';
 import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';

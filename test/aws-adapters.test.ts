@@ -26,7 +26,7 @@ import { glueColumns, glueTableInput } from '../functions/core/glue-schema.js';
 import { partitionLocation } from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { PartitionPointer } from '../functions/core/ports.js';
-import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { fakeGluePartitions } from './support/fake-glue.js';
 
 const LAKE = { bucket: 'acme-lake', prefix: 'pluto/' };
@@ -91,12 +91,13 @@ describe('GlueCatalog', () => {
     ]);
 
     const calls = glue.commandCalls(BatchCreatePartitionCommand).map((c) => c.args[0].input);
+    // In the caller's order: a commit moves the experiments pointer after the tables it joins.
     expect(calls.map((c) => [c.DatabaseName, c.TableName])).toEqual([
-      ['pluto', 'experiments'],
       ['pluto', 'samples'],
+      ['pluto', 'experiments'],
       ['pluto', 'export_log'],
     ]);
-    const samples = calls[1]?.PartitionInputList?.[0];
+    const samples = calls[0]?.PartitionInputList?.[0];
     expect(samples?.Values).toEqual(['PLX100001']);
     expect(samples?.StorageDescriptor).toEqual({
       Columns: TABLES.samples.columns.map((c) => ({ Name: c.name, Type: c.type, Comment: c.description })),

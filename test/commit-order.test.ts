@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CommitVerificationError } from '../functions/core/errors.js';
 import { slotsKey } from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
+import { readJson } from '../functions/core/records.js';
 import { commitExperiment } from '../functions/core/workflow/commit-experiment.js';
-import { readJson, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
+import { type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
 import { exportSlot } from '../functions/core/workflow/export-slot.js';
 import { slotSchema } from '../functions/core/workflow/messages.js';
 import { planExperiment } from '../functions/core/workflow/plan-experiment.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith, FAST_SETTINGS, type FolderLake, newLake, queryLake } from './support/fault-harness.js';
 
 let simulator: RunningSimulator;

@@ -13,7 +13,7 @@ import { FolderStore } from '../functions/adapters/folder-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { TABLE_NAMES } from '../functions/core/contract.js';
 import { isDifferentialExpression } from '../functions/core/melt.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 import { numericCell, sampleCell, tidyCells } from './support/expected.js';
 import { snapshotFiles } from './support/lake-files.js';

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TABLE_NAMES } from '../functions/core/contract.js';
 import { manifestKey } from '../functions/core/layout.js';
 import { LocalExecutionError } from '../functions/local/run-workflow.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import {
   exportWith,
   type FolderLake,

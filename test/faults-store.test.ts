@@ -1,14 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableName } from '../functions/core/contract.js';
-import { commitRecordKey, commitRecordPrefix, LEASE_KEY, slotsKey } from '../functions/core/layout.js';
+import {
+  commitRecordKey,
+  commitRecordPrefix,
+  LEASE_KEY,
+  receiptPrefix,
+  slotsKey,
+} from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { ObjectStore } from '../functions/core/ports.js';
-import { commitRecordSchema, encodeJson, receiptSchema } from '../functions/core/records.js';
-import { readJson, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
-import { receiptPrefix } from '../functions/core/workflow/export-slot.js';
+import { commitRecordSchema, encodeJson, readJson, receiptSchema } from '../functions/core/records.js';
+import { type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
 import { type Slot, slotSchema } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import {
   exportWith,
   FAST_SETTINGS,

@@ -17,7 +17,7 @@ import {
   type FaultRule,
   type RunningSimulator,
   startSimulator,
-} from './simulator/index.js';
+} from '../functions/simulator/index.js';
 import { type CliResult, runCli } from './support/cli.js';
 import {
   exportWith,

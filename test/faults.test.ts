@@ -11,7 +11,7 @@ import {
   type RunningSimulator,
   startSimulator,
   TRANSIENT_FAULTS,
-} from './simulator/index.js';
+} from '../functions/simulator/index.js';
 import {
   exportWith,
   FAST_SETTINGS,

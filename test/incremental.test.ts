@@ -11,7 +11,7 @@ import { listRuns } from '../functions/core/history.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { FinalizeOutput, RunInput } from '../functions/core/workflow/messages.js';
 import { openFolderLake, runLocalExport } from '../functions/local/local-export.js';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 
 let simulator: RunningSimulator;

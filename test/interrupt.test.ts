@@ -6,7 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LEASE_KEY } from '../functions/core/layout.js';
-import { createFaultPlan, type FaultPlan, type RunningSimulator, startSimulator } from './simulator/index.js';
+import {
+  createFaultPlan,
+  type FaultPlan,
+  type RunningSimulator,
+  startSimulator,
+} from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 
 let simulator: RunningSimulator;

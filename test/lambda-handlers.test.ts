@@ -10,12 +10,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
-import { manifestSchema } from '../functions/core/records.js';
-import { readJson } from '../functions/core/workflow/deps.js';
+import { manifestSchema, readJson } from '../functions/core/records.js';
 import { STATE_NAMES } from '../functions/core/workflow/messages.js';
 import { createRuntime, parseEnvironment, type Runtime, stepHandler } from '../functions/handlers/runtime.js';
 import { type LocalStepName, runWorkflowLocally } from '../functions/local/run-workflow.js';
-import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { type FakePartitions, fakeGluePartitions } from './support/fake-glue.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 

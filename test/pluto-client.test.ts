@@ -22,7 +22,7 @@ import {
   SIMULATOR_TOKEN,
   startSimulator,
   UNICODE_NOTE,
-} from './simulator/index.js';
+} from '../functions/simulator/index.js';
 
 const VERSION = '9.9.9-test';
 const STALE_TOKEN = 'StaleToken0000000000000000000000000000AB';

@@ -19,7 +19,7 @@ import type { ObjectStore } from '../functions/core/ports.js';
 import { CODE_VERSION } from '../functions/core/version.js';
 import type { FinalizeOutput } from '../functions/core/workflow/messages.js';
 import { runLocalExport } from '../functions/local/local-export.js';
-import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 
 const BUCKET = 'acme-data-lake';

@@ -6,9 +6,9 @@ import {
   SAMPLE_HEADERS,
   SIMULATOR_TOKEN,
   startSimulator,
-} from './simulator/index.js';
-import { JsonBytes } from './simulator/json-bytes.js';
-import { DEFAULT_LIMIT, dataPageBytes } from './simulator/server.js';
+} from '../functions/simulator/index.js';
+import { JsonBytes } from '../functions/simulator/json-bytes.js';
+import { DEFAULT_LIMIT, dataPageBytes } from '../functions/simulator/server.js';
 
 const AUTH = { Authorization: `Token ${SIMULATOR_TOKEN}` };
 

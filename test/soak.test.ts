@@ -12,7 +12,7 @@ import {
   type RunningSimulator,
   startSimulator,
   TRANSIENT_FAULTS,
-} from './simulator/index.js';
+} from '../functions/simulator/index.js';
 import { exportWith, type FolderLake, lakeDigest, newLake } from './support/fault-harness.js';
 
 const SEEDS = [1, 2, 3, 4];

@@ -3,7 +3,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningSimulator, startSimulator } from './simulator/index.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 
 let simulator: RunningSimulator;

@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
-import { LEASE_KEY, manifestKey } from '../core/layout.js';
+import { readManifest } from '../core/history.js';
+import { LEASE_KEY } from '../core/layout.js';
+import { readLease, releaseLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
-import { manifestSchema } from '../core/records.js';
+import { parseCause } from '../core/records.js';
 import { CODE_VERSION } from '../core/version.js';
-import { readJson } from '../core/workflow/deps.js';
-import { parseCause } from '../core/workflow/record-failure.js';
-import { readLease, releaseLease } from '../core/workflow/start-run.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
@@ -134,7 +133,7 @@ export async function runExportCommand(
     );
     return 0;
   }
-  const manifest = await readJson(lake.store, manifestKey(output.runId), manifestSchema);
+  const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
     const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
     const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>

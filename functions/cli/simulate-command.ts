@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { startSimulator } from '../../test/simulator/index.js';
 import { ConfigError } from '../core/errors.js';
+import { startSimulator } from '../simulator/index.js';
 
 const simulateConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8787),

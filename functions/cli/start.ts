@@ -2,11 +2,12 @@
  * `npm start`: with PLUTO_API_TOKEN, export the real organisation into ./lake; without it, export
  * the simulator's demo organisation into ./demo-lake and answer a few example queries.
  */
-import { startSimulator } from '../../test/simulator/index.js';
+
 import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { SecretReader } from '../core/ports.js';
+import { startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';

@@ -1,6 +1,6 @@
 /** Run history, read back from what runs leave in the store: manifests, commit records, pointers. */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
-import { commitRecordKey } from './layout.js';
+import { commitRecordKey, manifestKey } from './layout.js';
 import type { Catalog, ObjectStore } from './ports.js';
 import {
   type CommitRecord,
@@ -8,9 +8,14 @@ import {
   decodeJson,
   type Manifest,
   manifestSchema,
+  readJson,
 } from './records.js';
 
 const MANIFEST_SUFFIX = '/manifest.json';
+
+export function readManifest(store: ObjectStore, runId: string): Promise<Manifest | undefined> {
+  return readJson(store, manifestKey(runId), manifestSchema);
+}
 
 /** Every finished run, newest first. */
 export async function listRuns(store: ObjectStore): Promise<Manifest[]> {

@@ -32,6 +32,10 @@ export const slotsKey = (runId: string, experimentId: string) =>
 export const commitRecordKey = (runId: string, experimentId: string) =>
   `runs/${runId}/experiments/${experimentId}.json`;
 export const commitRecordPrefix = (runId: string) => `runs/${runId}/experiments/`;
+export const receiptKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
+  `runs/${runId}/receipts/${experimentId}/${dataset}-${String(slot).padStart(5, '0')}.json`;
+export const receiptPrefix = (runId: string, experimentId: string) =>
+  `runs/${runId}/receipts/${experimentId}/`;
 export const slotFailureKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
   `runs/${runId}/failures/${experimentId}/${dataset}-${slot}.json`;
 export const slotFailurePrefix = (runId: string, experimentId?: string) =>

@@ -2,10 +2,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';
-import { experimentStatusSchema } from './workflow/messages.js';
+import type { ObjectStore } from './ports.js';
 
-export const leaseSchema = z.object({ runId: z.string(), acquiredAt: z.string(), expiresAt: z.string() });
-export type Lease = z.infer<typeof leaseSchema>;
+export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
 
 export const errorInfoSchema = z.object({
   name: z.string(),
@@ -128,6 +127,15 @@ export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: stri
   return parsed.data;
 }
 
+export async function readJson<T>(
+  store: ObjectStore,
+  key: string,
+  schema: z.ZodType<T>,
+): Promise<T | undefined> {
+  const body = await store.get(key);
+  return body === undefined ? undefined : decodeJson(schema, body, key);
+}
+
 export const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex');
 
 /** Canonical JSON (sorted keys) so that digests do not depend on key order. */
@@ -136,4 +144,45 @@ export function canonicalJson(value: unknown): string {
     if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return inner;
     return Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   });
+}
+
+export const headersDigestOf = (headers: readonly string[]): string => sha256(JSON.stringify(headers));
+
+export const rowDigestOf = (row: readonly unknown[]): string => sha256(canonicalJson(row));
+
+export function errorInfo(error: unknown): ErrorInfo {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { detail, code, details } = error as { detail?: unknown; code?: unknown; details?: unknown };
+  return {
+    name: error.name,
+    message: error.message,
+    ...(typeof detail === 'string' ? { detail } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof details === 'string' ? { details } : {}),
+  };
+}
+
+/** Lambda's Cause is `{"errorType", "errorMessage", ...}` as a JSON string; anything else is kept as text. */
+export function parseCause(name: string, cause: string | undefined): ErrorInfo {
+  if (cause === undefined || cause === '') return { name, message: name };
+  try {
+    const parsed = JSON.parse(cause) as {
+      errorMessage?: unknown;
+      detail?: unknown;
+      code?: unknown;
+      details?: unknown;
+    };
+    if (typeof parsed.errorMessage === 'string') {
+      return {
+        name,
+        message: parsed.errorMessage,
+        ...(typeof parsed.detail === 'string' ? { detail: parsed.detail } : {}),
+        ...(typeof parsed.code === 'string' ? { code: parsed.code } : {}),
+        ...(typeof parsed.details === 'string' ? { details: parsed.details } : {}),
+      };
+    }
+  } catch {
+    // Not JSON: a plain-text cause.
+  }
+  return { name, message: cause };
 }

@@ -3,7 +3,7 @@
  * so that end-to-end tests compare the exporter with the specification, not with itself.
  */
 import { LosslessNumber } from '../../functions/core/pluto/model.js';
-import type { DatasetTruth } from '../simulator/index.js';
+import type { DatasetTruth } from '../../functions/simulator/index.js';
 
 const DECIMAL = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
 

@@ -15,7 +15,7 @@ import type { ExportSettings, ProgressListener } from '../../functions/core/work
 import type { FinalizeOutput } from '../../functions/core/workflow/messages.js';
 import type { StepName } from '../../functions/core/workflow/steps.js';
 import { runLocalExport, type StepInterceptor } from '../../functions/local/local-export.js';
-import type { RunningSimulator } from '../simulator/index.js';
+import type { RunningSimulator } from '../../functions/simulator/index.js';
 
 /** Five experiments (one forbidden), a few hundred rows each: a full export takes well under a second. */
 export const SMALL_ORGANISATION = { experiments: 5, genes: [90, 160], samples: [4, 7] } as const;

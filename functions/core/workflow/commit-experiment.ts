@@ -5,7 +5,7 @@
  */
 import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
 import { CommitVerificationError } from '../errors.js';
-import { commitRecordKey, partitionLocation, partKey, planKey, slotsKey } from '../layout.js';
+import { commitRecordKey, partitionLocation, partKey, planKey, receiptKey, slotsKey } from '../layout.js';
 import { experimentRow, plotRow, TableRows } from '../melt.js';
 import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
 import { experimentSchema, type PlutoExperiment, type PlutoPlot, plotSchema } from '../pluto/model.js';
@@ -14,14 +14,15 @@ import {
   type CommitRecord,
   commitRecordSchema,
   type DatasetRecord,
+  encodeJson,
   type PartInfo,
   type Plan,
   planSchema,
+  readJson,
   receiptSchema,
   sha256,
 } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
-import { receiptKey } from './export-slot.js';
+import type { StepDeps } from './deps.js';
 import type { CommitInput, CommitOutput, Slot } from './messages.js';
 import { slotSchema } from './messages.js';
 

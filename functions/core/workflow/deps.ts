@@ -1,8 +1,6 @@
 /** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
-import type { z } from 'zod';
 import type { TableName } from '../contract.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
-import { decodeJson, encodeJson } from '../records.js';
 
 export interface ExportSettings {
   /** Target Parquet rows per part; a slot covers as many API rows as give about this many tidy rows. */
@@ -34,15 +32,4 @@ export interface StepDeps {
   readonly progress?: ProgressListener;
 }
 
-export async function readJson<T>(
-  store: ObjectStore,
-  key: string,
-  schema: z.ZodType<T>,
-): Promise<T | undefined> {
-  const body = await store.get(key);
-  return body === undefined ? undefined : decodeJson(schema, body, key);
-}
-
 export const systemClock: Clock = { now: () => new Date() };
-
-export { encodeJson };

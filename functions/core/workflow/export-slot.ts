@@ -5,27 +5,26 @@
  */
 import type { TableName } from '../contract.js';
 import { ObjectConflictError, PageDriftError } from '../errors.js';
-import { partKey, planKey, slotFailureKey } from '../layout.js';
+import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
 import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
 import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
 import type { DataPage, DatasetRef } from '../pluto/model.js';
 import {
+  encodeJson,
+  errorInfo,
+  headersDigestOf,
   type PartInfo,
   type Plan,
   type PlannedDataset,
   planSchema,
   type Receipt,
+  readJson,
   receiptSchema,
+  rowDigestOf,
   sha256,
 } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import type { StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
-import { errorInfo, headersDigestOf, rowDigestOf } from './plan-experiment.js';
-
-export const receiptKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
-  `runs/${runId}/receipts/${experimentId}/${dataset}-${String(slot).padStart(5, '0')}.json`;
-export const receiptPrefix = (runId: string, experimentId: string) =>
-  `runs/${runId}/receipts/${experimentId}/`;
 
 export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
   const { runId, experimentId, slot } = input;

@@ -13,23 +13,25 @@ import {
   partitionLocation,
   reportKey,
 } from '../layout.js';
+import { releaseLease } from '../lease.js';
 import { TableRows } from '../melt.js';
 import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
 import {
   type CommitRecord,
   commitRecordSchema,
+  encodeJson,
   type Manifest,
   manifestSchema,
   type PartInfo,
+  parseCause,
+  readJson,
   sha256,
 } from '../records.js';
 import { removeSupersededRuns } from '../retention.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import type { StepDeps } from './deps.js';
 import { experimentItemSchema, type FinalizeInput, type FinalizeOutput } from './messages.js';
-import { parseCause } from './record-failure.js';
 import { renderRunReport } from './report.js';
 import { endIfRunAborted } from './run-abort.js';
-import { releaseLease } from './start-run.js';
 
 const RECORD_READS_IN_FLIGHT = 32;
 const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };

@@ -3,6 +3,7 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
+import { experimentStatusSchema } from '../records.js';
 
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
 
@@ -83,9 +84,6 @@ export type ExportSlotInput = z.infer<typeof exportSlotInputSchema>;
 
 export const commitInputSchema = planOutputSchema;
 export type CommitInput = PlanOutput;
-
-export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
-export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
 export const commitOutputSchema = z.object({
   runId: id,

@@ -10,13 +10,17 @@ import {
   type CommitRecord,
   canonicalJson,
   commitRecordSchema,
-  type ErrorInfo,
+  encodeJson,
+  errorInfo,
+  headersDigestOf,
   type Plan,
   type PlannedDataset,
   planSchema,
+  readJson,
+  rowDigestOf,
   sha256,
 } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import type { StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
@@ -209,10 +213,6 @@ export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
   return slots;
 }
 
-export const headersDigestOf = (headers: readonly string[]): string => sha256(JSON.stringify(headers));
-
-export const rowDigestOf = (row: readonly unknown[]): string => sha256(canonicalJson(row));
-
 async function previousCommit(experimentId: string, deps: StepDeps): Promise<CommitRecord | undefined> {
   const pointer = await deps.catalog.getPartition('experiments', experimentId);
   if (pointer === undefined) return undefined;
@@ -221,16 +221,4 @@ async function previousCommit(experimentId: string, deps: StepDeps): Promise<Com
 
 function isRefusal(error: unknown): boolean {
   return error instanceof Error && (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name);
-}
-
-export function errorInfo(error: unknown): ErrorInfo {
-  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const { detail, code, details } = error as { detail?: unknown; code?: unknown; details?: unknown };
-  return {
-    name: error.name,
-    message: error.message,
-    ...(typeof detail === 'string' ? { detail } : {}),
-    ...(typeof code === 'string' ? { code } : {}),
-    ...(typeof details === 'string' ? { details } : {}),
-  };
 }

@@ -4,8 +4,15 @@
  */
 import { SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, slotFailurePrefix } from '../layout.js';
-import { type CommitRecord, type ErrorInfo, errorInfoSchema } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import {
+  type CommitRecord,
+  type ErrorInfo,
+  encodeJson,
+  errorInfoSchema,
+  parseCause,
+  readJson,
+} from '../records.js';
+import type { StepDeps } from './deps.js';
 import type { CommitOutput, RecordFailureInput } from './messages.js';
 import { isRunFatal, recordRunAbort } from './run-abort.js';
 
@@ -56,29 +63,4 @@ async function failureInfo(
     if (slotError !== undefined) return slotError;
   }
   return parseCause(input.failure.Error, input.failure.Cause);
-}
-
-/** Lambda's Cause is `{"errorType", "errorMessage", ...}` as a JSON string; anything else is kept as text. */
-export function parseCause(name: string, cause: string | undefined): ErrorInfo {
-  if (cause === undefined || cause === '') return { name, message: name };
-  try {
-    const parsed = JSON.parse(cause) as {
-      errorMessage?: unknown;
-      detail?: unknown;
-      code?: unknown;
-      details?: unknown;
-    };
-    if (typeof parsed.errorMessage === 'string') {
-      return {
-        name,
-        message: parsed.errorMessage,
-        ...(typeof parsed.detail === 'string' ? { detail: parsed.detail } : {}),
-        ...(typeof parsed.code === 'string' ? { code: parsed.code } : {}),
-        ...(typeof parsed.details === 'string' ? { details: parsed.details } : {}),
-      };
-    }
-  } catch {
-    // Not JSON: a plain-text cause.
-  }
-  return { name, message: cause };
 }

@@ -15,10 +15,10 @@ import {
   StoreFullError,
 } from '../errors.js';
 import { abortKey } from '../layout.js';
+import { releaseLease } from '../lease.js';
 import type { ObjectStore } from '../ports.js';
-import { type ErrorInfo, errorInfoSchema } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
-import { releaseLease } from './start-run.js';
+import { type ErrorInfo, encodeJson, errorInfoSchema, readJson } from '../records.js';
+import type { StepDeps } from './deps.js';
 
 type RunFatalName = (typeof RUN_FATAL_ERROR_NAMES)[number];
 

@@ -3,10 +3,11 @@
  * The listing comes first so that a bad token fails before anything is written.
  */
 import { ConfigError, PlutoForbiddenError, PlutoInvalidObjectError, PlutoNotFoundError } from '../errors.js';
-import { abortKey, itemsKey, LEASE_KEY, manifestKey, slotFailurePrefix } from '../layout.js';
+import { abortKey, itemsKey, manifestKey, slotFailurePrefix } from '../layout.js';
+import { acquireLease } from '../lease.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
-import { type Lease, leaseSchema } from '../records.js';
-import { encodeJson, readJson, type StepDeps } from './deps.js';
+import { encodeJson, readJson } from '../records.js';
+import type { StepDeps } from './deps.js';
 import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
 
 export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
@@ -27,7 +28,7 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
   const existingItems = await readJson(store, base.itemsKey, experimentItemSchema.array());
   const items = existingItems ?? (await listExperiments(deps.pluto, input));
 
-  if (!(await acquireLease(deps, input.runId, now))) {
+  if (!(await acquireLease(store, input.runId, now, deps.settings.leaseTtlMs))) {
     return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
   }
   if (existingItems === undefined) await store.putIfAbsent(base.itemsKey, encodeJson(items));
@@ -108,24 +109,6 @@ async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
   return ids;
 }
 
-async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<boolean> {
-  const { store } = deps;
-  const lease: Lease = {
-    runId,
-    acquiredAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + deps.settings.leaseTtlMs).toISOString(),
-  };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) return true;
-    const held = await readJson(store, LEASE_KEY, leaseSchema);
-    if (held === undefined) continue;
-    if (held.runId === runId) return true;
-    if (Date.parse(held.expiresAt) > now.getTime()) return false;
-    await store.delete(LEASE_KEY);
-  }
-  return false;
-}
-
 /**
  * Started again after a run-fatal error: the cause is taken as fixed, and the slot failures of the
  * aborted attempt must not be read as this attempt's.
@@ -133,13 +116,4 @@ async function acquireLease(deps: StepDeps, runId: string, now: Date): Promise<b
 async function resume(store: ObjectStore, runId: string): Promise<void> {
   for (const failure of await store.list(slotFailurePrefix(runId))) await store.delete(failure.key);
   await store.delete(abortKey(runId));
-}
-
-export async function releaseLease(store: ObjectStore, runId: string): Promise<void> {
-  const held = await readJson(store, LEASE_KEY, leaseSchema);
-  if (held?.runId === runId) await store.delete(LEASE_KEY);
-}
-
-export function readLease(store: ObjectStore): Promise<Lease | undefined> {
-  return readJson(store, LEASE_KEY, leaseSchema);
 }

@@ -2,7 +2,7 @@
  * Writes JSON straight into a growing byte buffer. A 10,000 × 25 page is 250,000 cells; building
  * it with string concatenation and `String(number)` took ~140 ms here, this writer a fraction.
  */
-import { LosslessNumber } from '../../functions/core/pluto/model.js';
+import { LosslessNumber } from '../core/pluto/model.js';
 
 const FIXED_SCALE = 10_000;
 const SMI_LIMIT = 2 ** 31;

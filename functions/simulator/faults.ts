@@ -5,8 +5,8 @@
  * sequence of requests always meets the same faults. `plan.hook` is the simulator's `faults` option.
  */
 
-import { parseJsonLossless } from '../../functions/core/pluto/json.js';
-import { LosslessNumber } from '../../functions/core/pluto/model.js';
+import { parseJsonLossless } from '../core/pluto/json.js';
+import { LosslessNumber } from '../core/pluto/model.js';
 import { hash4, seededRandom } from './random.js';
 import type { EndpointKind, FaultAction, FaultHook, FaultRequest } from './server.js';
 

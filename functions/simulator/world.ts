@@ -8,7 +8,7 @@ import {
   type PlutoExperiment,
   type PlutoPlot,
   type PlutoProject,
-} from '../../functions/core/pluto/model.js';
+} from '../core/pluto/model.js';
 import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random.js';
 
 export interface WorldOptions {
