@@ -2,7 +2,7 @@
  * FinalizeRun over 10,000 experiments, through the deployed definition run locally and the S3
  * adapter against s3rver: it reads every commit record, writes export_log and the manifest, and
  * retention removes 10,000 superseded parts in DeleteObjects requests of at most 1,000 keys.
- * Prints how long FinalizeRun took (its Lambda timeout is 5 minutes). `npm run test:scale`.
+ * Prints how long FinalizeRun took (its Lambda timeout is 15 minutes). `npm run test:scale`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3Store } from '../../functions/adapters/s3-store.js';
