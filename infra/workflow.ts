@@ -98,6 +98,7 @@ export class ExportWorkflow extends Construct {
       fn: lambda.IFunction,
       retryErrors: readonly string[],
       resultPath?: string,
+      payload?: sfn.TaskInput,
     ) => {
       const task = new tasks.LambdaInvoke(this, name, {
         stateName: name,
@@ -105,6 +106,7 @@ export class ExportWorkflow extends Construct {
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
         ...(resultPath === undefined ? {} : { resultPath }),
+        ...(payload === undefined ? {} : { payload }),
       });
       task.addRetry({ errors: [...retryErrors], ...RETRY_BACKOFF });
       return task;
@@ -180,7 +182,14 @@ export class ExportWorkflow extends Construct {
       ),
       { errors: [sfn.Errors.ALL], resultPath: '$.failure' },
     );
-    const startRun = invoke(STATE_NAMES.startRun, functions.startRun, stepErrors);
+    // The execution, not the run id, holds the lease: a second execution of a run id is kept out.
+    const startRun = invoke(
+      STATE_NAMES.startRun,
+      functions.startRun,
+      stepErrors,
+      undefined,
+      sfn.TaskInput.fromObject({ run: sfn.JsonPath.entirePayload, execution: sfn.JsonPath.executionId }),
+    );
     const definition = startRun.next(
       new sfn.Choice(this, 'RunStarted?')
         .when(sfn.Condition.stringEquals('$.status', 'started'), exportExperiments.next(finalizeRun))
