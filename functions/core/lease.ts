@@ -102,6 +102,8 @@ export function describeHolder(lease: Lease): string {
   const holder = lease.holder;
   if (holder === undefined) return `run ${lease.runId}`;
   const where =
-    holder.pid === undefined ? `execution ${holder.execution}` : `process ${holder.pid} on ${holder.host ?? '?'}`;
+    holder.pid === undefined
+      ? `execution ${holder.execution}`
+      : `process ${holder.pid} on ${holder.host ?? '?'}`;
   return `run ${lease.runId} (${where}, started ${holder.startedAt})`;
 }

@@ -131,7 +131,11 @@ export async function runLocalExport(options: LocalExportOptions): Promise<Final
       await Promise.allSettled([...bookkeeping]);
       const reason = error.reason;
       const record = await endRun(
-        { ...ended, outcome: 'interrupted', error: { name: 'RunInterruptedError', message: `interrupted by ${reason}` } },
+        {
+          ...ended,
+          outcome: 'interrupted',
+          error: { name: 'RunInterruptedError', message: `interrupted by ${reason}` },
+        },
         deps,
       );
       throw new RunInterruptedError(reason, record, { cause: error });

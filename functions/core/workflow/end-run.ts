@@ -35,8 +35,7 @@ export type EndedRun =
 
 export async function closeEndedRun(ended: EndedExecution, deps: RecordDeps): Promise<EndedRun> {
   const lease = await readLease(deps.store);
-  const runId =
-    ended.runId ?? (lease?.holder?.execution === ended.execution ? lease.runId : undefined);
+  const runId = ended.runId ?? (lease?.holder?.execution === ended.execution ? lease.runId : undefined);
   if (runId === undefined) return { result: 'not-started' };
   const holds = lease !== undefined && isHeldBy(lease, runId, ended.execution);
   if (lease?.runId === runId && !holds) return { result: 'another-execution', runId };
@@ -89,10 +88,7 @@ const GUARDED_ENDS = {
 } as const;
 
 /** The failure guard: an execution that ended without FinalizeRun gets its run's record. */
-export async function guardEndedExecution(
-  event: ExecutionStatusChange,
-  deps: RecordDeps,
-): Promise<EndedRun> {
+export async function guardEndedExecution(event: ExecutionStatusChange, deps: RecordDeps): Promise<EndedRun> {
   const { detail } = event;
   if (!(detail.status in GUARDED_ENDS)) return { result: 'not-started' };
   const end = GUARDED_ENDS[detail.status as keyof typeof GUARDED_ENDS];

@@ -4,14 +4,21 @@
  */
 import { mapConcurrent } from '../concurrency.js';
 import { TABLE_NAMES } from '../contract.js';
-import { commitRecordKey, exportLogPartKey, itemsKey, manifestKey, partitionLocation, reportKey } from '../layout.js';
+import {
+  commitRecordKey,
+  exportLogPartKey,
+  itemsKey,
+  manifestKey,
+  partitionLocation,
+  reportKey,
+} from '../layout.js';
 import { TableRows } from '../melt.js';
 import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
 import {
   type CommitRecord,
   commitRecordSchema,
-  encodeJson,
   type ErrorInfo,
+  encodeJson,
   type Manifest,
   type PartInfo,
   readJson,

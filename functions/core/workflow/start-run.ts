@@ -16,7 +16,10 @@ import {
   type StartRunOutput,
 } from './messages.js';
 
-export async function startRun({ run: input, execution }: StartRunInput, deps: StepDeps): Promise<StartRunOutput> {
+export async function startRun(
+  { run: input, execution }: StartRunInput,
+  deps: StepDeps,
+): Promise<StartRunOutput> {
   const { store, clock } = deps;
   const now = clock.now();
   const base = {

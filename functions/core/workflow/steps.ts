@@ -14,8 +14,8 @@ import {
   finalizeInputSchema,
   planInputSchema,
   recordFailureInputSchema,
-  startRunInputSchema,
   STATE_NAMES,
+  startRunInputSchema,
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
 import { recordExperimentFailure } from './record-failure.js';
