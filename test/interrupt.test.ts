@@ -13,7 +13,12 @@ import { FolderStore } from '../functions/adapters/folder-store.js';
 import { readManifest } from '../functions/core/history.js';
 import { commitRecordKey, LEASE_KEY } from '../functions/core/layout.js';
 import { readLease } from '../functions/core/lease.js';
-import { createFaultPlan, type FaultPlan, type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
+import {
+  createFaultPlan,
+  type FaultPlan,
+  type RunningSimulator,
+  startSimulator,
+} from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 import { queryLake } from './support/fault-harness.js';
 

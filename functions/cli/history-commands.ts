@@ -27,7 +27,8 @@ export async function runRunsCommand(options: {
     run_id: runId,
     status,
     started_at: startedAt,
-    duration: manifest === undefined ? null : formatMs(Date.parse(manifest.finishedAt) - Date.parse(startedAt)),
+    duration:
+      manifest === undefined ? null : formatMs(Date.parse(manifest.finishedAt) - Date.parse(startedAt)),
     exported: manifest?.counts.exported ?? null,
     unchanged: manifest?.counts.unchanged ?? null,
     skipped: manifest?.counts.skipped ?? null,
