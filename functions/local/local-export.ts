@@ -63,7 +63,7 @@ const BOOKKEEPING_STEPS: ReadonlySet<StepName> = new Set([
   'FinalizeRun',
 ]);
 
-export const thisProcess: ProcessHost = {
+const thisProcess: ProcessHost = {
   name: hostname(),
   pid: process.pid,
   isRunning(pid) {

@@ -12,9 +12,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-
-/** The execution statuses that end a run without FinalizeRun. */
-export const GUARDED_STATUSES = ['FAILED', 'TIMED_OUT', 'ABORTED'] as const;
+import { GUARDED_STATUSES } from '../../functions/core/workflow/end-run.js';
 
 export interface RunGuardProps {
   /** The export state machine whose executions are watched. */

@@ -87,6 +87,9 @@ const GUARDED_ENDS = {
   ABORTED: { outcome: 'interrupted', error: 'ExecutionAborted' },
 } as const;
 
+/** The execution statuses that end a run without FinalizeRun: what the deployed rule matches. */
+export const GUARDED_STATUSES = Object.keys(GUARDED_ENDS) as (keyof typeof GUARDED_ENDS)[];
+
 /** The failure guard: an execution that ended without FinalizeRun gets its run's record. */
 export async function guardEndedExecution(event: ExecutionStatusChange, deps: RecordDeps): Promise<EndedRun> {
   const { detail } = event;
