@@ -84,6 +84,7 @@ describe('FinalizeRun at scale', () => {
     const start: StartRunOutput = {
       runId: RUN_ID,
       status: 'started',
+      execution: 'local:scale',
       itemsKey: itemsKey(RUN_ID),
       experimentCount: EXPERIMENTS,
       full: false,

@@ -51,6 +51,7 @@ async function runAtScale(experiments: number, wideSlots: number): Promise<void>
   const start: StartRunOutput = {
     runId: RUN_ID,
     status: 'started',
+    execution: 'local:scale',
     itemsKey: itemsKey(RUN_ID),
     experimentCount: experiments,
     full: true,
