@@ -23,13 +23,15 @@ export interface ObjectStore {
   readonly location: string;
   /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
   putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
-  /** Writes or replaces, atomically for readers (used for leases and pointers only). */
+  /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   head(key: string): Promise<StoredObject | undefined>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
   delete(key: string): Promise<void>;
+  /** Deletes every key (a missing one is not an error), as few requests as the store allows. */
+  deleteAll(keys: readonly string[]): Promise<void>;
   /**
    * Removes what an interrupted writer leaves behind that `list` never shows (a folder store's
    * temporary files and empty folders) when untouched since `before`; returns how many went.
