@@ -85,7 +85,7 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLakeStore(config.out);
+  const lake = await openLakeStore(config.out, 'export');
   const progress = new TerminalProgress(process.stderr);
   const settings = {
     rowsPerPart: config.rowsPerPart,
