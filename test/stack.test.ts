@@ -195,11 +195,7 @@ describe('the data lake', () => {
     });
     const rules = (propertiesOf(bucket).LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
     expect(rules).toContainEqual(
-      expect.objectContaining({
-        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
-        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
-        Status: 'Enabled',
-      }),
+      expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }),
     );
     expect(s.resources[keyId]).toMatchObject({
       DeletionPolicy: 'Retain',
@@ -227,6 +223,21 @@ describe('the data lake', () => {
       .map((p) => (p.Properties.Bucket as { Ref: string }).Ref)
       .sort();
     expect(sslDenied).toEqual([bucketId, logsId].sort());
+  });
+
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html
+  it('aborts incomplete multipart uploads of the whole bucket a day after they began (S3 lifecycle AbortIncompleteMultipartUpload)', () => {
+    const s = defaults;
+    const bucket = s.resources[idOf(s, s.stack.lake.bucket)];
+    const rules = (propertiesOf(bucket).LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    const aborting = rules.filter((rule) => rule.AbortIncompleteMultipartUpload !== undefined);
+    expect(aborting).toEqual([
+      {
+        Id: 'abort-incomplete-multipart-uploads',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      },
+    ]);
   });
 
   it('honours retention days and removal policy, and leaves an existing bucket alone', () => {

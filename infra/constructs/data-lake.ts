@@ -123,8 +123,13 @@ export class DataLake extends Construct {
         serverAccessLogsPrefix: 'lake/',
         lifecycleRules: [
           {
-            id: 'abort-incomplete-uploads-and-expire-old-versions',
-            abortIncompleteMultipartUploadAfter: Duration.days(7),
+            // A killed writer's parts stay billed until the upload is aborted; no upload of a
+            // function (15 minutes at most) or of a local export is still going a day later.
+            id: 'abort-incomplete-multipart-uploads',
+            abortIncompleteMultipartUploadAfter: Duration.days(1),
+          },
+          {
+            id: 'expire-old-versions',
             noncurrentVersionExpiration: props.noncurrentVersionRetention ?? Duration.days(30),
             expiredObjectDeleteMarker: true,
           },
