@@ -5,6 +5,7 @@ import { readManifest } from '../core/history.js';
 import { LEASE_KEY } from '../core/layout.js';
 import { readLease, releaseLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
 import { CODE_VERSION } from '../core/version.js';
@@ -39,6 +40,11 @@ export const exportConfigSchema = z.object({
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
   retentionDays: z.coerce.number().min(0).max(3650).default(7),
+  connectTimeoutSeconds: z.coerce
+    .number()
+    .positive()
+    .max(3600)
+    .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -52,6 +58,7 @@ const OPTION_NAMES: Record<string, string> = {
   rowsPerPart: '--rows-per-part',
   missingExperiments: '--missing',
   retentionDays: '--retention-days',
+  connectTimeoutSeconds: '--connect-timeout',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -66,6 +73,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     full: values.full,
     missingExperiments: values.missing,
     retentionDays: values['retention-days'],
+    connectTimeoutSeconds: values['connect-timeout'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -113,7 +121,13 @@ export async function runExportCommand(
       },
       store: lake.store,
       catalog: lake.catalog,
-      pluto: createPlutoClient({ baseUrl: config.apiUrl, secrets, version: CODE_VERSION }),
+      pluto: createPlutoClient({
+        baseUrl: config.apiUrl,
+        secrets,
+        version: CODE_VERSION,
+        firstContact: { budgetMs: config.connectTimeoutSeconds * 1000 },
+        onRetry: (info) => progress.retrying(info),
+      }),
       settings,
       experimentConcurrency: config.concurrency,
       slotConcurrency: config.concurrency,
@@ -181,6 +195,9 @@ export function explainRunFailure(error: unknown): Error {
   if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
     return new ConfigError(message, { cause: error });
   }
-  if (error.error === 'StoreFullError') return new Error(message, { cause: error });
+  if (error.error === 'PlutoWrongServerError') return new ConfigError(message, { cause: error });
+  if (error.error === 'StoreFullError' || error.error === 'PlutoUnavailableError') {
+    return new Error(message, { cause: error });
+  }
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
 }

@@ -16,6 +16,7 @@ commands:
   export   [--api-url URL] [--out DIR|s3://bucket/prefix] [--experiments ID,..] [--projects ID,..]
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
            [--missing keep|retire] [--retention-days N]  disappeared experiments; superseded data
+           [--rows-per-part N] [--connect-timeout S]     Parquet rows per part; first request's budget
   query    [--lake DIR] [--json] "SQL"                   DuckDB over the current partitions
   runs     [--lake DIR] [--limit N] [--json]             recent runs from their manifests, newest first
   status   [--lake DIR] [--json] EXPERIMENT_ID           what is current for one experiment, and its history
@@ -64,6 +65,7 @@ const EXPORT_OPTIONS = {
   full: { type: 'boolean' },
   missing: { type: 'string' },
   'retention-days': { type: 'string' },
+  'connect-timeout': { type: 'string' },
 } as const;
 const RUNS_OPTIONS = {
   lake: { type: 'string' },

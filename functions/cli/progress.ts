@@ -1,4 +1,5 @@
 /** Progress for humans: a redrawn bar on a terminal, one plain line per event otherwise. */
+import type { RetryInfo } from '../core/pluto/retry.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
 
 export interface ExperimentOutcome {
@@ -51,6 +52,14 @@ export class TerminalProgress implements ProgressListener {
     this.outcomes.push(outcome);
     if (!this.interactive)
       this.line(`${experimentId}: ${status} (${rows} rows, ${formatMs(outcome.durationMs)})`);
+    this.draw(true);
+  }
+
+  /** Every retry is shown as it happens, so a slow or failing Pluto is never a silent screen. */
+  retrying({ attempt, attempts, delayMs, error }: RetryInfo): void {
+    const next = attempt + 1;
+    const count = attempts === undefined ? `attempt ${next}` : `${next} of ${attempts}`;
+    this.line(`${error.message.split('\n')[0]}: retrying (${count}) after ${formatMs(delayMs)}`);
     this.draw(true);
   }
 

@@ -3,7 +3,7 @@
  * at once, not a storage fault for the workflow to retry for minutes.
  */
 import { mkdir, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 
 /** `statfs` magic numbers of kernel filesystems that look like folders but cannot hold files. */
@@ -30,6 +30,16 @@ const WRITE_REFUSALS: Readonly<Record<string, string>> = {
 };
 
 export async function checkOutputFolder(out: string): Promise<void> {
+  try {
+    await check(out);
+  } catch (error) {
+    const refusal = WRITE_REFUSALS[(error as NodeJS.ErrnoException).code ?? ''];
+    if (refusal === undefined) throw error;
+    throw new ConfigError(`--out ${out} ${refusal}`, { cause: error });
+  }
+}
+
+async function check(out: string): Promise<void> {
   const root = resolve(out);
   const existing = await nearestExisting(root);
   if (!existing.isDirectory) {
@@ -40,16 +50,14 @@ export async function checkOutputFolder(out: string): Promise<void> {
   if (pseudo !== undefined) {
     throw new ConfigError(`--out ${out} is on ${pseudo}, a kernel pseudo-filesystem that cannot hold a lake`);
   }
+  // One level at a time: a recursive mkdir reports a read-only filesystem as ENOENT.
+  const missing = relative(existing.path, root)
+    .split(sep)
+    .filter((part) => part !== '');
+  for (let i = 1; i <= missing.length; i++) await mkdir(join(existing.path, ...missing.slice(0, i)));
   const probe = join(root, `.write-check-${process.pid}`);
-  try {
-    await mkdir(root, { recursive: true });
-    await writeFile(probe, '');
-    await rm(probe);
-  } catch (error) {
-    const refusal = WRITE_REFUSALS[(error as NodeJS.ErrnoException).code ?? ''];
-    if (refusal === undefined) throw error;
-    throw new ConfigError(`--out ${out} ${refusal}`, { cause: error });
-  }
+  await writeFile(probe, '');
+  await rm(probe);
 }
 
 /** The path itself or its closest ancestor that exists; a file in the way stops the walk. */
