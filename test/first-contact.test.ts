@@ -60,25 +60,17 @@ describe('first contact with a server that is not Pluto', () => {
     expect(await snapshotFiles(lake)).toEqual({});
   });
 
-  it('exits 2 after one request when the list endpoint is a 404, whatever its type', async () => {
+  it.each([
+    { what: 'the list endpoint is a 404, whatever its type', status: 404, type: 'application/json' },
+    { what: 'JSON comes back as another content type', status: 200, type: 'text/plain' },
+  ])('exits 2 after one request when $what', async ({ status, type }) => {
     const url = await answering((_req, res) => {
-      res.writeHead(404, { 'Content-Type': 'application/json' });
-      res.end('{"detail":"Not found."}');
+      res.writeHead(status, { 'Content-Type': type });
+      res.end('{"count":0,"items":[],"detail":"Not found."}');
     });
     const result = await exportFrom(url);
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('answered 404 (application/json) instead of');
-    expect(requests).toHaveLength(1);
-  });
-
-  it('exits 2 after one request when JSON comes back as another content type', async () => {
-    const url = await answering((_req, res) => {
-      res.writeHead(200, { 'Content-Type': 'text/plain' });
-      res.end('{"count":0,"items":[]}');
-    });
-    const result = await exportFrom(url);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('answered 200 (text/plain) instead of');
+    expect(result.stderr).toContain(`answered ${status} (${type}) instead of Pluto's JSON`);
     expect(requests).toHaveLength(1);
   });
 
