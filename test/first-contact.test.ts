@@ -159,7 +159,8 @@ describe('an --out folder that cannot hold a lake', () => {
     );
 
   it('exits 2 at once when --out is a file, or a file stands in its path, and leaves the file alone', async () => {
-    const file = join(lake, 'notes.txt');
+    const folder = await mkdtemp(join(tmpdir(), 'pluto-out-file-'));
+    const file = join(folder, 'notes.txt');
     await writeFile(file, 'mine');
     const direct = await refused(file);
     expect(direct.code).toBe(2);
@@ -169,9 +170,9 @@ describe('an --out folder that cannot hold a lake', () => {
     expect(below.stderr.trim()).toBe(
       `pluto-export: --out ${join(file, 'lake')}: ${file} is a file, not a folder`,
     );
-    expect(await readdir(lake)).toEqual(['notes.txt']);
+    expect(await readdir(folder)).toEqual(['notes.txt']);
     expect(await readFile(file, 'utf8')).toBe('mine');
-    await rm(file);
+    await rm(folder, { recursive: true });
   });
 
   it('exits 2 at once when --out is inside /proc', async () => {

@@ -1,6 +1,7 @@
+import { CurrentTreeCatalog } from '../adapters/current-tree.js';
+import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { Catalog, ObjectStore } from '../core/ports.js';
-import { openFolderLake } from './local-export.js';
 import { checkOutputFolder } from './output-folder.js';
 
 export interface LakeHandle {
@@ -19,6 +20,15 @@ export async function openLakeStore(out: string, purpose: 'read' | 'export' = 'r
     if (purpose === 'export') await store.checkConfigured();
     return { store, catalog: new StoreCatalog(store) };
   }
-  if (purpose === 'export') await checkOutputFolder(out);
-  return openFolderLake(out);
+  if (purpose === 'read') return openFolderLake(out);
+  await checkOutputFolder(out);
+  const lake = openFolderLake(out);
+  await lake.catalog.sync();
+  return lake;
+}
+
+/** The local lake: a folder store with its catalog beside the data and the `current/` tree it keeps. */
+export function openFolderLake(root: string): { store: FolderStore; catalog: CurrentTreeCatalog } {
+  const store = new FolderStore(root);
+  return { store, catalog: new CurrentTreeCatalog(new StoreCatalog(store), root) };
 }

@@ -1,0 +1,117 @@
+/**
+ * The lake read with one's own tools: DuckDB's read_parquet over the documented `current/` path
+ * gives exactly the committed rows, however many runs left their files under `data/`.
+ */
+import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
+import { createPlutoClient } from '../functions/core/pluto/client.js';
+import { openFolderLake } from '../functions/local/lake-location.js';
+import { runLocalExport } from '../functions/local/local-export.js';
+import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
+
+let simulator: RunningSimulator;
+let root: string;
+
+async function exportRun(runId: string, full: boolean): Promise<string> {
+  const { store, catalog } = openFolderLake(root);
+  const token = simulator.truth.token;
+  const output = await runLocalExport({
+    input: { runId, full },
+    store,
+    catalog,
+    pluto: createPlutoClient({
+      baseUrl: simulator.url,
+      secrets: { getToken: async () => token, refresh: async () => token },
+      version: 'test',
+    }),
+    settings: {
+      rowsPerPart: 400,
+      pageSize: 100,
+      leaseTtlMs: 60_000,
+      supersededRunGraceMs: 7 * 86_400_000,
+      codeVersion: 'test',
+    },
+    experimentConcurrency: 2,
+    slotConcurrency: 2,
+    retryDelayScale: 0,
+  });
+  return output.status;
+}
+
+/** Plain DuckDB, as a user would open it: no views, no catalog. */
+async function duckdb(sql: string): Promise<unknown[][]> {
+  const connection = await (await DuckDBInstance.create()).connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRows();
+  } finally {
+    connection.closeSync();
+  }
+}
+
+async function committed(sql: string): Promise<Record<string, unknown>[]> {
+  const { catalog } = openFolderLake(root);
+  const lake = await openLake({ root, catalog });
+  try {
+    return toJsonRows(await lake.query(sql));
+  } finally {
+    lake.close();
+  }
+}
+
+beforeAll(async () => {
+  simulator = await startSimulator({ seed: 5, experiments: 3, genes: [300, 500], samples: [3, 4] });
+  root = await mkdtemp(join(tmpdir(), 'pluto-current-'));
+  expect(await exportRun('run-1', false)).toBe('committed');
+  // A full run writes every partition again: data/ now holds two copies of everything.
+  expect(await exportRun('run-2', true)).toBe('committed');
+});
+afterAll(async () => {
+  await simulator.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('the current/ tree', () => {
+  it('gives read_parquet exactly the committed rows of every experiment table after two runs', async () => {
+    for (const table of ['assay', 'samples', 'experiments']) {
+      const expected = await committed(
+        `select experiment_id, count(*) as n from ${table} group by 1 order by 1`,
+      );
+      expect(expected.length).toBeGreaterThan(0);
+      const read = await duckdb(
+        `select experiment_id, count(*) from read_parquet('${root}/current/${table}/*/*.parquet', hive_partitioning = true) group by 1 order by 1`,
+      );
+      expect(read.map(([id, n]) => ({ experiment_id: id, n: Number(n) }))).toEqual(
+        expected.map((row) => ({ experiment_id: row.experiment_id, n: Number(row.n) })),
+      );
+      const [[everyRun]] = (await duckdb(
+        `select count(*) from read_parquet('${root}/data/${table}/*/*/*.parquet')`,
+      )) as [[bigint]];
+      const total = expected.reduce((sum, row) => sum + Number(row.n), 0);
+      expect(Number(everyRun)).toBe(2 * total);
+    }
+  });
+
+  it('links each partition to the run folder the catalog points at, relative to the lake', async () => {
+    const pointers = await openFolderLake(root).catalog.listPartitions('assay');
+    expect(pointers.length).toBeGreaterThan(0);
+    for (const pointer of pointers) {
+      expect(pointer.runId).toBe('run-2');
+      const link = await readlink(join(root, 'current', 'assay', `experiment_id=${pointer.partitionValue}`));
+      expect(link).toBe(`../../data/assay/experiment_id=${pointer.partitionValue}/run_id=run-2`);
+    }
+  });
+
+  it('is rebuilt from the catalog by sync when it was lost', async () => {
+    await rm(join(root, 'current'), { recursive: true });
+    await openFolderLake(root).catalog.sync();
+    const [[count]] = (await duckdb(
+      `select count(*) from read_parquet('${root}/current/assay/*/*.parquet')`,
+    )) as [[bigint]];
+    const [row] = await committed('select count(*) as n from assay');
+    expect(Number(count)).toBe(Number(row?.n));
+  });
+});
