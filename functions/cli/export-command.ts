@@ -12,7 +12,7 @@ import { CODE_VERSION } from '../core/version.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
-import { formatMs, formatTable, TerminalProgress } from './progress.js';
+import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
 const idList = z
   .string()
@@ -150,24 +150,38 @@ export async function runExportCommand(
   const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
     const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
+    // Rows this run wrote: an unchanged experiment's record repeats the counts of the run it kept.
     const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>
-      record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
+      record.status !== 'exported'
+        ? 0
+        : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
     process.stdout.write(
       `${formatTable(
-        ['experiment', 'status', 'samples', 'assay', 'results', 'duration', 'detail'],
+        [
+          'experiment',
+          'status',
+          'sample_rows',
+          'assay_rows',
+          'result_rows',
+          'rows_written',
+          'duration',
+          'detail',
+        ],
         manifest.experiments.map((record) => [
           record.experimentId,
           record.status,
           rowsOf(record, (d) => d === 'samples'),
           rowsOf(record, (d) => d === 'assay'),
           rowsOf(record, (d) => d.startsWith('plot-')),
+          rowsOf(record, () => true),
           formatMs(
             durations.get(record.experimentId) ??
               Date.parse(record.finishedAt) - Date.parse(record.startedAt),
           ),
           record.error ? (record.error.detail ?? record.error.message) : '',
         ]),
-      )}\n`,
+      )}\n${ROWS_WRITTEN_MEANING}; sample_rows, assay_rows and result_rows split it by table ` +
+        `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
   const counts = output.experiments;
