@@ -2,44 +2,22 @@
  * The lake read with one's own tools: DuckDB's read_parquet over the documented `current/` path
  * gives exactly the committed rows, however many runs left their files under `data/`.
  */
-import { mkdtemp, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
-import { createPlutoClient } from '../functions/core/pluto/client.js';
 import { openFolderLake } from '../functions/local/lake-location.js';
-import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
+import { exportWith } from './support/fault-harness.js';
 
 let simulator: RunningSimulator;
 let root: string;
 
 async function exportRun(runId: string, full: boolean): Promise<string> {
   const { store, catalog } = openFolderLake(root);
-  const token = simulator.truth.token;
-  const output = await runLocalExport({
-    input: { runId, full },
-    store,
-    catalog,
-    pluto: createPlutoClient({
-      baseUrl: simulator.url,
-      secrets: { getToken: async () => token, refresh: async () => token },
-      version: 'test',
-    }),
-    settings: {
-      rowsPerPart: 400,
-      pageSize: 100,
-      leaseTtlMs: 60_000,
-      supersededRunGraceMs: 7 * 86_400_000,
-      codeVersion: 'test',
-    },
-    experimentConcurrency: 2,
-    slotConcurrency: 2,
-    retryDelayScale: 0,
-  });
-  return output.status;
+  return (await exportWith({ simulator, store, catalog, runId, full })).status;
 }
 
 /** Plain DuckDB, as a user would open it: no views, no catalog. */
@@ -93,6 +71,17 @@ describe('the current/ tree', () => {
       const total = expected.reduce((sum, row) => sum + Number(row.n), 0);
       expect(Number(everyRun)).toBe(2 * total);
     }
+  });
+
+  it("answers the README's DuckDB query over current/ with the committed rows", async () => {
+    const readme = await readFile('README.md', 'utf8');
+    const documented = /^select .*read_parquet\('lake\/current\/.*;$/m.exec(readme)?.[0];
+    expect(documented).toBeDefined();
+    const rows = await duckdb((documented ?? '').replace("'lake/", `'${root}/`).replace(/;$/, ' order by 1'));
+    const expected = await committed('select experiment_id, count(*) as n from assay group by 1 order by 1');
+    expect(rows.map(([id, n]) => [id, Number(n)])).toEqual(
+      expected.map((r) => [r.experiment_id, Number(r.n)]),
+    );
   });
 
   it('links each partition to the run folder the catalog points at, relative to the lake', async () => {

@@ -52,7 +52,8 @@ export async function withFirstContactRetry<T>(
       const planned = schedule.delaysMs[attempt - 1];
       const asked = error instanceof PlutoRateLimitedError ? (error.retryAfterMs ?? 0) : 0;
       const delayMs = Math.max(planned ?? 0, asked);
-      if (planned === undefined || now() - started + delayMs > schedule.budgetMs) {
+      // The planned waits fit the budget by construction; only a longer Retry-After can overrun it.
+      if (planned === undefined || (asked > planned && now() - started + asked > schedule.budgetMs)) {
         throw new PlutoUnavailableError(
           `Pluto did not answer ${what} after ${attempt} attempt(s): ${error.message}; try again later`,
           { cause: error },
