@@ -90,14 +90,15 @@ describe('first contact with a Pluto that fails', () => {
       res.writeHead(500, { 'Content-Type': 'application/json' });
       res.end('{"detail":"Internal error."}');
     });
-    const result = await exportFrom(url, '--connect-timeout', '1.5');
+    // Attempts of 2 s each: a loaded machine's slow first connection must not turn a 500 into a timeout.
+    const result = await exportFrom(url, '--connect-timeout', '12');
     expect(result.code).toBe(1);
     const lines = result.stderr.trim().split('\n');
     const answer = 'Pluto answered 500 for lab/projects/?limit=1000&offset=0: Internal error.';
     expect(lines).toEqual([
-      `${answer}: retrying (2 of 4) after 50 ms`,
-      `${answer}: retrying (3 of 4) after 100 ms`,
-      `${answer}: retrying (4 of 4) after 200 ms`,
+      `${answer}: retrying (2 of 4) after 400 ms`,
+      `${answer}: retrying (3 of 4) after 800 ms`,
+      `${answer}: retrying (4 of 4) after 1.6 s`,
       `pluto-export: Pluto did not answer lab/projects/?limit=1000&offset=0 after 4 attempt(s): ${answer}; try again later`,
     ]);
     expect(requests).toHaveLength(4);
