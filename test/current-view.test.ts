@@ -7,10 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
 import { openFolderLake } from '../functions/local/lake-location.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
-import { exportWith } from './support/fault-harness.js';
+import { exportWith, queryLake } from './support/fault-harness.js';
 
 let simulator: RunningSimulator;
 let root: string;
@@ -30,15 +29,7 @@ async function duckdb(sql: string): Promise<unknown[][]> {
   }
 }
 
-async function committed(sql: string): Promise<Record<string, unknown>[]> {
-  const { catalog } = openFolderLake(root);
-  const lake = await openLake({ root, catalog });
-  try {
-    return toJsonRows(await lake.query(sql));
-  } finally {
-    lake.close();
-  }
-}
+const committed = (sql: string) => queryLake(root, sql);
 
 beforeAll(async () => {
   simulator = await startSimulator({ seed: 5, experiments: 3, genes: [300, 500], samples: [3, 4] });
