@@ -67,7 +67,7 @@ export const COMMANDS = {
     },
   }),
   runs: command({
-    summary: 'Recent runs from their manifests, newest first.',
+    summary: 'Every run with its status, newest first.',
     options: { lake: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
     help: { lake: LAKE_HELP, limit: ['N', 'how many runs (default 20)'], json: JSON_HELP },
     run: async (values) => (await import('./history-commands.js')).runRunsCommand(values),

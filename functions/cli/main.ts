@@ -1,6 +1,7 @@
 /**
  * `pluto-export <command>`: export, query, runs, status, simulate.
- * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration.
+ * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration, 3 another live run
+ * holds the lease, 128 + n interrupted by signal n (the README's table).
  */
 import { parseArgs } from 'node:util';
 import {

@@ -1,4 +1,6 @@
 /** Progress for humans: a redrawn bar on a terminal, one plain line per event otherwise. */
+
+import { describeHolder, type Lease } from '../core/lease.js';
 import type { RetryInfo } from '../core/pluto/retry.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
 
@@ -105,6 +107,12 @@ export class TerminalProgress implements ProgressListener {
     const count = attempts === undefined ? `attempt ${next}` : `${next} of ${attempts}`;
     this.line(`${error.message.split('\n')[0]}: retrying (${count}) after ${formatMs(delayMs)}`);
     this.draw(true);
+  }
+
+  leaseTakenOver({ from }: { from: Lease }): void {
+    const why =
+      Date.parse(from.expiresAt) <= Date.now() ? `lease expired at ${from.expiresAt}` : 'process is gone';
+    this.line(`pluto-export: taking over the lease of ${describeHolder(from)}: its ${why}`);
   }
 
   finish(): void {
