@@ -19,7 +19,7 @@ import { ConfigError } from '../functions/core/errors.js';
 import { LEASE_KEY, manifestKey, reportKey } from '../functions/core/layout.js';
 import { type Manifest, manifestSchema } from '../functions/core/records.js';
 import { parseEnvironment } from '../functions/handlers/runtime.js';
-import { openFolderLake } from '../functions/local/local-export.js';
+import { openFolderLake } from '../functions/local/lake-location.js';
 import { type RunningHostile, startHostileSimulator } from '../functions/simulator/hostile.js';
 import type { Fault, FaultRule } from '../functions/simulator/index.js';
 import { type CliResult, runCli } from './support/cli.js';

@@ -11,6 +11,7 @@ import {
   DEFAULT_MAX_LIST_PAGES,
   DEFAULT_MAX_RESPONSE_BYTES,
 } from '../core/pluto/client.js';
+import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
 import { SAFE_ID, SAFE_ID_RULE } from '../core/safe-text.js';
@@ -18,7 +19,7 @@ import { CODE_VERSION } from '../core/version.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
-import { formatMs, formatTable, TerminalProgress } from './progress.js';
+import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
 const DEFAULT_API_URL = 'https://api.pluto.bio/';
 
@@ -55,6 +56,11 @@ export const exportConfigSchema = z.object({
   maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
   maxResponseMiB: positiveInt(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  connectTimeoutSeconds: z.coerce
+    .number()
+    .positive()
+    .max(3600)
+    .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -73,6 +79,7 @@ const OPTION_NAMES: Record<string, string> = {
   maxSlotsPerExperiment: '--max-slots-per-experiment',
   maxListPages: '--max-list-pages',
   maxResponseMiB: '--max-response-mib',
+  connectTimeoutSeconds: '--connect-timeout',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -92,6 +99,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     maxSlotsPerExperiment: values['max-slots-per-experiment'],
     maxListPages: values['max-list-pages'],
     maxResponseMiB: values['max-response-mib'],
+    connectTimeoutSeconds: values['connect-timeout'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -111,7 +119,7 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLakeStore(config.out);
+  const lake = await openLakeStore(config.out, 'export');
   const progress = new TerminalProgress(process.stderr);
   const settings = {
     rowsPerPart: config.rowsPerPart,
@@ -152,6 +160,8 @@ export async function runExportCommand(
         version: CODE_VERSION,
         maxListPages: config.maxListPages,
         maxResponseBytes: config.maxResponseMiB * MIB,
+        firstContact: { budgetMs: config.connectTimeoutSeconds * 1000 },
+        onRetry: (info) => progress.retrying(info),
       }),
       settings,
       experimentConcurrency: config.concurrency,
@@ -182,24 +192,38 @@ export async function runExportCommand(
   const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
     const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
+    // Rows this run wrote: an unchanged experiment's record repeats the counts of the run it kept.
     const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>
-      record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
+      record.status !== 'exported'
+        ? 0
+        : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
     process.stdout.write(
       `${formatTable(
-        ['experiment', 'status', 'samples', 'assay', 'results', 'duration', 'detail'],
+        [
+          'experiment',
+          'status',
+          'sample_rows',
+          'assay_rows',
+          'result_rows',
+          'rows_written',
+          'duration',
+          'detail',
+        ],
         manifest.experiments.map((record) => [
           record.experimentId,
           record.status,
           rowsOf(record, (d) => d === 'samples'),
           rowsOf(record, (d) => d === 'assay'),
           rowsOf(record, (d) => d.startsWith('plot-')),
+          rowsOf(record, () => true),
           formatMs(
             durations.get(record.experimentId) ??
               Date.parse(record.finishedAt) - Date.parse(record.startedAt),
           ),
           record.error ? (record.error.detail ?? record.error.message) : '',
         ]),
-      )}\n`,
+      )}\n${ROWS_WRITTEN_MEANING}; sample_rows, assay_rows and result_rows split it by table ` +
+        `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
   const counts = output.experiments;
@@ -257,6 +281,9 @@ export function explainRunFailure(error: unknown): Error {
   if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
     return new ConfigError(message, { cause: error });
   }
-  if (error.error === 'StoreFullError') return new Error(message, { cause: error });
+  if (error.error === 'PlutoWrongServerError') return new ConfigError(message, { cause: error });
+  if (error.error === 'StoreFullError' || error.error === 'PlutoUnavailableError') {
+    return new Error(message, { cause: error });
+  }
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
 }

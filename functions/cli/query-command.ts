@@ -18,12 +18,17 @@ export async function runQueryCommand(options: {
     throw new ConfigError('query needs a SQL string, e.g. "select count(*) from assay"');
   const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
   try {
-    const rows = toJsonRows(
-      await lake.query(options.sql).catch((error: unknown) => {
-        // Refused SQL is a usage error: exit 2, like any other bad argument.
-        throw error instanceof ReadOnlyQueryError ? new ConfigError(error.message) : error;
-      }),
-    );
+    let result: Awaited<ReturnType<typeof lake.query>>;
+    try {
+      result = await lake.query(options.sql);
+    } catch (error) {
+      // Refused SQL is a usage error: exit 2, like any other bad argument.
+      if (error instanceof ReadOnlyQueryError) throw new ConfigError(error.message);
+      // DuckDB's message goes on after its first line: the candidate names and the caret under the mistake.
+      process.stderr.write(`pluto-export: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+    const rows = toJsonRows(result);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
     } else {
