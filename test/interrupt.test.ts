@@ -71,6 +71,6 @@ describe('an interrupted export', () => {
     });
     expect(next.code, next.stderr).toBe(0);
     expect(next.stdout).toContain(`run next committed`);
-    expect(next.stdout).toMatch(/1 exported, 0 unchanged, 1 skipped, 0 failed/);
+    expect(next.stdout).toMatch(/1 exported, 0 partial, 0 unchanged, 1 skipped, 0 failed/);
   });
 });

@@ -29,11 +29,12 @@ export async function runRunsCommand(options: {
     started_at: run.startedAt,
     duration: formatMs(Date.parse(run.finishedAt) - Date.parse(run.startedAt)),
     exported: run.counts.exported,
+    partial: run.counts.partial,
     unchanged: run.counts.unchanged,
     skipped: run.counts.skipped,
     failed: run.counts.failed,
     rows_written: run.experiments
-      .filter((r) => r.status === 'exported')
+      .filter((r) => r.status === 'exported' || r.status === 'partial')
       .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0),
   }));
   if (options.json) process.stdout.write(`${JSON.stringify(rows)}\n`);

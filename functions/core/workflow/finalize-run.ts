@@ -19,6 +19,7 @@ import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
 import {
   type CommitRecord,
   commitRecordSchema,
+  type ExperimentCounts,
   encodeJson,
   type Manifest,
   manifestSchema,
@@ -34,7 +35,7 @@ import { renderRunReport } from './report.js';
 import { endIfRunAborted } from './run-abort.js';
 
 const RECORD_READS_IN_FLIGHT = 32;
-const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
+const NO_COUNTS: ExperimentCounts = { exported: 0, partial: 0, unchanged: 0, skipped: 0, failed: 0 };
 
 export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise<FinalizeOutput> {
   const { runId } = input;
@@ -188,7 +189,8 @@ async function writeExportLog(
         experiment_id: record.experimentId,
         dataset: dataset?.dataset ?? 'experiment',
         plot_id: dataset?.plotId ?? null,
-        status: dataset?.status ?? record.status,
+        // The experiment's own row carries the experiment's status: exported or partial.
+        status: dataset === undefined || dataset.dataset === 'experiment' ? record.status : dataset.status,
         api_count: dataset?.apiCount ?? null,
         rows_written: dataset?.rowsWritten ?? 0,
         parts: dataset?.parts.length ?? 0,
