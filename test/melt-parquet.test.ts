@@ -243,7 +243,12 @@ describe('meltAssay', () => {
 });
 
 describe('meltResults and differential_expression', () => {
-  const ctx = { plotId: 'plot-1', analysisType: 'differential_expression', pipelineVersion: '2.1.0' };
+  const ctx = {
+    plotId: 'plot-1',
+    analysisId: 'analysis-1',
+    analysisType: 'differential_expression',
+    pipelineVersion: '2.1.0',
+  };
 
   it('melts DE results into results and one typed row per feature', async () => {
     const headers = ['Gene_Symbol', 'Average_Expression', 'Log2_Fold_Change', 'P_Value', 'Adj_P_Value'];

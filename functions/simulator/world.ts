@@ -242,7 +242,8 @@ export class World implements SimulatorTruth {
     };
 
     for (let p = 0; p < options.projects; p++) {
-      const id = freshId('PLP', 5);
+      // Pluto's R client documents project ids like PLXP02355 and experiment ids like PLX239843.
+      const id = freshId('PLXP', 5);
       this.projects.push({
         id,
         object: {
@@ -430,7 +431,7 @@ export class World implements SimulatorTruth {
           pipeline_version: pick(random, ['1.4.2', '2.0.1', '2.1.0']),
         },
         display: { display_type: displayType, plot_title: title, is_archived: false },
-        share_level: 'lab',
+        share_level: 'shareable',
         status: 'published',
       });
       results.set(uuid, data(uuid));
@@ -446,10 +447,11 @@ export class World implements SimulatorTruth {
           column === 0 ? geneSymbol(row) : statistics(CODE.de, row, column),
         ),
     );
+    // Pluto's R client tests: a PCA plot has analysis type principal_components, display sample_scatter_plot.
     addPlot(
       'principal_components',
       'PCA of all samples',
-      'principal_components',
+      'sample_scatter_plot',
       'PCA',
       () =>
         new GeneratedDataset(PCA_HEADERS, sampleCount, 'rows', (row, column) => {
@@ -465,10 +467,11 @@ export class World implements SimulatorTruth {
       addPlot(
         'differential_binding',
         `Differential binding: ${groups[1]} vs ${groups[0]}`,
-        'volcano_plot',
+        // Column-major like differential expression (Pluto's R client tests read both as volcano_plot_v2).
+        'volcano_plot_v2',
         'Differential binding',
         () =>
-          new GeneratedDataset(['peak_id', ...DE_HEADERS], peaks, 'rows', (row, column) => {
+          new GeneratedDataset(['peak_id', ...DE_HEADERS], peaks, 'columns', (row, column) => {
             const x = h(CODE.peak, row, 0);
             if (column === 0) {
               const start = 10_000 + (x % 200_000_000);
@@ -489,7 +492,8 @@ export class World implements SimulatorTruth {
       description: `${sampleCount} samples, ${groups[0]} and ${groups[1]}`,
       organism: { shortname: pick(random, ['human', 'mouse']) },
       type: { shortname: type },
-      share_level: pick(random, ['lab', 'organization', 'project']),
+      // The share levels Pluto's R client documents.
+      share_level: pick(random, ['private', 'shareable', 'public']),
       status: 'complete',
       assay_data_units: { units: { shortname: units } },
       plot_count: plotObjects.length,
