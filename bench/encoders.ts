@@ -21,7 +21,6 @@ import {
   meltDeRows,
   meltResultRows,
   type ParsedPage,
-  type PlotContext,
   parquetjsBytes,
   type TidyRow,
 } from './baseline.js';
