@@ -281,6 +281,7 @@ describe('meltResults and differential_expression', () => {
     expect(deBack).toEqual([
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'TP53',
         gene_symbol: 'TP53',
@@ -292,6 +293,7 @@ describe('meltResults and differential_expression', () => {
       },
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'BRCA1',
         gene_symbol: 'BRCA1',
@@ -303,6 +305,7 @@ describe('meltResults and differential_expression', () => {
       },
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'Gene',
         gene_symbol: 'Gene',

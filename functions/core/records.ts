@@ -47,9 +47,9 @@ export const plannedDatasetSchema = z.object({
   plotId: z.string().optional(),
   /**
    * `planned`: slots fetch it; `carried`: unchanged since the previous, partial commit, whose parts
-   * are copied; `skipped`/`failed`: refused or broken while planning, with `error`.
+   * are copied; `no_data`/`skipped`/`failed`: no table, refused or broken while planning, with `error`.
    */
-  status: z.enum(['planned', 'carried', 'skipped', 'failed']),
+  status: z.enum(['planned', 'carried', 'no_data', 'skipped', 'failed']),
   count: z.number().int().nonnegative(),
   headers: z.array(z.string()),
   slotCount: z.number().int().nonnegative(),

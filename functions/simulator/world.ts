@@ -11,7 +11,26 @@ import {
 } from '../core/pluto/model.js';
 import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random.js';
 
+/**
+ * Behaviours of the real API that Pluto's clients show but do not pin down, each switchable:
+ * - `paging-ignored`: column-major plot data answers every row whatever `limit`/`offset` ask;
+ * - `signed-url-csv` / `signed-url-json`: the PCA plot's data answers `{url}`, a signed URL (on
+ *   this server, refusing any Authorization header as S3 does) serving the table as CSV or JSON;
+ * - `image-plot`: every experiment has one more plot, an image analysis whose `{url}` serves a PNG;
+ * - `shared-analysis`: every experiment has one more plot showing the differential expression
+ *   analysis again (same analysis uuid, same rows).
+ */
+export const SIMULATOR_VARIANTS = [
+  'paging-ignored',
+  'signed-url-csv',
+  'signed-url-json',
+  'image-plot',
+  'shared-analysis',
+] as const;
+export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
+
 export interface WorldOptions {
+  readonly variants?: readonly SimulatorVariant[];
   readonly seed: number;
   readonly experiments: number;
   readonly projects: number;
@@ -46,6 +65,8 @@ export interface ListedExperiment {
 
 export interface ExperimentTruth extends ListedExperiment {
   readonly plots: readonly PlutoPlot[];
+  /** Plots whose data is an image (variant `image-plot`): no table, exported as `no_data`. */
+  readonly images: ReadonlySet<string>;
   readonly samples: DatasetTruth;
   readonly assay: DatasetTruth;
   /** By plot uuid. */
@@ -218,6 +239,7 @@ interface BuiltExperiment extends ExperimentTruth {
 
 export class World implements SimulatorTruth {
   readonly seed: number;
+  readonly variants: ReadonlySet<SimulatorVariant>;
   readonly projects: ProjectTruth[] = [];
   readonly experiments: ListedExperiment[] = [];
   readonly forbiddenExperimentIds: string[] = [];
@@ -229,6 +251,7 @@ export class World implements SimulatorTruth {
     options: WorldOptions,
   ) {
     this.seed = options.seed >>> 0;
+    this.variants = new Set(options.variants ?? []);
     const random = seededRandom(hash4(this.seed, 0x5eed, 0, 0));
     const usedIds = new Set<string>();
     const freshId = (prefix: string, digits: number) => {
@@ -278,6 +301,7 @@ export class World implements SimulatorTruth {
         samples,
         e === forbiddenIndex,
       );
+      this.addVariantPlots(built, e, [...this.variants]);
       this.experiments.push({ id, projectId, forbidden: built.forbidden, metadata: built.metadata });
       if (built.forbidden) {
         this.forbiddenExperimentIds.push(id);
@@ -285,6 +309,39 @@ export class World implements SimulatorTruth {
         this.exportable.push(built);
         this.byId.set(id, built);
       }
+    }
+  }
+
+  /** Variant plots draw from their own stream, so the rest of the organisation stays as without them. */
+  private addVariantPlots(built: BuiltExperiment, e: number, variants: readonly SimulatorVariant[]): void {
+    const random = seededRandom(hash4(this.seed, e, 0x7a71, 0));
+    const de = built.plotObjects.find((plot) => plot.analysis_type === 'differential_expression');
+    if (variants.includes('shared-analysis') && de !== undefined) {
+      const uuid = seededUuid(random);
+      built.plotObjects.push({
+        ...de,
+        uuid,
+        display: {
+          display_type: 'volcano_plot_v2',
+          plot_title: 'Same analysis, second plot',
+          is_archived: false,
+        },
+      });
+      const data = built.results.get(de.uuid);
+      if (data !== undefined)
+        (built.results as Map<string, GeneratedDataset>).set(uuid, data as GeneratedDataset);
+    }
+    if (variants.includes('image-plot')) {
+      const uuid = seededUuid(random);
+      built.plotObjects.push({
+        uuid,
+        analysis_type: 'image',
+        analysis: { uuid: seededUuid(random), name: 'Western blot', pipeline_status: 'completed' },
+        display: { display_type: 'image', plot_title: 'Western blot', is_archived: false },
+        share_level: 'shareable',
+        status: 'published',
+      });
+      (built.images as Set<string>).add(uuid);
     }
   }
 
@@ -519,6 +576,7 @@ export class World implements SimulatorTruth {
       projectId,
       forbidden,
       metadata,
+      images: new Set<string>(),
       plots: plotObjects,
       plotObjects,
       samples: sampleData,

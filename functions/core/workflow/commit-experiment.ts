@@ -108,7 +108,7 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
       ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
       ...(dataset.digest === undefined ? {} : { digest: dataset.digest }),
     };
-    if (dataset.status === 'skipped' || dataset.status === 'failed') {
+    if (dataset.status === 'no_data' || dataset.status === 'skipped' || dataset.status === 'failed') {
       records.push(notWritten(identity, dataset.status, dataset.error));
       continue;
     }
@@ -144,8 +144,7 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
     }
     if (failure !== undefined) {
       // The slots that did succeed are left out (and removed as strays): a dataset is whole or absent.
-      const refused = (SKIPPING_ERROR_NAMES as readonly string[]).includes(failure.name);
-      records.push(notWritten(identity, refused ? 'skipped' : 'failed', failure));
+      records.push(notWritten(identity, receiptOutcome(failure), failure));
       continue;
     }
     if (apiRows !== dataset.count) {
@@ -164,13 +163,18 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
   return records;
 }
 
+function receiptOutcome(failure: ErrorInfo): 'no_data' | 'skipped' | 'failed' {
+  if (failure.name === 'PlutoNoTableError') return 'no_data';
+  return (SKIPPING_ERROR_NAMES as readonly string[]).includes(failure.name) ? 'skipped' : 'failed';
+}
+
 /** Rows a reader sees for the dataset; differential_expression repeats rows of results. */
 const rowsOf = (parts: readonly PartInfo[]) =>
   parts.filter((part) => part.table !== 'differential_expression').reduce((sum, p) => sum + p.rows, 0);
 
 function notWritten(
   identity: Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest'>,
-  status: 'skipped' | 'failed',
+  status: 'no_data' | 'skipped' | 'failed',
   error: ErrorInfo | undefined,
 ): DatasetRecord {
   return {

@@ -139,9 +139,11 @@ async function* fetchSlotPages(
   do {
     const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
     const page = await deps.pluto.getDataPage(ref, offset, limit);
-    checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
+    const expectedRows = page.whole ? slot.expectedCount : Math.min(limit, slot.expectedCount - offset);
+    checkDrift(page, slot, offset, Math.max(0, expectedRows), experimentId);
     checkOrder(page, slot, planned, experimentId);
     yield page;
+    if (page.whole) return;
     offset += page.rowCount;
   } while (offset < end);
 }

@@ -3,7 +3,7 @@
  * every dataset), fingerprints it, and either records the experiment as unchanged or writes the
  * slots that ExportSlots will fan out over.
  */
-import { PlutoExportError, SKIPPING_ERROR_NAMES } from '../errors.js';
+import { PlutoExportError, PlutoNoTableError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import type { DataPage, DatasetKind, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
@@ -149,7 +149,7 @@ async function probe(
   let last: DataPage;
   try {
     first = await deps.pluto.getDataPage(ref, 0, 1);
-    last = first.count > 1 ? await deps.pluto.getDataPage(ref, first.count - 1, 1) : first;
+    last = first.whole || first.count <= 1 ? first : await deps.pluto.getDataPage(ref, first.count - 1, 1);
   } catch (error) {
     const status = datasetOutcomeOf(error, ref.kind);
     if (status === undefined) throw error;
@@ -167,8 +167,8 @@ async function probe(
   }
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
-  const firstRow = rowOf(first);
-  const lastRow = rowOf(last);
+  const firstRow = rowAt(first, 0);
+  const lastRow = rowAt(last, last.rowCount - 1);
   const seen = { count: first.count, headers: first.headers, firstRow, lastRow, plot: plot ?? null };
   return {
     planned: {
@@ -178,7 +178,8 @@ async function probe(
       status: 'planned',
       count: first.count,
       headers: [...first.headers],
-      slotCount: Math.max(1, Math.ceil(first.count / rowsPerSlot)),
+      // A dataset that comes whole (paging ignored, or a signed URL) is read once, by one slot.
+      slotCount: first.whole ? 1 : Math.max(1, Math.ceil(first.count / rowsPerSlot)),
       digest: sha256(canonicalJson(seen)),
       ...(firstRow === null || lastRow === null
         ? {}
@@ -190,13 +191,18 @@ async function probe(
 }
 
 /**
- * What an error while reading one dataset means for it: `skipped` when Pluto refuses a plot,
+ * What an error while reading one dataset means for it: `no_data` when a plot has no table,
+ * `skipped` when Pluto refuses a plot,
  * `failed` when it breaks for good (not retryable, not run-wide), and undefined when it is the
  * experiment's or the run's to handle: a transient fault (the workflow retries the step), a
  * run-fatal error, or a refusal of sample or assay data, which means the experiment itself is refused.
  */
-export function datasetOutcomeOf(error: unknown, kind: DatasetKind): 'skipped' | 'failed' | undefined {
+export function datasetOutcomeOf(
+  error: unknown,
+  kind: DatasetKind,
+): 'no_data' | 'skipped' | 'failed' | undefined {
   if (!(error instanceof PlutoExportError) || error.retryable || isRunFatal(error.name)) return undefined;
+  if (error instanceof PlutoNoTableError) return kind === 'results' ? 'no_data' : 'failed';
   if (!isRefusal(error)) return 'failed';
   return kind === 'results' ? 'skipped' : undefined;
 }
@@ -228,8 +234,8 @@ function carryUnchangedDatasets(plan: Plan, previous: CommitRecord): void {
   });
 }
 
-function rowOf(page: DataPage): unknown[] | null {
-  return page.rowCount === 0 ? null : page.columns.map((column) => column[0] ?? null);
+function rowAt(page: DataPage, index: number): unknown[] | null {
+  return page.rowCount === 0 ? null : page.columns.map((column) => column[index] ?? null);
 }
 
 export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
