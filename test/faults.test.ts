@@ -465,7 +465,10 @@ describe('page drift', () => {
       concurrency: 1,
     });
     expect(output).toMatchObject({ status: 'committed', experiments: { partial: 1, failed: 0 } });
-    expect(plan?.fired.map((f) => f.kind)).toEqual(['rate-limited', 'row-deleted']);
+    // The drift fails the assay alone, so its later slots are still read (and see the deletion too).
+    const [first, ...later] = plan?.fired.map((f) => f.kind) ?? [];
+    expect(first).toBe('rate-limited');
+    expect(new Set(later)).toEqual(new Set(['row-deleted']));
     const [log] = await queryLake(
       drift.root,
       `select status, error_code, error_detail from export_log

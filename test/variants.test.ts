@@ -5,11 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TableName } from '../functions/core/contract.js';
-import {
-  SIMULATOR_VARIANTS,
-  type SimulatorVariant,
-  startSimulator,
-} from '../functions/simulator/index.js';
+import { SIMULATOR_VARIANTS, type SimulatorVariant, startSimulator } from '../functions/simulator/index.js';
 import {
   exportWith,
   type FolderLake,

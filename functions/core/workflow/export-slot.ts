@@ -31,9 +31,9 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
+import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
-import { datasetOutcomeOf } from './plan-experiment.js';
 
 export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
   const { runId, experimentId, slot } = input;

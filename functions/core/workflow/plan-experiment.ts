@@ -3,9 +3,8 @@
  * every dataset), fingerprints it, and either records the experiment as unchanged or writes the
  * slots that ExportSlots will fan out over.
  */
-import { PlutoExportError, PlutoNoTableError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
-import type { DataPage, DatasetKind, DatasetRef, PlutoPlot } from '../pluto/model.js';
+import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
   type CommitRecord,
   canonicalJson,
@@ -20,9 +19,9 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
+import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
-import { isRunFatal } from './run-abort.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
   const { store } = deps;
@@ -191,23 +190,6 @@ async function probe(
 }
 
 /**
- * What an error while reading one dataset means for it: `no_data` when a plot has no table,
- * `skipped` when Pluto refuses a plot,
- * `failed` when it breaks for good (not retryable, not run-wide), and undefined when it is the
- * experiment's or the run's to handle: a transient fault (the workflow retries the step), a
- * run-fatal error, or a refusal of sample or assay data, which means the experiment itself is refused.
- */
-export function datasetOutcomeOf(
-  error: unknown,
-  kind: DatasetKind,
-): 'no_data' | 'skipped' | 'failed' | undefined {
-  if (!(error instanceof PlutoExportError) || error.retryable || isRunFatal(error.name)) return undefined;
-  if (error instanceof PlutoNoTableError) return kind === 'results' ? 'no_data' : 'failed';
-  if (!isRefusal(error)) return 'failed';
-  return kind === 'results' ? 'skipped' : undefined;
-}
-
-/**
  * After a partial commit only what failed, or changed since, is fetched again: a dataset the
  * previous commit holds, whose digest is the same, keeps its parts (copied when committing).
  */
@@ -266,8 +248,4 @@ async function previousCommit(experimentId: string, deps: StepDeps): Promise<Com
   const pointer = await deps.catalog.getPartition('experiments', experimentId);
   if (pointer === undefined) return undefined;
   return readJson(deps.store, commitRecordKey(pointer.runId, experimentId), commitRecordSchema);
-}
-
-function isRefusal(error: unknown): boolean {
-  return error instanceof Error && (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name);
 }
