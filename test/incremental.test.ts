@@ -10,7 +10,8 @@ import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
 import { listRuns } from '../functions/core/history.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { FinalizeOutput, RunInput } from '../functions/core/workflow/messages.js';
-import { openFolderLake, runLocalExport } from '../functions/local/local-export.js';
+import { openFolderLake } from '../functions/local/lake-location.js';
+import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 

@@ -99,13 +99,25 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
   const parts: PartInfo[] = [];
   for (const [table, rows] of outputs) {
     parts.push(
-      await writePart(deps, table, partKey(table, experimentId, runId, slot.dataset, slot.slot), rows),
+      await writePart(
+        deps,
+        table,
+        experimentId,
+        partKey(table, experimentId, runId, slot.dataset, slot.slot),
+        rows,
+      ),
     );
   }
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
 }
 
-async function writePart(deps: StepDeps, table: TableName, key: string, rows: TableRows): Promise<PartInfo> {
+async function writePart(
+  deps: StepDeps,
+  table: TableName,
+  experimentId: string,
+  key: string,
+  rows: TableRows,
+): Promise<PartInfo> {
   const body = encodeParquet(table, rows.columns(), rows.rowCount);
   const info: PartInfo = {
     table,
@@ -123,7 +135,7 @@ async function writePart(deps: StepDeps, table: TableName, key: string, rows: Ta
     }
     return { ...info, bytes: existing.byteLength, sha256: sha256(existing) };
   }
-  deps.progress?.partWritten?.({ table, key, rows: rows.rowCount, bytes: body.byteLength });
+  deps.progress?.partWritten?.({ experimentId, table, key, rows: rows.rowCount, bytes: body.byteLength });
   return info;
 }
 
