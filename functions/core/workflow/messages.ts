@@ -3,7 +3,7 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
-import { experimentStatusSchema } from '../records.js';
+import { experimentCountsSchema, experimentStatusSchema } from '../records.js';
 import { SAFE_ID, SAFE_ID_RULE } from '../safe-text.js';
 
 const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
@@ -123,12 +123,7 @@ export const finalizeOutputSchema = z.object({
   runId: id,
   status: z.enum(['committed', 'leased', 'failed']),
   manifestKey: z.string().optional(),
-  experiments: z.object({
-    exported: z.number().int(),
-    unchanged: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-  }),
+  experiments: experimentCountsSchema,
 });
 export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
 
