@@ -10,18 +10,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
-import { STATE_NAMES } from '../functions/core/workflow/messages.js';
-
-/** The workflow's Lambda-backed steps, in the order a run meets them. */
-export const WORKFLOW_STEPS = [
-  'startRun',
-  'planExperiment',
-  'exportSlot',
-  'commitExperiment',
-  'recordExperimentFailure',
-  'finalizeRun',
-] as const;
-export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
+import { STATE_NAMES, type WorkflowStep } from '../functions/core/workflow/messages.js';
 
 export interface ExportWorkflowProps {
   /** The Lambda function behind each Task state. */

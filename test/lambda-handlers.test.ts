@@ -11,9 +11,9 @@ import { S3Store } from '../functions/adapters/s3-store.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
 import { manifestSchema, readJson } from '../functions/core/records.js';
-import { STATE_NAMES } from '../functions/core/workflow/messages.js';
+import { STATE_NAMES, type StepName } from '../functions/core/workflow/messages.js';
 import { createRuntime, parseEnvironment, type Runtime, stepHandler } from '../functions/handlers/runtime.js';
-import { type LocalStepName, runWorkflowLocally } from '../functions/local/run-workflow.js';
+import { runWorkflowLocally } from '../functions/local/run-workflow.js';
 import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { type FakePartitions, fakeGluePartitions } from './support/fake-glue.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
@@ -109,7 +109,7 @@ describe('Lambda handlers through the workflow', () => {
       vi.spyOn(process.stdout, 'write').mockImplementation(capture),
       vi.spyOn(process.stderr, 'write').mockImplementation(capture),
     ];
-    const steps: LocalStepName[] = [
+    const steps: StepName[] = [
       STATE_NAMES.startRun,
       STATE_NAMES.planExperiment,
       STATE_NAMES.exportSlot,
@@ -123,7 +123,7 @@ describe('Lambda handlers through the workflow', () => {
         {
           handlers: Object.fromEntries(
             steps.map((step) => [step, stepHandler(step, () => runtime)]),
-          ) as Record<LocalStepName, (input: unknown) => Promise<unknown>>,
+          ) as Record<StepName, (input: unknown) => Promise<unknown>>,
           readItems: async (key) => JSON.parse(new TextDecoder().decode(await runtime.deps.store.get(key))),
           // Lambda runs one invocation per container at a time; so does this test's single runtime.
           experimentConcurrency: 1,

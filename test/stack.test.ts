@@ -28,7 +28,7 @@ import {
 } from '../functions/core/layout.js';
 import { TableRows } from '../functions/core/melt.js';
 import { encodeParquet } from '../functions/core/parquet.js';
-import { runInputSchema } from '../functions/core/workflow/messages.js';
+import { runInputSchema, WORKFLOW_STEPS, type WorkflowStep } from '../functions/core/workflow/messages.js';
 import {
   type DeployConfigInput,
   deployConfigSchema,
@@ -36,7 +36,7 @@ import {
   parseDeployConfig,
 } from '../infra/config.js';
 import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
-import { LAMBDA_SERVICE_ERRORS, WORKFLOW_STEPS, type WorkflowStep } from '../infra/workflow.js';
+import { LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 

@@ -24,15 +24,16 @@ import {
   recordFailureInputSchema,
   type Slot,
   type StartRunOutput,
+  type StepName,
+  WORKFLOW_STEPS,
 } from '../functions/core/workflow/messages.js';
 import {
   LocalExecutionError,
-  type LocalStepName,
   loadWorkflowDefinition,
   runWorkflowLocally,
   toLocalDefinition,
 } from '../functions/local/run-workflow.js';
-import { ExportWorkflow, LAMBDA_SERVICE_ERRORS, WORKFLOW_STEPS } from '../infra/workflow.js';
+import { ExportWorkflow, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const THRESHOLD = {
   Error: 'States.ExceedToleratedFailureThreshold',
@@ -40,7 +41,7 @@ const THRESHOLD = {
 };
 
 interface Call {
-  readonly state: LocalStepName;
+  readonly state: StepName;
   readonly input: unknown;
 }
 
@@ -96,14 +97,14 @@ function lab(slotCounts: Record<string, number>, status: StartRunOutput['status'
   return { start, plans, slots, objects };
 }
 
-type FailHook = (state: LocalStepName, input: unknown, attempt: number) => Error | undefined;
+type FailHook = (state: StepName, input: unknown, attempt: number) => Error | undefined;
 
 interface RunResult {
   readonly output: unknown;
   readonly calls: readonly Call[];
   readonly keysRead: readonly string[];
-  readonly maxInFlight: ReadonlyMap<LocalStepName, number>;
-  inputs(state: LocalStepName): unknown[];
+  readonly maxInFlight: ReadonlyMap<StepName, number>;
+  inputs(state: StepName): unknown[];
 }
 
 async function execute(
@@ -119,10 +120,10 @@ async function execute(
 ): Promise<RunResult> {
   const calls: Call[] = [];
   const keysRead: string[] = [];
-  const inFlight = new Map<LocalStepName, number>();
-  const maxInFlight = new Map<LocalStepName, number>();
+  const inFlight = new Map<StepName, number>();
+  const maxInFlight = new Map<StepName, number>();
   const step =
-    (state: LocalStepName, run: (input: unknown) => unknown) =>
+    (state: StepName, run: (input: unknown) => unknown) =>
     async (input: unknown): Promise<unknown> => {
       const attempt = calls.filter(
         (c) => c.state === state && JSON.stringify(c.input) === JSON.stringify(input),
@@ -167,7 +168,7 @@ async function execute(
         }),
         FinalizeRun: step('FinalizeRun', (input): FinalizeOutput => {
           const { runId } = finalizeInputSchema.parse(input);
-          const count = (state: LocalStepName) => calls.filter((c) => c.state === state).length;
+          const count = (state: StepName) => calls.filter((c) => c.state === state).length;
           return {
             runId,
             status: 'committed',

@@ -18,8 +18,8 @@ import { ConfigError, PlutoAuthError } from '../core/errors.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
-import type { FinalizeOutput } from '../core/workflow/messages.js';
-import { STEPS, type StepName } from '../core/workflow/steps.js';
+import type { FinalizeOutput, StepName } from '../core/workflow/messages.js';
+import { STEPS } from '../core/workflow/steps.js';
 
 export const METRICS_NAMESPACE = 'PlutoExport';
 

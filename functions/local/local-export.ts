@@ -10,8 +10,13 @@ import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson } from '../core/records.js';
 import type { ExportSettings, ProgressListener, StepDeps } from '../core/workflow/deps.js';
 import { systemClock } from '../core/workflow/deps.js';
-import { type FinalizeOutput, finalizeOutputSchema, type RunInput } from '../core/workflow/messages.js';
-import { STEPS, type StepName } from '../core/workflow/steps.js';
+import {
+  type FinalizeOutput,
+  finalizeOutputSchema,
+  type RunInput,
+  type StepName,
+} from '../core/workflow/messages.js';
+import { STEPS } from '../core/workflow/steps.js';
 import { runWorkflowLocally } from './run-workflow.js';
 
 export interface LocalExportOptions {

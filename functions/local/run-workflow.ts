@@ -18,24 +18,22 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
-import { ExportWorkflow, WORKFLOW_STEPS, type WorkflowStep } from '../../infra/workflow.js';
-import { STATE_NAMES } from '../core/workflow/messages.js';
+import { ExportWorkflow } from '../../infra/workflow.js';
+import {
+  STATE_NAMES,
+  STEP_NAMES,
+  type StepName,
+  WORKFLOW_STEPS,
+  type WorkflowStep,
+} from '../core/workflow/messages.js';
 
 installPromiseWithResolvers();
 
 export type LocalHandler = (input: unknown) => Promise<unknown>;
 
-export type LocalStepName =
-  | 'StartRun'
-  | 'PlanExperiment'
-  | 'ExportSlot'
-  | 'CommitExperiment'
-  | 'RecordExperimentFailure'
-  | 'FinalizeRun';
-
 export interface LocalWorkflowOptions {
   /** The step behind each Task state, keyed by state name; they run in-process as Lambda would run them. */
-  handlers: Readonly<Record<LocalStepName, LocalHandler>>;
+  handlers: Readonly<Record<StepName, LocalHandler>>;
   /** Reads the JSON array an ItemReader would read; `key` is relative to the lake root. */
   readItems: (key: string) => Promise<unknown[]>;
   /** Overrides MaxConcurrency of ExportExperiments. */
@@ -493,12 +491,12 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
 }
 
 /** The step whose function (`function:<StateName>`, as synthesized here) a Task's Resource names. */
-function functionStep(resource: unknown): LocalStepName | undefined {
+function functionStep(resource: unknown): StepName | undefined {
   if (typeof resource !== 'string') return undefined;
   const name = /:function:([A-Za-z]+)$/.exec(resource)?.[1];
-  return WORKFLOW_STEPS.find((step) => STATE_NAMES[step] === name) === undefined
+  return WORKFLOW_STEPS.find((step) => STEP_NAMES[step] === name) === undefined
     ? undefined
-    : (name as LocalStepName);
+    : (name as StepName);
 }
 
 function scaleRetrier(retrier: unknown, scale: number): unknown {

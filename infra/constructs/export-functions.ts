@@ -26,8 +26,8 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
+import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
-import type { WorkflowStep } from '../workflow.js';
 import type { DataLake } from './data-lake.js';
 
 export interface ExportFunctionsProps {

@@ -13,8 +13,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES } from '../../functions/core/workflow/messages.js';
-import type { WorkflowStep } from '../workflow.js';
 import { METRICS_NAMESPACE } from './export-functions.js';
 
 export interface ExportMonitoringProps {

@@ -12,8 +12,7 @@ import { TABLE_NAMES, TABLES, type TableName } from '../../functions/core/contra
 import { createPlutoClient, type PlutoClientOptions } from '../../functions/core/pluto/client.js';
 import type { Catalog, ObjectStore } from '../../functions/core/ports.js';
 import type { ExportSettings, ProgressListener } from '../../functions/core/workflow/deps.js';
-import type { FinalizeOutput } from '../../functions/core/workflow/messages.js';
-import type { StepName } from '../../functions/core/workflow/steps.js';
+import type { FinalizeOutput, StepName } from '../../functions/core/workflow/messages.js';
 import { runLocalExport, type StepInterceptor } from '../../functions/local/local-export.js';
 import type { RunningSimulator } from '../../functions/simulator/index.js';
 

@@ -121,14 +121,26 @@ export const finalizeOutputSchema = z.object({
 });
 export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
 
-/** State names, shared by the CDK definition and the local runner's handler table. */
-export const STATE_NAMES = {
+/**
+ * The workflow's Lambda-backed steps, in the order a run meets them, each with its state name. The
+ * CDK definition, the functions, the handler table, the local runner and the dashboard all read this.
+ */
+export const STEP_NAMES = {
   startRun: 'StartRun',
-  exportExperiments: 'ExportExperiments',
   planExperiment: 'PlanExperiment',
-  exportSlots: 'ExportSlots',
   exportSlot: 'ExportSlot',
   commitExperiment: 'CommitExperiment',
   recordExperimentFailure: 'RecordExperimentFailure',
   finalizeRun: 'FinalizeRun',
+} as const;
+export type WorkflowStep = keyof typeof STEP_NAMES;
+/** A step's state name; the handler table and the local runner are keyed by it. */
+export type StepName = (typeof STEP_NAMES)[WorkflowStep];
+export const WORKFLOW_STEPS = Object.keys(STEP_NAMES) as WorkflowStep[];
+
+/** Every state name of the definition: the steps and the two Map states that fan out over them. */
+export const STATE_NAMES = {
+  ...STEP_NAMES,
+  exportExperiments: 'ExportExperiments',
+  exportSlots: 'ExportSlots',
 } as const;

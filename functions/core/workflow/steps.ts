@@ -16,19 +16,12 @@ import {
   recordFailureInputSchema,
   runInputSchema,
   STATE_NAMES,
+  type StepName,
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
 import { recordExperimentFailure } from './record-failure.js';
 import { failIfRunAborted } from './run-abort.js';
 import { startRun } from './start-run.js';
-
-export type StepName =
-  | typeof STATE_NAMES.startRun
-  | typeof STATE_NAMES.planExperiment
-  | typeof STATE_NAMES.exportSlot
-  | typeof STATE_NAMES.commitExperiment
-  | typeof STATE_NAMES.recordExperimentFailure
-  | typeof STATE_NAMES.finalizeRun;
 
 type Step = (input: unknown, deps: StepDeps) => Promise<unknown>;
 
