@@ -57,6 +57,13 @@ describe('module structure', () => {
     expect(crossings).toEqual([]);
   });
 
+  it('Parquet parts reach the lake only through publishPart', () => {
+    const encoders = sourceFiles('functions').filter((file) =>
+      readFileSync(join(ROOT, file), 'utf8').includes('encodeParquet('),
+    );
+    expect(encoders.sort()).toEqual(['functions/core/parquet.ts', 'functions/core/publish-part.ts']);
+  });
+
   it('the core imports no AWS SDK', () => {
     const sdkImports = sourceFiles('functions/core').flatMap((file) =>
       packageImports(file)

@@ -4,11 +4,11 @@
  * that finds a part without a receipt verifies the part and reuses it.
  */
 import type { TableName } from '../contract.js';
-import { ObjectConflictError, PageDriftError } from '../errors.js';
+import { PageDriftError } from '../errors.js';
 import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
 import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
-import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
 import type { DataPage, DatasetRef } from '../pluto/model.js';
+import { publishPart } from '../publish-part.js';
 import {
   encodeJson,
   errorInfo,
@@ -21,7 +21,6 @@ import {
   readJson,
   receiptSchema,
   rowDigestOf,
-  sha256,
 } from '../records.js';
 import type { StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
@@ -74,33 +73,12 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
   if (de !== undefined) outputs.push(['differential_expression', de]);
   const parts: PartInfo[] = [];
   for (const [table, rows] of outputs) {
-    parts.push(
-      await writePart(deps, table, partKey(table, experimentId, runId, slot.dataset, slot.slot), rows),
-    );
+    const key = partKey(table, experimentId, runId, slot.dataset, slot.slot);
+    const { part, created } = await publishPart(deps.store, key, rows);
+    if (created) deps.progress?.partWritten?.({ table, key, rows: part.rows, bytes: part.bytes });
+    parts.push(part);
   }
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
-}
-
-async function writePart(deps: StepDeps, table: TableName, key: string, rows: TableRows): Promise<PartInfo> {
-  const body = encodeParquet(table, rows.columns(), rows.rowCount);
-  const info: PartInfo = {
-    table,
-    key,
-    rows: rows.rowCount,
-    bytes: body.byteLength,
-    sha256: sha256(body),
-    schemaFingerprint: tableSchemaFingerprint(table),
-  };
-  if (!(await deps.store.putIfAbsent(key, body)).created) {
-    // Another attempt of this slot got there first: keep its part if it holds the same rows.
-    const existing = await deps.store.get(key);
-    if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
-      throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
-    }
-    return { ...info, bytes: existing.byteLength, sha256: sha256(existing) };
-  }
-  deps.progress?.partWritten?.({ table, key, rows: rows.rowCount, bytes: body.byteLength });
-  return info;
 }
 
 async function* fetchSlotPages(

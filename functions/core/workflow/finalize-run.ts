@@ -15,7 +15,8 @@ import {
 } from '../layout.js';
 import { releaseLease } from '../lease.js';
 import { TableRows } from '../melt.js';
-import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
+import { tableSchemaFingerprint } from '../parquet.js';
+import { publishPart } from '../publish-part.js';
 import {
   type CommitRecord,
   commitRecordSchema,
@@ -25,7 +26,6 @@ import {
   type PartInfo,
   parseCause,
   readJson,
-  sha256,
 } from '../records.js';
 import { removeSupersededRuns } from '../retention.js';
 import type { StepDeps } from './deps.js';
@@ -200,19 +200,9 @@ async function writeExportLog(
       });
     }
   }
-  const key = exportLogPartKey(runId);
-  const body = encodeParquet('export_log', rows.columns(), rows.rowCount);
-  const created = (await deps.store.putIfAbsent(key, body)).created;
-  const stored = created ? body : ((await deps.store.get(key)) ?? body);
+  const { part } = await publishPart(deps.store, exportLogPartKey(runId), rows);
   await deps.catalog.putPartitions([
     { table: 'export_log', partitionValue: runId, runId, location: partitionLocation('export_log', runId) },
   ]);
-  return {
-    table: 'export_log',
-    key,
-    rows: rows.rowCount,
-    bytes: stored.byteLength,
-    sha256: sha256(stored),
-    schemaFingerprint: tableSchemaFingerprint('export_log'),
-  };
+  return part;
 }
