@@ -27,6 +27,7 @@ import {
   slotsKey,
 } from '../functions/core/layout.js';
 import { TableRows } from '../functions/core/melt.js';
+import { EXPORT_METRICS } from '../functions/core/metrics.js';
 import { encodeParquet } from '../functions/core/parquet.js';
 import { runInputSchema, WORKFLOW_STEPS, type WorkflowStep } from '../functions/core/workflow/messages.js';
 import {
@@ -681,7 +682,7 @@ describe('monitoring', () => {
     expect(Object.values(defaults.resources).filter((r) => r.Type === 'AWS::SNS::Subscription')).toEqual([]);
   });
 
-  it('charts rows, experiments per outcome, run duration and Pluto retries on a dashboard', () => {
+  it('charts every metric the functions emit, and run duration, on a dashboard', () => {
     const s = defaults;
     const dashboard = Object.values(s.resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
     const body = JSON.parse(render(dashboard?.Properties?.DashboardBody)) as {
@@ -690,14 +691,7 @@ describe('monitoring', () => {
     const charted = body.widgets.flatMap((w) =>
       (w.properties.metrics ?? []).map((m) => `${w.properties.title}: ${m.slice(0, 4).join(' ')}`),
     );
-    for (const name of [
-      'RowsExported',
-      'ExperimentsExported',
-      'ExperimentsUnchanged',
-      'ExperimentsSkipped',
-      'ExperimentsFailed',
-      'PlutoRetries',
-    ]) {
+    for (const name of EXPORT_METRICS) {
       expect(
         charted.some((line) => line.includes(`PlutoExport ${name} service pluto-export`)),
         name,

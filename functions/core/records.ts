@@ -5,6 +5,7 @@ import { TABLE_NAMES } from './contract.js';
 import type { ObjectStore } from './ports.js';
 
 export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
+export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
 export const errorInfoSchema = z.object({
   name: z.string(),

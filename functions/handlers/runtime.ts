@@ -15,13 +15,12 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
+import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { FinalizeOutput, StepName } from '../core/workflow/messages.js';
 import { STEPS } from '../core/workflow/steps.js';
-
-export const METRICS_NAMESPACE = 'PlutoExport';
 
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -106,7 +105,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     secrets,
     version: CODE_VERSION,
     onRetry: ({ attempt, delayMs, error }) => {
-      metrics.addMetric('PlutoRetries', MetricUnit.Count, 1);
+      emit(metrics, 'PlutoRetries', MetricUnit.Count, 1);
       logger.warn('Retrying a Pluto request', {
         attempt,
         delayMs,
@@ -144,24 +143,30 @@ function observability(logger: Logger, metrics: Metrics): ProgressListener {
     slotExported: (info) => logger.info('Slot exported', info),
     experimentFinished: (info) => logger.info('Experiment finished', info),
     partWritten: ({ table, key, rows, bytes }) => {
-      metrics.addMetric('PartsWritten', MetricUnit.Count, 1);
-      metrics.addMetric('RowsExported', MetricUnit.Count, rows);
-      metrics.addMetric('BytesWritten', MetricUnit.Bytes, bytes);
+      emit(metrics, 'PartsWritten', MetricUnit.Count, 1);
+      emit(metrics, 'RowsExported', MetricUnit.Count, rows);
+      emit(metrics, 'BytesWritten', MetricUnit.Bytes, bytes);
       logger.debug('Part written', { table, key, rows, bytes });
     },
   };
 }
 
-const RUN_METRICS = {
-  exported: 'ExperimentsExported',
-  unchanged: 'ExperimentsUnchanged',
-  skipped: 'ExperimentsSkipped',
-  failed: 'ExperimentsFailed',
-} as const;
+/** Only names the dashboard and alarms know reach CloudWatch. */
+function emit(
+  metrics: Metrics,
+  name: ExportMetricName,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+  value: number,
+): void {
+  metrics.addMetric(name, unit, value);
+}
 
 function recordRunOutcome(metrics: Metrics, output: FinalizeOutput): void {
-  for (const [status, name] of Object.entries(RUN_METRICS) as [keyof typeof RUN_METRICS, string][]) {
-    metrics.addMetric(name, MetricUnit.Count, output.experiments[status]);
+  for (const [status, name] of Object.entries(OUTCOME_METRICS) as [
+    keyof typeof OUTCOME_METRICS,
+    ExportMetricName,
+  ][]) {
+    emit(metrics, name, MetricUnit.Count, output.experiments[status]);
   }
 }
 

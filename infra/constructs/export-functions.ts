@@ -26,6 +26,7 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
+import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
 import type { DataLake } from './data-lake.js';
@@ -81,9 +82,6 @@ export interface ExportFunctionsProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
-
-/** The namespace of every metric the functions emit. */
-export const METRICS_NAMESPACE = 'PlutoExport';
 
 interface StepSettings {
   readonly file: string;
