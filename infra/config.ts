@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
+import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
 
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
 
@@ -66,12 +67,21 @@ export const deployConfigSchema = z.strictObject({
   secret: secretSchema.default({ create: true }),
   /** Most Lambda invocations talking to Pluto at once: ExportSlot's reserved concurrency. */
   plutoConcurrency: z.number().int().min(1).max(100).default(4),
-  /** Target Parquet rows per part. */
-  rowsPerPart: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
-  /** `limit` of each Pluto data page request (Pluto's R client uses 10,000). */
-  pageSize: z.number().int().min(1).max(100_000).default(10_000),
+  rowsPerPart: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(SETTINGS.rowsPerPart.max)
+    .default(SETTINGS.rowsPerPart.default),
+  pageSize: z.number().int().min(1).max(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
   /** Days a replaced or deleted lake object version is kept before it expires. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
+  supersededRunGraceDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.supersededRunGraceDays.max)
+    .default(SETTINGS.supersededRunGraceDays.default),
   /** Percentage of experiments that may fail before the run itself fails (each is recorded anyway). */
   toleratedFailurePercentage: z.number().min(0).max(100).default(100),
   /** Athena stops a query of the workgroup after scanning this many gigabytes. */
@@ -80,7 +90,7 @@ export const deployConfigSchema = z.strictObject({
   alarmEmail: z.email().optional(),
   /** What a stack delete does to the bucket, key, secret, tables and logs. */
   removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
-  plutoApiUrl: z.url({ protocol: /^https$/ }).default('https://api.pluto.bio/'),
+  plutoApiUrl: z.url({ protocol: /^https$/ }).default(DEFAULT_PLUTO_API_URL),
 });
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
 export type DeployConfigInput = z.input<typeof deployConfigSchema>;

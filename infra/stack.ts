@@ -78,7 +78,7 @@ export class PlutoExportStack extends Stack {
       plutoApiUrl: config.plutoApiUrl,
       plutoConcurrency: config.plutoConcurrency,
       rowsPerPart: config.rowsPerPart,
-      retentionDays: config.retentionDays,
+      supersededRunGraceDays: config.supersededRunGraceDays,
       pageSize: config.pageSize,
       removalPolicy,
     });

@@ -11,6 +11,7 @@ import { S3Store } from '../functions/adapters/s3-store.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
 import { manifestSchema, readJson } from '../functions/core/records.js';
+import { CODE_VERSION } from '../functions/core/version.js';
 import { STATE_NAMES, type StepName } from '../functions/core/workflow/messages.js';
 import { createRuntime, parseEnvironment, type Runtime, stepHandler } from '../functions/handlers/runtime.js';
 import { runWorkflowLocally } from '../functions/local/run-workflow.js';
@@ -37,15 +38,18 @@ describe('parseEnvironment', () => {
       glueDatabase: 'pluto',
       plutoApiUrl: 'https://api.pluto.bio/',
       secretId: SECRET_ARN,
-      rowsPerPart: 1_000_000,
-      pageSize: 10_000,
-      leaseTtlMs: 12 * 3600 * 1000,
-      supersededRunGraceMs: 30 * 86_400_000,
+      settings: {
+        rowsPerPart: 1_000_000,
+        pageSize: 10_000,
+        leaseTtlMs: 12 * 3600 * 1000,
+        supersededRunGraceMs: 7 * 86_400_000,
+        codeVersion: CODE_VERSION,
+      },
       serviceName: 'pluto-export',
     });
     expect(parseEnvironment({ ...baseEnvironment, LAKE_PREFIX: '', ROWS_PER_PART: '5000' })).toMatchObject({
       prefix: '',
-      rowsPerPart: 5000,
+      settings: { rowsPerPart: 5000 },
     });
   });
 

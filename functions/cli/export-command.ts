@@ -7,6 +7,7 @@ import { readLease, releaseLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
+import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
@@ -26,7 +27,7 @@ const idList = z
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const exportConfigSchema = z.object({
-  apiUrl: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  apiUrl: z.url({ protocol: /^https?$/ }).default(DEFAULT_PLUTO_API_URL),
   out: z.string().min(1).default('./lake'),
   experimentIds: idList.optional(),
   projectIds: idList.optional(),
@@ -35,10 +36,14 @@ export const exportConfigSchema = z.object({
     .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'a run id is 1-128 letters, digits, _ . : -')
     .default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(4),
-  rowsPerPart: positiveInt(50_000_000).default(1_000_000),
+  rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
-  retentionDays: z.coerce.number().min(0).max(3650).default(7),
+  retentionDays: z.coerce
+    .number()
+    .min(0)
+    .max(SETTINGS.supersededRunGraceDays.max)
+    .default(SETTINGS.supersededRunGraceDays.default),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -87,13 +92,10 @@ export async function runExportCommand(
   await secrets.getToken();
   const lake = await openLakeStore(config.out);
   const progress = new TerminalProgress(process.stderr);
-  const settings = {
+  const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
-    pageSize: 10_000,
-    leaseTtlMs: 12 * 3600_000,
-    supersededRunGraceMs: config.retentionDays * 86_400_000,
-    codeVersion: CODE_VERSION,
-  };
+    supersededRunGraceDays: config.retentionDays,
+  });
   const started = Date.now();
   // An interrupted local run must not keep later runs out until its lease expires.
   const releaseOnInterrupt = () => {

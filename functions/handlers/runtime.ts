@@ -17,6 +17,7 @@ import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
 import { createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { FinalizeOutput, StepName } from '../core/workflow/messages.js';
@@ -28,15 +29,15 @@ export const environmentSchema = z.object({
   LAKE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
   LAKE_PREFIX: z.string().default(''),
   GLUE_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'expected a Glue database name'),
-  PLUTO_API_URL: z.url({ protocol: /^https?$/ }).default('https://api.pluto.bio/'),
+  PLUTO_API_URL: z.url({ protocol: /^https?$/ }).default(DEFAULT_PLUTO_API_URL),
   /** ARN or name of the secret holding the Pluto API token. */
   PLUTO_SECRET_ID: z.string().min(1),
-  ROWS_PER_PART: count(50_000_000).default(1_000_000),
-  PAGE_SIZE: count(100_000).default(10_000),
-  /** How long a run that died keeps other runs out. */
-  LEASE_TTL_SECONDS: count(7 * 24 * 3600).default(12 * 3600),
-  /** Days a superseded run's data stays after the run that replaced it. */
-  RETENTION_DAYS: count(3650).default(30),
+  ROWS_PER_PART: count(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
+  PAGE_SIZE: count(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  LEASE_TTL_SECONDS: count(SETTINGS.leaseTtlSeconds.max).default(SETTINGS.leaseTtlSeconds.default),
+  SUPERSEDED_RUN_GRACE_DAYS: count(SETTINGS.supersededRunGraceDays.max).default(
+    SETTINGS.supersededRunGraceDays.default,
+  ),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('pluto-export'),
 });
 
@@ -46,10 +47,7 @@ export interface RuntimeConfig {
   readonly glueDatabase: string;
   readonly plutoApiUrl: string;
   readonly secretId: string;
-  readonly rowsPerPart: number;
-  readonly pageSize: number;
-  readonly leaseTtlMs: number;
-  readonly supersededRunGraceMs: number;
+  readonly settings: ExportSettings;
   readonly serviceName: string;
 }
 
@@ -72,10 +70,12 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     glueDatabase: e.GLUE_DATABASE,
     plutoApiUrl: e.PLUTO_API_URL,
     secretId: e.PLUTO_SECRET_ID,
-    rowsPerPart: e.ROWS_PER_PART,
-    pageSize: e.PAGE_SIZE,
-    leaseTtlMs: e.LEASE_TTL_SECONDS * 1000,
-    supersededRunGraceMs: e.RETENTION_DAYS * 86_400_000,
+    settings: exportSettings({
+      rowsPerPart: e.ROWS_PER_PART,
+      pageSize: e.PAGE_SIZE,
+      leaseTtlSeconds: e.LEASE_TTL_SECONDS,
+      supersededRunGraceDays: e.SUPERSEDED_RUN_GRACE_DAYS,
+    }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
   };
 }
@@ -123,13 +123,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     }),
     pluto,
     clock: systemClock,
-    settings: {
-      rowsPerPart: config.rowsPerPart,
-      pageSize: config.pageSize,
-      leaseTtlMs: config.leaseTtlMs,
-      supersededRunGraceMs: config.supersededRunGraceMs,
-      codeVersion: CODE_VERSION,
-    },
+    settings: config.settings,
     progress: observability(logger, metrics),
   };
   return { config, deps, logger, metrics };

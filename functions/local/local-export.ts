@@ -8,7 +8,8 @@ import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson } from '../core/records.js';
-import type { ExportSettings, ProgressListener, StepDeps } from '../core/workflow/deps.js';
+import type { ExportSettings } from '../core/settings.js';
+import type { ProgressListener, StepDeps } from '../core/workflow/deps.js';
 import { systemClock } from '../core/workflow/deps.js';
 import {
   type FinalizeOutput,

@@ -27,6 +27,7 @@ import {
   slotsKey,
 } from '../../functions/core/layout.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
 import type { DataLake } from './data-lake.js';
@@ -43,7 +44,7 @@ export interface ExportFunctionsProps {
   readonly secretId?: string;
   /**
    * Base URL of the Pluto API.
-   * @default 'https://api.pluto.bio/'
+   * @default DEFAULT_PLUTO_API_URL
    */
   readonly plutoApiUrl?: string;
   /**
@@ -53,19 +54,19 @@ export interface ExportFunctionsProps {
   readonly plutoConcurrency?: number;
   /**
    * Target Parquet rows per part.
-   * @default 1_000_000
+   * @default SETTINGS.rowsPerPart.default
    */
   readonly rowsPerPart?: number;
   /**
    * `limit` of each Pluto data page request.
-   * @default 10_000
+   * @default SETTINGS.pageSize.default
    */
   readonly pageSize?: number;
   /**
    * Days a superseded run's data stays after the run that replaced it.
-   * @default 30
+   * @default SETTINGS.supersededRunGraceDays.default
    */
-  readonly retentionDays?: number;
+  readonly supersededRunGraceDays?: number;
   /**
    * Powertools service name: the `service` dimension of every metric and log line.
    * @default 'pluto-export'
@@ -165,11 +166,13 @@ export class ExportFunctions extends Construct {
       LAKE_BUCKET: lake.bucket.bucketName,
       LAKE_PREFIX: lake.prefix,
       GLUE_DATABASE: lake.databaseName,
-      PLUTO_API_URL: props.plutoApiUrl ?? 'https://api.pluto.bio/',
+      PLUTO_API_URL: props.plutoApiUrl ?? DEFAULT_PLUTO_API_URL,
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
-      ROWS_PER_PART: String(props.rowsPerPart ?? 1_000_000),
-      PAGE_SIZE: String(props.pageSize ?? 10_000),
-      RETENTION_DAYS: String(props.retentionDays ?? 30),
+      ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
+      PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
+      SUPERSEDED_RUN_GRACE_DAYS: String(
+        props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
+      ),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',

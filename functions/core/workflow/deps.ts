@@ -1,18 +1,7 @@
 /** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
 import type { TableName } from '../contract.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
-
-export interface ExportSettings {
-  /** Target Parquet rows per part; a slot covers as many API rows as give about this many tidy rows. */
-  readonly rowsPerPart: number;
-  /** `limit` of each data page request. */
-  readonly pageSize: number;
-  /** How long a run's lease keeps other runs out if the run dies without releasing it. */
-  readonly leaseTtlMs: number;
-  /** How long a superseded run's data stays after the run that replaced it finished (readers may still hold it). */
-  readonly supersededRunGraceMs: number;
-  readonly codeVersion: string;
-}
+import type { ExportSettings } from '../settings.js';
 
 /** Progress notifications for terminals and metrics; every method is optional. */
 export interface ProgressListener {
