@@ -6,9 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
+import { idSchema as id } from '../functions/core/ids.js';
 import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
-
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
 
 const bucketSchema = z.union([
   z.strictObject({ create: z.literal(true) }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
+import { idSchema } from '../core/ids.js';
 import { LEASE_KEY } from '../core/layout.js';
 import { readLease, releaseLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
@@ -22,7 +23,7 @@ const idList = z
       .map((part) => part.trim())
       .filter((part) => part !== ''),
   )
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')).min(1));
+  .pipe(z.array(idSchema).min(1));
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -31,10 +32,7 @@ export const exportConfigSchema = z.object({
   out: z.string().min(1).default('./lake'),
   experimentIds: idList.optional(),
   projectIds: idList.optional(),
-  runId: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'a run id is 1-128 letters, digits, _ . : -')
-    .default(() => defaultRunId(new Date())),
+  runId: idSchema.default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(4),
   rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   full: z.boolean().default(false),

@@ -3,9 +3,8 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
+import { idSchema as id } from '../ids.js';
 import { experimentStatusSchema } from '../records.js';
-
-const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
 
 export const runInputSchema = z.object({
   runId: id,
