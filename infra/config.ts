@@ -9,6 +9,9 @@ import { ConfigError } from '../functions/core/errors.js';
 import { idSchema as id } from '../functions/core/ids.js';
 import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
 
+/** A customer managed key of an existing bucket or secret. */
+const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN');
+
 const bucketSchema = z.union([
   z.strictObject({ create: z.literal(true) }),
   z.strictObject({
@@ -16,10 +19,7 @@ const bucketSchema = z.union([
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'an S3 bucket name (3-63 lowercase letters, digits, . -)'),
     /** The bucket's SSE-KMS key, when its default encryption uses a customer managed key. */
-    kmsKeyArn: z
-      .string()
-      .regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN')
-      .optional(),
+    kmsKeyArn: kmsKeyArn.optional(),
   }),
 ]);
 
@@ -27,8 +27,9 @@ const secretSchema = z.union([
   z.strictObject({ create: z.literal(true) }),
   z.strictObject({
     existingSecretArn: z.string().regex(/^arn:aws[a-z-]*:secretsmanager:/, 'a Secrets Manager secret ARN'),
+    kmsKeyArn: kmsKeyArn.optional(),
   }),
-  z.strictObject({ existingSecretName: z.string().min(1).max(512) }),
+  z.strictObject({ existingSecretName: z.string().min(1).max(512), kmsKeyArn: kmsKeyArn.optional() }),
 ]);
 
 export const deployConfigSchema = z.strictObject({
@@ -64,8 +65,13 @@ export const deployConfigSchema = z.strictObject({
     .regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name of lowercase letters, digits and _')
     .default('pluto'),
   secret: secretSchema.default({ create: true }),
-  /** Most Lambda invocations talking to Pluto at once: ExportSlot's reserved concurrency. */
+  /** Most slots exported at once: the product of the two Maps' MaxConcurrency stays within it. */
   plutoConcurrency: z.number().int().min(1).max(100).default(4),
+  /**
+   * Reserve this much of the account's Lambda concurrency for ExportSlot. Off by default: the Maps
+   * already bound the load on Pluto, and an account with a low concurrency quota refuses a reservation.
+   */
+  exportSlotReservedConcurrency: z.number().int().min(1).max(1000).optional(),
   rowsPerPart: z
     .number()
     .int()
@@ -92,6 +98,18 @@ export const deployConfigSchema = z.strictObject({
   plutoApiUrl: z.url({ protocol: /^https$/ }).default(DEFAULT_PLUTO_API_URL),
 });
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
+
+/** Rules across keys, checked after the schema so that each message names one key. */
+function crossKeyProblem(config: DeployConfig): [key: string, problem: string] | undefined {
+  const reserved = config.exportSlotReservedConcurrency;
+  if (reserved !== undefined && reserved < config.plutoConcurrency) {
+    return [
+      'exportSlotReservedConcurrency',
+      `at least plutoConcurrency (${config.plutoConcurrency}), or ExportSlot invocations are throttled`,
+    ];
+  }
+  return undefined;
+}
 export type DeployConfigInput = z.input<typeof deployConfigSchema>;
 
 export const CONTEXT_KEY = 'plutoExport';
@@ -115,7 +133,11 @@ export function loadDeployConfig(context: ContextReader, cwd = process.cwd()): D
 /** `source` names where the values came from, for the message. */
 export function parseDeployConfig(raw: unknown, source = `context ${CONTEXT_KEY}`): DeployConfig {
   const parsed = deployConfigSchema.safeParse(raw);
-  if (parsed.success) return parsed.data;
+  if (parsed.success) {
+    const problem = crossKeyProblem(parsed.data);
+    if (problem === undefined) return parsed.data;
+    throw new ConfigError(`${CONTEXT_KEY}.${problem[0]}: ${problem[1]} (in ${source})`);
+  }
   const issue = parsed.error.issues[0];
   const path = issue === undefined || issue.path.length === 0 ? '' : `.${issue.path.join('.')}`;
   throw new ConfigError(`${CONTEXT_KEY}${path}: ${describe(issue)} (in ${source})`);

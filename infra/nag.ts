@@ -108,13 +108,13 @@ export const WORKFLOW_WILDCARDS: readonly WildcardRule[] = [
       'X-Ray trace submission and CloudWatch Logs vended log delivery (state machine logging) support no resource-level permissions',
   },
   {
-    finding: /^Resource::arn:<AWS::Partition>:s3:::[^/]+\/\*$/,
+    finding: /^Resource::.+\/runs\/\*\/\*$/,
     onlyActions: ['s3:GetObject'],
     reason:
-      "The Distributed Map ItemReaders read keys computed at run time (runs/<run>/items.json, runs/<run>/plans/<id>/slots.json); CDK's S3JsonItemReader grants s3:GetObject on the lake bucket's objects",
+      'The Distributed Map ItemReaders read lists a run writes under runs/<run id>/ (items.json, plans/<id>/slots.json), the ids being known only at run time; nothing outside the run records',
   },
   {
-    finding: /^Resource::arn:<AWS::Partition>:states:.+:execution:.+:\*$/,
+    finding: /^Resource::arn:<AWS::Partition>:states:.+:execution:.+(:|\/)\*$/,
     onlyActions: ['states:DescribeExecution', 'states:StopExecution', 'states:RedriveExecution'],
     reason:
       'A Distributed Map describes and stops its own child executions, whose names Step Functions generates at run time',

@@ -11,6 +11,7 @@ import { ExportFunctions } from './constructs/export-functions.js';
 import { ExportMonitoring } from './constructs/monitoring.js';
 import { PlutoSecret } from './constructs/pluto-secret.js';
 import { ExportSchedule } from './constructs/schedule.js';
+import { readmeExampleQueries } from './example-queries.js';
 import { acknowledgeWildcards, FUNCTION_WILDCARDS, WORKFLOW_WILDCARDS } from './nag.js';
 import { ExportWorkflow } from './workflow.js';
 
@@ -24,7 +25,7 @@ export interface PlutoExportStackProps extends StackProps {
 
 /**
  * Map concurrencies whose product stays within the Pluto cap, so that slots in flight never
- * exceed ExportSlot's reserved concurrency and are not throttled.
+ * exceed it (nor ExportSlot's reserved concurrency, when one is configured).
  */
 export function mapConcurrency(plutoConcurrency: number): { experiments: number; slots: number } {
   const experiments = Math.ceil(Math.sqrt(plutoConcurrency));
@@ -60,6 +61,7 @@ export class PlutoExportStack extends Stack {
       noncurrentVersionRetention: Duration.days(config.retentionDays),
       removalPolicy,
       bytesScannedCutoffPerQuery: config.athenaBytesScannedCutoffGb * 1024 ** 3,
+      namedQueries: readmeExampleQueries(),
     });
 
     this.secret = new PlutoSecret(this, 'PlutoToken', {
@@ -68,6 +70,9 @@ export class PlutoExportStack extends Stack {
         ? { existingSecretName: config.secret.existingSecretName }
         : {}),
       encryptionKey: this.lake.key,
+      ...('kmsKeyArn' in config.secret && config.secret.kmsKeyArn !== undefined
+        ? { existingSecretKeyArn: config.secret.kmsKeyArn }
+        : {}),
       removalPolicy,
     });
 
@@ -75,8 +80,11 @@ export class PlutoExportStack extends Stack {
       lake: this.lake,
       secret: this.secret.secret,
       secretId: this.secret.secretId,
+      ...(this.secret.importedSecretKey === undefined ? {} : { secretKey: this.secret.importedSecretKey }),
       plutoApiUrl: config.plutoApiUrl,
-      plutoConcurrency: config.plutoConcurrency,
+      ...(config.exportSlotReservedConcurrency === undefined
+        ? {}
+        : { exportSlotReservedConcurrency: config.exportSlotReservedConcurrency }),
       rowsPerPart: config.rowsPerPart,
       supersededRunGraceDays: config.supersededRunGraceDays,
       pageSize: config.pageSize,

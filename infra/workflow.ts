@@ -2,7 +2,8 @@
  * The export state machine (SPEC §3), defined once: deployed by the stack and, synthesized
  * in-process, executed on a laptop by `functions/local/run-workflow.ts`.
  */
-import { Duration } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
@@ -10,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
+import { runPrefix } from '../functions/core/layout.js';
 import { STATE_NAMES, type WorkflowStep } from '../functions/core/workflow/messages.js';
 
 export interface ExportWorkflowProps {
@@ -50,14 +52,28 @@ export interface ExportWorkflowProps {
   readonly logGroup?: logs.ILogGroup;
 }
 
-/** The errors the Lambda service itself raises when an invocation could not run. */
+/**
+ * The errors the Lambda service raises when an invocation could not run (Step Functions developer
+ * guide, "Handle Lambda service exceptions"); throttling included.
+ */
 export const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ClientExecutionTimeoutException',
   'Lambda.ServiceException',
   'Lambda.AWSLambdaException',
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
-  // A worker that crashed (e.g. out of memory): its slot reuses or rewrites its part on the retry.
+] as const;
+
+/**
+ * A worker that timed out, ran out of memory or exited: Step Functions reports the errorType Lambda
+ * gives the invocation. Retried fewer times than a service error, since the same work may crash again;
+ * a slot reuses or rewrites its part on the retry.
+ */
+export const LAMBDA_CRASH_ERRORS = [
   'Lambda.Unknown',
+  'Sandbox.Timedout',
+  'Runtime.ExitError',
+  'Runtime.OutOfMemory',
 ] as const;
 
 /** The states that finalize and then fail a run whose ExportExperiments failed. */
@@ -71,6 +87,7 @@ const RETRY_BACKOFF = {
   maxDelay: Duration.seconds(60),
   jitterStrategy: sfn.JitterType.FULL,
 } as const;
+const CRASH_RETRY = { ...RETRY_BACKOFF, maxAttempts: 2 } as const;
 
 export class ExportWorkflow extends Construct {
   readonly definitionBody: sfn.DefinitionBody;
@@ -86,28 +103,32 @@ export class ExportWorkflow extends Construct {
       name: string,
       fn: lambda.IFunction,
       retryErrors: readonly string[],
-      resultPath?: string,
+      paths: Pick<sfn.TaskStateBaseProps, 'resultPath' | 'outputPath'> = {},
     ) => {
       const task = new tasks.LambdaInvoke(this, name, {
         stateName: name,
         lambdaFunction: fn,
         payloadResponseOnly: true,
         retryOnServiceExceptions: false,
-        ...(resultPath === undefined ? {} : { resultPath }),
+        ...paths,
       });
+      task.addRetry({ errors: [...LAMBDA_SERVICE_ERRORS], ...RETRY_BACKOFF });
+      task.addRetry({ errors: [...LAMBDA_CRASH_ERRORS], ...CRASH_RETRY });
       task.addRetry({ errors: [...retryErrors], ...RETRY_BACKOFF });
       return task;
     };
-    const stepErrors = [...LAMBDA_SERVICE_ERRORS, ...RETRYABLE_ERROR_NAMES];
-    const bookkeepingErrors = [...LAMBDA_SERVICE_ERRORS, 'StoreError'];
+    // A Distributed Map gathers every child execution's output into its own, which Step Functions
+    // caps at 256 KiB whatever the Map's ResultPath (States.DataLimitExceeded, which no Catch
+    // handles). Each child therefore ends with the constant output {}, so no payload grows with the
+    // number of experiments or slots.
+    const endOfChild = { outputPath: sfn.JsonPath.DISCARD };
+    const stepErrors = RETRYABLE_ERROR_NAMES;
+    const bookkeepingErrors = ['StoreError'];
 
-    const exportSlot = invoke(STATE_NAMES.exportSlot, functions.exportSlot, stepErrors);
+    const exportSlot = invoke(STATE_NAMES.exportSlot, functions.exportSlot, stepErrors, endOfChild);
     const exportSlots = new sfn.DistributedMap(this, STATE_NAMES.exportSlots, {
       stateName: STATE_NAMES.exportSlots,
-      itemReader: new sfn.S3JsonItemReader({
-        bucket: props.lakeBucket,
-        key: lakeKey(lakePrefix, '$.slotsKey'),
-      }),
+      itemReader: new RunRecordsReader(props.lakeBucket, lakePrefix, '$.slotsKey'),
       itemSelector: {
         runId: sfn.JsonPath.stringAt('$.runId'),
         experimentId: sfn.JsonPath.stringAt('$.experimentId'),
@@ -121,11 +142,17 @@ export class ExportWorkflow extends Construct {
     exportSlots.itemProcessor(exportSlot);
 
     const planExperiment = invoke(STATE_NAMES.planExperiment, functions.planExperiment, stepErrors);
-    const commitExperiment = invoke(STATE_NAMES.commitExperiment, functions.commitExperiment, stepErrors);
+    const commitExperiment = invoke(
+      STATE_NAMES.commitExperiment,
+      functions.commitExperiment,
+      stepErrors,
+      endOfChild,
+    );
     const recordFailure = invoke(
       STATE_NAMES.recordExperimentFailure,
       functions.recordExperimentFailure,
       bookkeepingErrors,
+      endOfChild,
     );
     for (const state of [planExperiment, exportSlots, commitExperiment]) {
       state.addCatch(recordFailure, { errors: [sfn.Errors.ALL], resultPath: '$.failure' });
@@ -133,15 +160,12 @@ export class ExportWorkflow extends Construct {
     const experiment = planExperiment.next(
       new sfn.Choice(this, 'HasSlots?')
         .when(sfn.Condition.stringEquals('$.action', 'export'), exportSlots.next(commitExperiment))
-        .otherwise(new sfn.Succeed(this, 'ExperimentDone')),
+        .otherwise(new sfn.Succeed(this, 'ExperimentDone', endOfChild)),
     );
 
     const exportExperiments = new sfn.DistributedMap(this, STATE_NAMES.exportExperiments, {
       stateName: STATE_NAMES.exportExperiments,
-      itemReader: new sfn.S3JsonItemReader({
-        bucket: props.lakeBucket,
-        key: lakeKey(lakePrefix, '$.itemsKey'),
-      }),
+      itemReader: new RunRecordsReader(props.lakeBucket, lakePrefix, '$.itemsKey'),
       itemSelector: {
         runId: sfn.JsonPath.stringAt('$.runId'),
         full: sfn.JsonPath.objectAt('$.full'),
@@ -157,12 +181,9 @@ export class ExportWorkflow extends Construct {
     const finalizeRun = invoke(STATE_NAMES.finalizeRun, functions.finalizeRun, bookkeepingErrors);
     // A failed ExportExperiments (tolerance exceeded, unreadable item list) still finalizes the run,
     // so its lease is released and its manifest written, and then fails the execution with its error.
-    const finalizeFailedRun = invoke(
-      FINALIZE_FAILED_RUN,
-      functions.finalizeRun,
-      bookkeepingErrors,
-      '$.finalized',
-    );
+    const finalizeFailedRun = invoke(FINALIZE_FAILED_RUN, functions.finalizeRun, bookkeepingErrors, {
+      resultPath: '$.finalized',
+    });
     exportExperiments.addCatch(
       finalizeFailedRun.next(
         new sfn.Fail(this, RUN_FAILED, { errorPath: '$.failure.Error', causePath: '$.failure.Cause' }),
@@ -186,6 +207,40 @@ export class ExportWorkflow extends Construct {
       tracingEnabled: true,
       logs: { destination: this.logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
     });
+    // CDK grants these on `execution:<name>:*`, which no child execution matches: a Map's children are
+    // `execution:<name>/<map run label>:<id>` (Step Functions developer guide, "IAM policies for
+    // using Distributed Map states").
+    const mapPolicy = this.stateMachine.node.findChild('DistributedMapPolicy') as iam.Policy;
+    mapPolicy.addStatements(
+      new iam.PolicyStatement({
+        actions: ['states:DescribeExecution', 'states:StopExecution'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'states',
+            resource: 'execution',
+            resourceName: `${this.stateMachine.stateMachineName}/*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+  }
+}
+
+/**
+ * An ItemReader of a JSON list the run wrote under `runs/`: the state machine may read run records
+ * only, where CDK's S3JsonItemReader would grant every object of the bucket.
+ */
+class RunRecordsReader extends sfn.S3JsonItemReader {
+  private readonly runRecords: string;
+
+  constructor(bucket: s3.IBucket, lakePrefix: string, keyPath: string) {
+    super({ bucket, key: lakeKey(lakePrefix, keyPath) });
+    this.runRecords = bucket.arnForObjects(`${lakePrefix}${runPrefix('*')}*`);
+  }
+
+  override providePolicyStatements(): iam.PolicyStatement[] {
+    return [new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: [this.runRecords] })];
   }
 }
 

@@ -22,7 +22,11 @@ describe('FolderStore', () => {
     expect(await store.putIfAbsent('data/a/part-1.parquet', bytes('first'))).toEqual({ created: true });
     expect(await store.putIfAbsent('data/a/part-1.parquet', bytes('second'))).toEqual({ created: false });
     expect(text(await store.get('data/a/part-1.parquet'))).toBe('first');
-    expect(await store.head('data/a/part-1.parquet')).toEqual({ key: 'data/a/part-1.parquet', size: 5 });
+    expect(await store.head('data/a/part-1.parquet')).toEqual({
+      key: 'data/a/part-1.parquet',
+      size: 5,
+      lastModified: expect.any(Date),
+    });
   });
 
   it('lets exactly one of many concurrent writers of the same key win, leaving no temp files', async () => {
@@ -41,9 +45,9 @@ describe('FolderStore', () => {
     await store.put('p/ab/3.json', bytes('333'));
     await store.put('q/4.json', bytes('4'));
     expect(await store.list('p/')).toEqual([
-      { key: 'p/a/1.json', size: 1 },
-      { key: 'p/ab/3.json', size: 3 },
-      { key: 'p/b/2.json', size: 2 },
+      { key: 'p/a/1.json', size: 1, lastModified: expect.any(Date) },
+      { key: 'p/ab/3.json', size: 3, lastModified: expect.any(Date) },
+      { key: 'p/b/2.json', size: 2, lastModified: expect.any(Date) },
     ]);
     expect((await store.list('p/a')).map((o) => o.key)).toEqual(['p/a/1.json', 'p/ab/3.json']);
     expect(await store.list('missing/')).toEqual([]);

@@ -94,7 +94,7 @@ describe('removeSupersededRuns', () => {
       clock: clockAt(finished + HOUR / 2),
       graceMs: HOUR,
     });
-    expect(result).toEqual({ removedFolders: [], removedObjects: 0 });
+    expect(result).toEqual({ removedFolders: [], removedObjects: 0, removedLeftovers: 0 });
     expect(await folderKeys(`data/assay/experiment_id=${changed}/run_id=run-1/`)).not.toEqual([]);
   });
 
@@ -131,7 +131,7 @@ describe('removeSupersededRuns', () => {
     const expected = await foldersOf('run-2');
     expect(
       await removeSupersededRuns({ ...lake, clock: clockAt(Date.now() + HOUR / 2), graceMs: HOUR }),
-    ).toEqual({ removedFolders: [], removedObjects: 0 });
+    ).toEqual({ removedFolders: [], removedObjects: 0, removedLeftovers: 0 });
     const result = await removeSupersededRuns({
       ...lake,
       clock: clockAt(Date.now() + 2 * HOUR),
@@ -155,6 +155,7 @@ describe('removeSupersededRuns', () => {
     ).toEqual({
       removedFolders: [],
       removedObjects: 0,
+      removedLeftovers: 0,
     });
   });
 });

@@ -58,7 +58,11 @@ describe('S3Store on s3rver', () => {
 
     expect(new TextDecoder().decode(await store.get('runs/r1/items.json'))).toBe('[1,2,3]');
     expect(new TextDecoder().decode(await store.get('_catalog/samples/PLX1.json'))).toBe('{"v":22}');
-    expect(await store.head('runs/r1/items.json')).toEqual({ key: 'runs/r1/items.json', size: 7 });
+    expect(await store.head('runs/r1/items.json')).toEqual({
+      key: 'runs/r1/items.json',
+      size: 7,
+      lastModified: expect.any(Date),
+    });
     expect(await store.get('runs/r1/missing.json')).toBeUndefined();
     expect(await store.head('runs/r1/missing.json')).toBeUndefined();
 
@@ -78,12 +82,12 @@ describe('S3Store on s3rver', () => {
   it('lists every key under a prefix across pages, nested folders included', async () => {
     const client = s3rver.client();
     const store = new S3Store({ bucket: BUCKET, prefix: 'paged/' }, client, { listPageSize: 7 });
-    const expected: { key: string; size: number }[] = [];
+    const expected: { key: string; size: number; lastModified: unknown }[] = [];
     for (let i = 0; i < 30; i++) {
       const key = `data/assay/experiment_id=PLX${i % 3}/run_id=r${i % 2}/part-assay-${String(i).padStart(5, '0')}.parquet`;
       const body = bytes('x'.repeat(i + 1));
       await store.putIfAbsent(key, body);
-      expected.push({ key, size: body.byteLength });
+      expected.push({ key, size: body.byteLength, lastModified: expect.any(Date) });
     }
     await store.put('data/assays-not-this-table/part.parquet', bytes('no'));
     await store.put('data/samples/experiment_id=PLX0/run_id=r0/part.parquet', bytes('no'));
@@ -130,6 +134,7 @@ describe('S3Store on s3rver', () => {
     expect(await store.head('data/assay/big.parquet')).toEqual({
       key: 'data/assay/big.parquet',
       size: body.byteLength,
+      lastModified: expect.any(Date),
     });
   });
 

@@ -36,8 +36,10 @@ import {
   loadDeployConfig,
   parseDeployConfig,
 } from '../infra/config.js';
+import { afterBundlingCommands } from '../infra/constructs/export-functions.js';
+import { exampleQueries } from '../infra/example-queries.js';
 import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
-import { LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
+import { LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 
@@ -84,6 +86,11 @@ function render(value: unknown, refs: (id: string, attribute?: string) => string
   if (Array.isArray(v['Fn::GetAtt'])) {
     const [id, attribute] = v['Fn::GetAtt'] as [string, string];
     return refs(id, attribute);
+  }
+  // Select(6, Split(':', Ref machine)): the state machine's name, as CDK forms its execution ARNs.
+  const select = v['Fn::Select'] as [number, { 'Fn::Split': [string, { Ref: string }] }] | undefined;
+  if (select?.[0] === 6 && select[1]['Fn::Split']?.[0] === ':') {
+    return refs(select[1]['Fn::Split'][1].Ref, 'Name');
   }
   if (Array.isArray(v['Fn::Join'])) {
     const [separator, parts] = v['Fn::Join'] as [string, unknown[]];
@@ -149,6 +156,7 @@ const CUSTOM: DeployConfigInput = {
   glueDatabase: 'pluto_lab',
   secret: { existingSecretName: 'pluto/api-token' },
   plutoConcurrency: 9,
+  exportSlotReservedConcurrency: 12,
   rowsPerPart: 250_000,
   retentionDays: 7,
   toleratedFailurePercentage: 20,
@@ -196,11 +204,7 @@ describe('the data lake', () => {
     });
     const rules = (propertiesOf(bucket).LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
     expect(rules).toContainEqual(
-      expect.objectContaining({
-        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
-        NoncurrentVersionExpiration: { NoncurrentDays: 30 },
-        Status: 'Enabled',
-      }),
+      expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: 'Enabled' }),
     );
     expect(s.resources[keyId]).toMatchObject({
       DeletionPolicy: 'Retain',
@@ -228,6 +232,21 @@ describe('the data lake', () => {
       .map((p) => (p.Properties.Bucket as { Ref: string }).Ref)
       .sort();
     expect(sslDenied).toEqual([bucketId, logsId].sort());
+  });
+
+  // https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpu-abort-incomplete-mpu-lifecycle-config.html
+  it('aborts incomplete multipart uploads of the whole bucket a day after they began (S3 lifecycle AbortIncompleteMultipartUpload)', () => {
+    const s = defaults;
+    const bucket = s.resources[idOf(s, s.stack.lake.bucket)];
+    const rules = (propertiesOf(bucket).LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    const aborting = rules.filter((rule) => rule.AbortIncompleteMultipartUpload !== undefined);
+    expect(aborting).toEqual([
+      {
+        Id: 'abort-incomplete-multipart-uploads',
+        AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+        Status: 'Enabled',
+      },
+    ]);
   });
 
   it('honours retention days and removal policy, and leaves an existing bucket alone', () => {
@@ -312,6 +331,39 @@ describe('the data lake', () => {
   });
 });
 
+describe('Athena named queries', () => {
+  it("are the README's example SQL, one per commented statement, in the workgroup and database", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const queries = exampleQueries(readme);
+    expect(queries.map((q) => q.name)).toEqual([
+      'experiments and their sizes',
+      'sample metadata as a wide table per experiment',
+      'one gene across all experiments, joined to a sample attribute',
+      'cells that were not numbers',
+      'plots and their analyses',
+      'PCA coordinates from the generic results table',
+      'significant genes in every differential expression analysis',
+      'what each run did',
+    ]);
+    const block = /### Example SQL[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    for (const query of queries) {
+      expect(block).toContain(`-- ${query.name}\n${query.sql}`);
+      expect(query.sql.trimEnd().endsWith(';')).toBe(true);
+    }
+    for (const s of [defaults, custom]) {
+      const named = Object.values(s.resources).filter((r) => r.Type === 'AWS::Athena::NamedQuery');
+      expect(named.map((r) => r.Properties.Name)).toEqual(queries.map((q) => q.name));
+      for (const [i, r] of named.entries()) {
+        expect(r.Properties).toMatchObject({
+          Database: s === defaults ? 'pluto' : 'pluto_lab',
+          QueryString: queries[i]?.sql,
+          WorkGroup: { Ref: idOf(s, s.stack.lake.workgroup) },
+        });
+      }
+    }
+  });
+});
+
 /** The Hive type Athena reads each column of an empty part as, from DuckDB's parquet_schema. */
 async function parquetColumnTypes(): Promise<Map<TableName, string[][]>> {
   const folder = mkdtempSync(join(tmpdir(), 'stack-test-'));
@@ -379,8 +431,66 @@ describe('the functions', () => {
           },
         },
       });
-      expect(properties?.ReservedConcurrentExecutions).toBe(step === 'exportSlot' ? 9 : undefined);
+      expect(properties?.ReservedConcurrentExecutions).toBe(step === 'exportSlot' ? 12 : undefined);
     }
+  });
+
+  // A new account's concurrency quota can be 10, and Lambda refuses a reservation that leaves fewer
+  // than 100 unreserved: reserving by default could fail the first deploy.
+  it('reserve no concurrency unless exportSlotReservedConcurrency is configured', () => {
+    const s = defaults;
+    for (const step of WORKFLOW_STEPS) {
+      const properties = s.resources[idOf(s, s.stack.exportFunctions.functions[step])]?.Properties;
+      expect(properties?.ReservedConcurrentExecutions, step).toBeUndefined();
+    }
+    expect(() => parseDeployConfig({ plutoConcurrency: 8, exportSlotReservedConcurrency: 4 })).toThrow(
+      'plutoExport.exportSlotReservedConcurrency: at least plutoConcurrency (8), or ExportSlot invocations are throttled (in context plutoExport)',
+    );
+  });
+
+  // IAM s3:ListBucket with an s3:prefix condition (S3 user guide, "Limit listing to a folder").
+  it('list only the lake folders they read, with s3:prefix conditions', () => {
+    for (const [s, prefix] of [
+      [defaults, ''],
+      [custom, 'exports/pluto/'],
+    ] as const) {
+      for (const step of WORKFLOW_STEPS) {
+        const listing = roleStatements(s, s.stack.exportFunctions.functions[step]).filter((st) =>
+          list(st.Action).includes('s3:ListBucket'),
+        );
+        expect(listing, step).toHaveLength(1);
+        expect(listing[0]?.Condition, step).toEqual({
+          StringLikeIfExists: { 's3:prefix': [`${prefix}runs/*`, `${prefix}data/*`] },
+        });
+      }
+    }
+  });
+
+  it('decrypt an imported secret with its customer managed key, and only the steps that call Pluto', () => {
+    const key = 'arn:aws:kms:eu-west-1:111111111111:key/token-key';
+    for (const secret of [
+      { existingSecretName: 'pluto/api-token', kmsKeyArn: key },
+      {
+        existingSecretArn: 'arn:aws:secretsmanager:eu-west-1:111111111111:secret:pluto-AbCdEf',
+        kmsKeyArn: key,
+      },
+    ]) {
+      const s = synth({ secret });
+      const decrypting = WORKFLOW_STEPS.filter((step) =>
+        allows(roleStatements(s, s.stack.exportFunctions.functions[step]), 'kms:Decrypt', key),
+      );
+      expect(decrypting, JSON.stringify(secret)).toEqual(['startRun', 'planExperiment', 'exportSlot']);
+    }
+  });
+
+  // The bundling hook runs on the host or inside CDK's Docker bundling image: paths must come from
+  // the hook's own input folder, never from this machine.
+  it('bundle with a hook that names no host path', () => {
+    const commands = afterBundlingCommands('/asset-input', '/asset-output');
+    expect(commands).toEqual([
+      'if grep -q parquet_wasm_bg.wasm "/asset-output/index.mjs"; then cp "/asset-input/node_modules/parquet-wasm/node/parquet_wasm_bg.wasm" "/asset-output/parquet_wasm_bg.wasm"; fi',
+    ]);
+    expect(commands.join()).not.toContain(process.cwd());
   });
 
   it('let each step write and delete only its own keys of the lake, behind the prefix', () => {
@@ -564,9 +674,39 @@ describe('the state machine', () => {
       (state.Catch as { ErrorEquals: string[]; Next: string }[]).map((c) => [c.ErrorEquals.join(), c.Next]);
     expect(retried(stateAt(asl, 'ExportExperiments', 'ExportSlots', 'ExportSlot'))).toEqual([
       ...LAMBDA_SERVICE_ERRORS,
+      ...LAMBDA_CRASH_ERRORS,
       ...RETRYABLE_ERROR_NAMES,
     ]);
-    expect(retried(stateAt(asl, 'FinalizeRun'))).toEqual([...LAMBDA_SERVICE_ERRORS, 'StoreError']);
+    expect(retried(stateAt(asl, 'FinalizeRun'))).toEqual([
+      ...LAMBDA_SERVICE_ERRORS,
+      ...LAMBDA_CRASH_ERRORS,
+      'StoreError',
+    ]);
+    // Step Functions developer guide, "Handle Lambda service exceptions"; a timed-out or killed
+    // worker reaches Step Functions with the errorType Lambda reports for it.
+    expect(LAMBDA_SERVICE_ERRORS).toEqual([
+      'Lambda.ClientExecutionTimeoutException',
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ]);
+    expect(LAMBDA_CRASH_ERRORS).toEqual([
+      'Lambda.Unknown',
+      'Sandbox.Timedout',
+      'Runtime.ExitError',
+      'Runtime.OutOfMemory',
+    ]);
+    // Every child execution ends with a constant output: the Map gathers them into its own output,
+    // capped at 256 KiB whatever its ResultPath (Step Functions quotas; States.DataLimitExceeded).
+    for (const path of [
+      ['ExportExperiments', 'CommitExperiment'],
+      ['ExportExperiments', 'RecordExperimentFailure'],
+      ['ExportExperiments', 'ExperimentDone'],
+      ['ExportExperiments', 'ExportSlots', 'ExportSlot'],
+    ]) {
+      expect(stateAt(asl, ...path).OutputPath, path.join(' > ')).toBeNull();
+    }
     expect(retried(stateAt(asl, 'FinalizeRun'))).not.toContain('PlutoAuthError');
     for (const name of ['PlanExperiment', 'ExportSlots', 'CommitExperiment']) {
       expect(caught(stateAt(asl, 'ExportExperiments', name)), name).toEqual([
@@ -582,6 +722,33 @@ describe('the state machine', () => {
       ItemReader: { Parameters: { 'Key.$': "States.Format('exports/pluto/{}', $.itemsKey)" } },
     });
     expect(stateAt(asl, 'ExportExperiments', 'ExportSlots').MaxConcurrency).toBe(mapConcurrency(9).slots);
+  });
+
+  it('reads only the run records, and describes and stops its Map child executions by their documented ARN', () => {
+    for (const [s, s3Objects] of [
+      [defaults, `{${idOf(defaults, defaults.stack.lake.bucket)}.Arn}/`],
+      [custom, 'arn:{AWS::Partition}:s3:::acme-lake/exports/pluto/'],
+    ] as const) {
+      const role = idOf(s, s.stack.workflow.stateMachine.role);
+      const statements = Object.values(s.resources)
+        .filter(
+          (r) =>
+            r.Type === 'AWS::IAM::Policy' &&
+            (r.Properties.Roles as { Ref: string }[]).some((ref) => ref.Ref === role),
+        )
+        .flatMap((r) => (r.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+      expect(allows(statements, 's3:GetObject', `${s3Objects}runs/r1/items.json`)).toBe(true);
+      expect(allows(statements, 's3:GetObject', `${s3Objects}runs/r1/plans/PLX1/slots.json`)).toBe(true);
+      expect(allows(statements, 's3:GetObject', `${s3Objects}data/assay/experiment_id=PLX1/x`)).toBe(false);
+      expect(allows(statements, 's3:GetObject', `${s3Objects}athena-results/q.csv`)).toBe(false);
+      // Step Functions developer guide, "IAM policies for using Distributed Map states": child
+      // executions are arn:...:execution:<stateMachineName>/<map run label>:<id>.
+      const machineName = `{${idOf(s, s.stack.workflow.stateMachine)}.Name}`;
+      const child = `arn:{AWS::Partition}:states:${ENV.region}:${ENV.account}:execution:${machineName}/ExportExperiments:0123-abcd`;
+      for (const action of ['states:DescribeExecution', 'states:StopExecution']) {
+        expect(allows(statements, action, child), action).toBe(true);
+      }
+    }
   });
 
   it('logs every event without execution data, traces with X-Ray and times out', () => {
@@ -671,11 +838,25 @@ describe('monitoring', () => {
       Resource: '*',
     });
     const topicPolicy = Object.values(s.resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy');
-    expect(topicPolicy?.Properties?.PolicyDocument).toMatchObject({
-      Statement: [
-        { Effect: 'Deny', Action: 'sns:Publish', Condition: { Bool: { 'aws:SecureTransport': 'false' } } },
-      ],
-    });
+    const statements = (propertiesOf(topicPolicy).PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Deny',
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    // A topic policy replaces SNS's default one, so CloudWatch must be allowed to publish explicitly
+    // (SNS developer guide, "Amazon SNS access control case examples": CloudWatch alarms publishing).
+    expect(statements).toContainEqual(
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: topicId },
+        Condition: { StringEquals: { 'aws:SourceAccount': ENV.account } },
+      }),
+    );
     const subscriptions = Object.values(s.resources).filter((r) => r.Type === 'AWS::SNS::Subscription');
     expect(subscriptions.map((r) => r.Properties)).toEqual([
       { Protocol: 'email', Endpoint: 'data-team@example.com', TopicArn: { Ref: topicId } },

@@ -33,7 +33,7 @@ import {
   runWorkflowLocally,
   toLocalDefinition,
 } from '../functions/local/run-workflow.js';
-import { ExportWorkflow, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
+import { ExportWorkflow, LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const THRESHOLD = {
   Error: 'States.ExceedToleratedFailureThreshold',
@@ -246,8 +246,12 @@ describe('the state machine definition', () => {
       MaxDelaySeconds: 60,
       JitterStrategy: 'FULL',
     };
-    const stepRetry = [{ ErrorEquals: [...LAMBDA_SERVICE_ERRORS, ...RETRYABLE_ERROR_NAMES], ...backoff }];
-    const bookkeepingRetry = [{ ErrorEquals: [...LAMBDA_SERVICE_ERRORS, 'StoreError'], ...backoff }];
+    const lambdaRetry = [
+      { ErrorEquals: [...LAMBDA_SERVICE_ERRORS], ...backoff },
+      { ErrorEquals: [...LAMBDA_CRASH_ERRORS], ...backoff, MaxAttempts: 2 },
+    ];
+    const stepRetry = [...lambdaRetry, { ErrorEquals: [...RETRYABLE_ERROR_NAMES], ...backoff }];
+    const bookkeepingRetry = [...lambdaRetry, { ErrorEquals: ['StoreError'], ...backoff }];
     const recordFailure = [
       { ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: 'RecordExperimentFailure' },
     ];
@@ -352,6 +356,7 @@ describe('the state machine definition', () => {
       Type: 'Task',
       Resource: lambdaArn('ExportSlot'),
       Retry: stepRetry,
+      OutputPath: null,
       End: true,
     });
     expect(state(asl, 'ExportExperiments', 'CommitExperiment')).toEqual({
@@ -359,12 +364,14 @@ describe('the state machine definition', () => {
       Resource: lambdaArn('CommitExperiment'),
       Retry: stepRetry,
       Catch: recordFailure,
+      OutputPath: null,
       End: true,
     });
     expect(state(asl, 'ExportExperiments', 'RecordExperimentFailure')).toEqual({
       Type: 'Task',
       Resource: lambdaArn('RecordExperimentFailure'),
       Retry: bookkeepingRetry,
+      OutputPath: null,
       End: true,
     });
   });

@@ -1,6 +1,6 @@
 /** The embedded default object store: a local folder with the same layout as the S3 lake. */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { StoreError, StoreFullError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
@@ -52,7 +52,7 @@ export class FolderStore implements ObjectStore {
   async head(key: string): Promise<StoredObject | undefined> {
     try {
       const info = await stat(this.pathOf(key));
-      return info.isFile() ? { key, size: info.size } : undefined;
+      return info.isFile() ? { key, size: info.size, lastModified: info.mtime } : undefined;
     } catch (error) {
       if (errorCode(error) === 'ENOENT') return undefined;
       throw this.wrap(error, 'stat', key);
@@ -75,6 +75,47 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  /**
+   * Temporary files of writes that never finished (the writer was killed), then folders left
+   * empty, deepest first; only what was last changed before `before`, so a write in flight keeps
+   * its temporary file and the folder it is about to fill.
+   */
+  async removeLeftovers(before: Date): Promise<number> {
+    return this.sweepFolder(this.location, before.getTime(), false);
+  }
+
+  private async sweepFolder(path: string, cutoff: number, removeIfEmpty: boolean): Promise<number> {
+    let removed = 0;
+    // Judged before its contents go: removing them makes the folder look freshly changed.
+    const stale = removeIfEmpty && (await changedBefore(path, cutoff));
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(path, { withFileTypes: true });
+    } catch (error) {
+      if (errorCode(error) === 'ENOENT') return 0;
+      throw this.wrap(error, 'list', path);
+    }
+    for (const entry of entries) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) removed += await this.sweepFolder(child, cutoff, true);
+      else if (entry.name.startsWith(TEMP_MARKER) && (await changedBefore(child, cutoff))) {
+        await unlink(child).catch(() => undefined);
+        removed++;
+      }
+    }
+    if (stale) {
+      // rmdir refuses a folder that is not empty, which is the check that cannot race a writer.
+      if (
+        await rmdir(path).then(
+          () => true,
+          () => false,
+        )
+      )
+        removed++;
+    }
+    return removed;
+  }
+
   private async walk(dirKey: string, prefix: string, found: StoredObject[]): Promise<void> {
     let entries: import('node:fs').Dirent[];
     try {
@@ -91,7 +132,7 @@ export class FolderStore implements ObjectStore {
         if (asDir.startsWith(prefix) || prefix.startsWith(asDir)) await this.walk(asDir, prefix, found);
       } else if (entry.isFile() && key.startsWith(prefix)) {
         const info = await stat(join(this.location, key));
-        found.push({ key, size: info.size });
+        found.push({ key, size: info.size, lastModified: info.mtime });
       }
     }
   }
@@ -140,6 +181,11 @@ export class FolderStore implements ObjectStore {
       cause: error,
     });
   }
+}
+
+async function changedBefore(path: string, cutoff: number): Promise<boolean> {
+  const info = await stat(path).catch(() => undefined);
+  return info !== undefined && info.mtimeMs < cutoff;
 }
 
 function errorCode(error: unknown): string | undefined {

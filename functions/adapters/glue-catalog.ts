@@ -13,7 +13,7 @@ import {
   type Partition,
   type PartitionInput,
 } from '@aws-sdk/client-glue';
-import { TABLE_NAMES, TABLES, type TableName } from '../core/contract.js';
+import { TABLES, type TableName } from '../core/contract.js';
 import { ConfigError, StoreError } from '../core/errors.js';
 import { type GlueStorageDescriptor, glueStorageDescriptor, s3Url } from '../core/glue-schema.js';
 import type { Catalog, PartitionPointer } from '../core/ports.js';
@@ -27,6 +27,23 @@ export interface GlueCatalogOptions {
   readonly client?: GlueClient;
   /** Account id of the Data Catalog; default the caller's. */
   readonly catalogId?: string;
+}
+
+/** Consecutive pointers of one table, at most `size` at a time, in their given order. */
+function consecutiveBatches(
+  pointers: readonly PartitionPointer[],
+  size: number,
+): { table: TableName; batch: PartitionPointer[] }[] {
+  const batches: { table: TableName; batch: PartitionPointer[] }[] = [];
+  for (const pointer of pointers) {
+    const last = batches.at(-1);
+    if (last !== undefined && last.table === pointer.table && last.batch.length < size) {
+      last.batch.push(pointer);
+    } else {
+      batches.push({ table: pointer.table, batch: [pointer] });
+    }
+  }
+  return batches;
 }
 
 /** Glue's limits per batch request. */
@@ -67,14 +84,15 @@ export class GlueCatalog implements Catalog {
     }
   }
 
+  /** In the caller's order (the experiments pointer moves last), batching runs of one table. */
   async putPartitions(pointers: readonly PartitionPointer[]): Promise<void> {
-    for (const table of TABLE_NAMES) {
-      const inputs = pointers.filter((p) => p.table === table).map((p) => this.partitionInput(p));
-      for (let i = 0; i < inputs.length; i += CREATE_BATCH) {
-        const existing = await this.createPartitions(table, inputs.slice(i, i + CREATE_BATCH));
-        for (let j = 0; j < existing.length; j += UPDATE_BATCH) {
-          await this.updatePartitions(table, existing.slice(j, j + UPDATE_BATCH));
-        }
+    for (const { table, batch } of consecutiveBatches(pointers, CREATE_BATCH)) {
+      const existing = await this.createPartitions(
+        table,
+        batch.map((p) => this.partitionInput(p)),
+      );
+      for (let j = 0; j < existing.length; j += UPDATE_BATCH) {
+        await this.updatePartitions(table, existing.slice(j, j + UPDATE_BATCH));
       }
     }
   }

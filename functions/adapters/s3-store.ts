@@ -121,7 +121,7 @@ export class S3Store implements ObjectStore {
       const response = await this.client.send(
         new HeadObjectCommand({ Bucket: this.target.bucket, Key: this.keyOf(key) }),
       );
-      return { key, size: response.ContentLength ?? 0 };
+      return { key, size: response.ContentLength ?? 0, lastModified: response.LastModified ?? new Date(0) };
     } catch (error) {
       // A HEAD answer has no body: a missing key and a missing bucket both read as 404 NotFound.
       if (statusOf(error) === 404 && nameOf(error) !== 'NoSuchBucket') return undefined;
@@ -149,7 +149,11 @@ export class S3Store implements ObjectStore {
       }
       for (const object of response.Contents ?? []) {
         if (object.Key === undefined) continue;
-        found.push({ key: object.Key.slice(this.target.prefix.length), size: object.Size ?? 0 });
+        found.push({
+          key: object.Key.slice(this.target.prefix.length),
+          size: object.Size ?? 0,
+          lastModified: object.LastModified ?? new Date(0),
+        });
       }
       token = response.IsTruncated ? response.NextContinuationToken : undefined;
     } while (token !== undefined);

@@ -9,6 +9,7 @@ import type { DataPage, DatasetRef, PlutoExperiment, PlutoPlot, PlutoProject } f
 export interface StoredObject {
   readonly key: string;
   readonly size: number;
+  readonly lastModified: Date;
 }
 
 export interface PutResult {
@@ -29,6 +30,12 @@ export interface ObjectStore {
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes what an interrupted writer leaves behind that `list` never shows (a folder store's
+   * temporary files and empty folders) when untouched since `before`; returns how many went.
+   * Absent where writes leave nothing behind (S3 aborts stale multipart uploads by lifecycle rule).
+   */
+  removeLeftovers?(before: Date): Promise<number>;
 }
 
 /** Where a table partition currently points: the committed run's folder. */

@@ -1,17 +1,21 @@
 /**
- * Retention (SPEC §5.4): removes the data folders of superseded runs after a grace period, and
+ * Retention: removes the data folders of superseded and abandoned runs after a grace period, and
  * never a folder a pointer uses. `runs/<run>/` (plans, commit records, manifest) stays as history.
  *
  * A folder `data/<table>/experiment_id=<id>/run_id=<run>/` goes when all of these hold:
  * - the table's pointer for that experiment names another run, or there is no pointer;
- * - `<run>` has finished (its manifest exists) more than `graceMs` ago: an unfinished or aborted
- *   run may still commit or resume;
+ * - `<run>` finished (its manifest exists) more than `graceMs` ago, or it is abandoned: it has no
+ *   manifest, does not hold the lease, and nothing of it changed for `graceMs` (it was killed
+ *   before it could finish). A run within the grace period may still commit or resume;
  * - the experiment's current commit (the run its `experiments` pointer names) finished more than
  *   `graceMs` ago: a reader that opened the previous folder just before the repoint may still read it.
  * `export_log` is never touched: each of its partitions is its own run's, and current.
+ * Last, the store's own leftovers (a folder store's temporary files and empty folders) older than
+ * `graceMs` go.
  */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
-import { commitRecordKey, manifestKey } from './layout.js';
+import { commitRecordKey, manifestKey, runPrefix } from './layout.js';
+import { readLease } from './lease.js';
 import type { Catalog, Clock, ObjectStore } from './ports.js';
 import { commitRecordSchema, decodeJson, manifestSchema } from './records.js';
 
@@ -27,6 +31,8 @@ export interface RetentionResult {
   /** Folder prefixes removed, e.g. `data/assay/experiment_id=PLX1/run_id=r1/`. */
   readonly removedFolders: readonly string[];
   readonly removedObjects: number;
+  /** Temporary files and empty folders the store removed. */
+  readonly removedLeftovers: number;
 }
 
 const FOLDER = /^(data\/([^/]+)\/experiment_id=([^/]+)\/run_id=([^/]+)\/)[^/]+$/;
@@ -37,7 +43,9 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
     throw new RangeError(`retention grace period must be a non-negative number of ms, got ${graceMs}`);
   }
   const cutoff = options.clock.now().getTime() - graceMs;
+  const leaseHolder = (await readLease(store))?.runId;
   const finishedAt = memo((runId: string) => runFinishedAt(store, runId));
+  const lastChangedAt = memo((runId: string) => runLastChangedAt(store, runId));
   const committedAt = memo((experimentId: string) => currentCommitAt(store, catalog, experimentId));
 
   const removedFolders: string[] = [];
@@ -46,10 +54,12 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
     const pointed = new Map(
       (await catalog.listPartitions(table)).map((pointer) => [pointer.partitionValue, pointer.runId]),
     );
-    for (const [folder, { experimentId, runId, keys }] of await foldersOf(store, table)) {
+    for (const [folder, { experimentId, runId, keys, changedAt }] of await foldersOf(store, table)) {
       if (pointed.get(experimentId) === runId) continue;
       const finished = await finishedAt(runId);
-      if (finished === undefined || finished > cutoff) continue;
+      if (finished === undefined) {
+        if (runId === leaseHolder || changedAt > cutoff || (await lastChangedAt(runId)) > cutoff) continue;
+      } else if (finished > cutoff) continue;
       const superseded = await committedAt(experimentId);
       if (superseded !== undefined && superseded > cutoff) continue;
       for (const key of keys) await store.delete(key);
@@ -57,13 +67,16 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
       removedObjects += keys.length;
     }
   }
-  return { removedFolders, removedObjects };
+  const removedLeftovers = (await store.removeLeftovers?.(new Date(cutoff))) ?? 0;
+  return { removedFolders, removedObjects, removedLeftovers };
 }
 
 interface Folder {
   readonly experimentId: string;
   readonly runId: string;
   readonly keys: string[];
+  /** When the newest file of the folder was written. */
+  changedAt: number;
 }
 
 async function foldersOf(store: ObjectStore, table: TableName): Promise<Map<string, Folder>> {
@@ -72,8 +85,9 @@ async function foldersOf(store: ObjectStore, table: TableName): Promise<Map<stri
     const match = FOLDER.exec(object.key);
     if (match === null) continue;
     const [, folder = '', , experimentId = '', runId = ''] = match;
-    const found = folders.get(folder) ?? { experimentId, runId, keys: [] };
+    const found = folders.get(folder) ?? { experimentId, runId, keys: [], changedAt: 0 };
     found.keys.push(object.key);
+    found.changedAt = Math.max(found.changedAt, object.lastModified.getTime());
     folders.set(folder, found);
   }
   return folders;
@@ -84,6 +98,14 @@ async function runFinishedAt(store: ObjectStore, runId: string): Promise<number 
   const body = await store.get(manifestKey(runId));
   if (body === undefined) return undefined;
   return Date.parse(decodeJson(manifestSchema, body, manifestKey(runId)).finishedAt);
+}
+
+/** When anything under `runs/<run>/` last changed: a run writes there after every slot it exports. */
+async function runLastChangedAt(store: ObjectStore, runId: string): Promise<number> {
+  let latest = 0;
+  for (const object of await store.list(runPrefix(runId)))
+    latest = Math.max(latest, object.lastModified.getTime());
+  return latest;
 }
 
 /** When the experiment's current commit was made; undefined when nothing of it is current. */

@@ -11,6 +11,7 @@ import * as cxapi from 'aws-cdk-lib/cx-api';
 import { Construct } from 'constructs';
 import { TABLE_NAMES, type TableName } from '../../functions/core/contract.js';
 import { glueTableInput } from '../../functions/core/glue-schema.js';
+import type { ExampleQuery } from '../example-queries.js';
 
 export const ATHENA_ENGINE_VERSION = 'Athena engine version 3';
 
@@ -61,6 +62,11 @@ export interface DataLakeProps {
    * @default 100 GB
    */
   readonly bytesScannedCutoffPerQuery?: number;
+  /**
+   * Saved in the workgroup as named queries, so that the Athena console lists them.
+   * @default - none
+   */
+  readonly namedQueries?: readonly ExampleQuery[];
 }
 
 const GIGABYTE = 1024 ** 3;
@@ -123,8 +129,13 @@ export class DataLake extends Construct {
         serverAccessLogsPrefix: 'lake/',
         lifecycleRules: [
           {
-            id: 'abort-incomplete-uploads-and-expire-old-versions',
-            abortIncompleteMultipartUploadAfter: Duration.days(7),
+            // A killed writer's parts stay billed until the upload is aborted; no upload of a
+            // function (15 minutes at most) or of a local export is still going a day later.
+            id: 'abort-incomplete-multipart-uploads',
+            abortIncompleteMultipartUploadAfter: Duration.days(1),
+          },
+          {
+            id: 'expire-old-versions',
             noncurrentVersionExpiration: props.noncurrentVersionRetention ?? Duration.days(30),
             expiredObjectDeleteMarker: true,
           },
@@ -191,6 +202,15 @@ export class DataLake extends Construct {
         },
       },
     });
+    for (const [i, query] of (props.namedQueries ?? []).entries()) {
+      const named = new athena.CfnNamedQuery(this, `Query${i + 1}`, {
+        name: query.name,
+        database: this.databaseName,
+        queryString: query.sql,
+        workGroup: this.workgroup.ref,
+      });
+      named.node.addDependency(this.database);
+    }
   }
 
   /** `s3://bucket/<prefix><path>`. */

@@ -2,10 +2,10 @@
  * One Lambda function per workflow step, each allowed only what its step does: its own prefixes
  * of the lake, the Pluto token only where Pluto is called, Glue partitions only where they move.
  */
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -38,6 +38,11 @@ export interface ExportFunctionsProps {
   /** The secret holding the Pluto API token. */
   readonly secret: secretsmanager.ISecret;
   /**
+   * The customer managed key an imported secret is encrypted with.
+   * @default - the secret's key needs no grant (the AWS managed key, or a key the stack created)
+   */
+  readonly secretKey?: kms.IKey;
+  /**
    * What the functions pass to GetSecretValue.
    * @default secret.secretArn
    */
@@ -48,10 +53,11 @@ export interface ExportFunctionsProps {
    */
   readonly plutoApiUrl?: string;
   /**
-   * Reserved concurrency of ExportSlot: the most slots fetching from Pluto at once, account-wide.
-   * @default 4
+   * Reserved concurrency of ExportSlot. Reserving fails the deploy in an account whose concurrency
+   * quota cannot spare it, and the Maps' MaxConcurrency already bounds the slots in flight.
+   * @default - none reserved
    */
-  readonly plutoConcurrency?: number;
+  readonly exportSlotReservedConcurrency?: number;
   /**
    * Target Parquet rows per part.
    * @default SETTINGS.rowsPerPart.default
@@ -83,6 +89,9 @@ export interface ExportFunctionsProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
+
+/** The functions' Node.js; the local CLI and the tests run on the same major (the `node` dev dependency). */
+export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
 
 interface StepSettings {
   readonly file: string;
@@ -117,10 +126,10 @@ const STEPS: Readonly<Record<WorkflowStep, StepSettings>> = {
   finalizeRun: { file: 'finalize-run.ts', memorySize: 1024, timeout: Duration.minutes(5), callsPluto: false },
 };
 
-const require = createRequire(import.meta.url);
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WASM_FILE = 'parquet_wasm_bg.wasm';
-const WASM_PATH = require.resolve(`parquet-wasm/node/${WASM_FILE}`);
+/** Where npm installs it: the bundling input folder is the project root. */
+const WASM_FROM_PROJECT_ROOT = `node_modules/parquet-wasm/node/${WASM_FILE}`;
 
 /**
  * parquet-wasm's Node build reads its .wasm from `__dirname` at load time; the ESM bundle defines
@@ -153,6 +162,17 @@ const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 
 /** The tables ExportSlot writes parts of: one per slot kind, and typed DE results beside `results`. */
 const SLOT_TABLES: readonly TableName[] = [...slotSchema.shape.kind.options, 'differential_expression'];
+
+/**
+ * Copies parquet-wasm's .wasm next to a bundle that loads it. The paths are the hook's own folders
+ * (`/asset-input` and `/asset-output` when CDK falls back to bundling in Docker), never this machine's.
+ */
+export function afterBundlingCommands(inputDir: string, outputDir: string): string[] {
+  const wasm = `${inputDir}/${WASM_FROM_PROJECT_ROOT}`;
+  return [
+    `if grep -q ${WASM_FILE} "${outputDir}/index.mjs"; then cp "${wasm}" "${outputDir}/${WASM_FILE}"; fi`,
+  ];
+}
 
 export class ExportFunctions extends Construct {
   readonly functions: Readonly<Record<WorkflowStep, NodejsFunction>>;
@@ -200,7 +220,7 @@ export class ExportFunctions extends Construct {
         handler: 'handler',
         projectRoot: PROJECT_ROOT,
         depsLockFilePath: fileURLToPath(new URL('../../package-lock.json', import.meta.url)),
-        runtime: lambda.Runtime.NODEJS_24_X,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: settings.memorySize,
         timeout: settings.timeout,
@@ -208,7 +228,9 @@ export class ExportFunctions extends Construct {
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         environment,
-        ...(step === 'exportSlot' ? { reservedConcurrentExecutions: props.plutoConcurrency ?? 4 } : {}),
+        ...(step === 'exportSlot' && props.exportSlotReservedConcurrency !== undefined
+          ? { reservedConcurrentExecutions: props.exportSlotReservedConcurrency }
+          : {}),
         bundling: {
           format: OutputFormat.ESM,
           target: 'node24',
@@ -221,13 +243,25 @@ export class ExportFunctions extends Construct {
           commandHooks: {
             beforeBundling: () => [],
             beforeInstall: () => [],
-            afterBundling: (_inputDir, outputDir) => [
-              `if grep -q ${WASM_FILE} "${outputDir}/index.mjs"; then cp "${WASM_PATH}" "${outputDir}/${WASM_FILE}"; fi`,
-            ],
+            afterBundling: afterBundlingCommands,
           },
         },
       });
-      if (settings.callsPluto) props.secret.grantRead(fn);
+      if (settings.callsPluto) {
+        props.secret.grantRead(fn);
+        if (props.secretKey !== undefined) {
+          // Only through Secrets Manager: the key may protect other data of the account.
+          fn.addToRolePolicy(
+            new iam.PolicyStatement({
+              actions: ['kms:Decrypt'],
+              resources: [props.secretKey.keyArn],
+              conditions: {
+                StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+              },
+            }),
+          );
+        }
+      }
       functions[step] = fn;
     }
     this.functions = functions;
@@ -258,10 +292,16 @@ export class ExportFunctions extends Construct {
       tables.map((table) => `${partitionLocation(table, ANY)}*`);
     const commitRecords = commitRecordKey(ANY, ANY);
 
+    // Listing only the run records and the data tables. S3 also checks s3:ListBucket, without any
+    // prefix, to answer a GetObject or HEAD of a missing key with 404 rather than 403: hence IfExists.
+    const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`];
     for (const fn of Object.values(f)) {
-      // Listing answers a missing key with 404 rather than 403; S3 has no prefix scope for HEAD.
       fn.addToRolePolicy(
-        new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: [lake.bucket.bucketArn] }),
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [lake.bucket.bucketArn],
+          conditions: { StringLikeIfExists: { 's3:prefix': listed } },
+        }),
       );
       objects(fn, READ, [`${run}*`, LEASE_KEY]);
       if (lake.bucketKey !== undefined) {

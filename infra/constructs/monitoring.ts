@@ -55,14 +55,21 @@ export class ExportMonitoring extends Construct {
       masterKey: props.encryptionKey,
       enforceSSL: true,
     });
-    // Alarm notifications to an encrypted topic are published by CloudWatch with the topic's key.
-    props.encryptionKey.grant(
-      new iam.ServicePrincipal('cloudwatch.amazonaws.com').withConditions({
-        StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+    const cloudWatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com').withConditions({
+      StringEquals: { 'aws:SourceAccount': Stack.of(this).account },
+    });
+    // enforceSSL gives the topic a policy, which replaces SNS's default one: without this statement
+    // no alarm could publish (SNS developer guide, "Amazon SNS access control case examples").
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AllowCloudWatchAlarms',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
       }),
-      'kms:Decrypt',
-      'kms:GenerateDataKey*',
     );
+    // Alarm notifications to an encrypted topic are published by CloudWatch with the topic's key.
+    props.encryptionKey.grant(cloudWatch, 'kms:Decrypt', 'kms:GenerateDataKey*');
     if (props.alarmEmail !== undefined) {
       this.topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
     }

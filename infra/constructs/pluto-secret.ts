@@ -2,8 +2,8 @@
  * The Pluto API token in Secrets Manager: created empty, for
  * `aws secretsmanager put-secret-value --secret-id <id> --secret-string <token>`, or an existing one.
  */
-import { RemovalPolicy, Validations } from 'aws-cdk-lib';
-import type * as kms from 'aws-cdk-lib/aws-kms';
+import { ArnFormat, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 
@@ -18,6 +18,11 @@ export interface PlutoSecretProps {
    * @default - a new secret, unless existingSecretArn is given
    */
   readonly existingSecretName?: string;
+  /**
+   * ARN of the customer managed key an existing secret is encrypted with; readers may decrypt with it.
+   * @default - the existing secret uses the AWS managed key aws/secretsmanager
+   */
+  readonly existingSecretKeyArn?: string;
   /**
    * Encrypts a new secret.
    * @default - the AWS managed key aws/secretsmanager
@@ -35,6 +40,8 @@ const COMPLETE_ARN = /:secret:.+-[A-Za-z0-9]{6}$/;
 
 export class PlutoSecret extends Construct {
   readonly secret: secretsmanager.ISecret;
+  /** The customer managed key of an imported secret, which its readers must be allowed to decrypt with. */
+  readonly importedSecretKey: kms.IKey | undefined;
   /** What GetSecretValue takes: the ARN, or the name of a secret imported by name. */
   readonly secretId: string;
 
@@ -43,19 +50,37 @@ export class PlutoSecret extends Construct {
     if (props.existingSecretArn !== undefined && props.existingSecretName !== undefined) {
       throw new Error('PlutoSecret: give existingSecretArn or existingSecretName, not both');
     }
+    this.importedSecretKey =
+      props.existingSecretKeyArn === undefined
+        ? undefined
+        : kms.Key.fromKeyArn(this, 'ExistingSecretKey', props.existingSecretKeyArn);
+    const encryptionKey =
+      this.importedSecretKey === undefined ? {} : { encryptionKey: this.importedSecretKey };
     if (props.existingSecretArn !== undefined) {
       const arn = props.existingSecretArn;
-      this.secret = secretsmanager.Secret.fromSecretAttributes(
-        this,
-        'Secret',
-        COMPLETE_ARN.test(arn) ? { secretCompleteArn: arn } : { secretPartialArn: arn },
-      );
+      this.secret = secretsmanager.Secret.fromSecretAttributes(this, 'Secret', {
+        ...(COMPLETE_ARN.test(arn) ? { secretCompleteArn: arn } : { secretPartialArn: arn }),
+        ...encryptionKey,
+      });
       this.secretId = arn;
       return;
     }
     if (props.existingSecretName !== undefined) {
-      this.secret = secretsmanager.Secret.fromSecretNameV2(this, 'Secret', props.existingSecretName);
-      this.secretId = props.existingSecretName;
+      const name = props.existingSecretName;
+      this.secret =
+        props.existingSecretKeyArn === undefined
+          ? secretsmanager.Secret.fromSecretNameV2(this, 'Secret', name)
+          : secretsmanager.Secret.fromSecretAttributes(this, 'Secret', {
+              // A name is a partial ARN: Secrets Manager appends six characters to it in the complete one.
+              secretPartialArn: Stack.of(this).formatArn({
+                service: 'secretsmanager',
+                resource: 'secret',
+                resourceName: name,
+                arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+              }),
+              ...encryptionKey,
+            });
+      this.secretId = name;
       return;
     }
     const secret = new secretsmanager.Secret(this, 'Secret', {
