@@ -1,5 +1,5 @@
 /**
- * The deploy configuration (SPEC §7): cdk.json context `plutoExport` and/or a JSON file named by
+ * The deploy configuration (design.md, Configuration): cdk.json context `plutoExport` and/or a JSON file named by
  * context `configFile` (its keys override the context's), validated once; every default deploys.
  */
 import { readFileSync } from 'node:fs';

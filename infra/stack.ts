@@ -1,5 +1,5 @@
 /**
- * The deployment (SPEC §7): the lake with its Glue tables and Athena workgroup, the Pluto token
+ * The deployment: the lake with its Glue tables and Athena workgroup, the Pluto token
  * secret, one Lambda function per workflow step, the export state machine, its schedule and
  * its alarms, all from one validated configuration (infra/config.ts).
  */

@@ -1,5 +1,5 @@
 /**
- * The export state machine (SPEC §3), defined once: deployed by the stack and, synthesized
+ * The export state machine (design.md, Workflow), defined once: deployed by the stack and, synthesized
  * in-process, executed on a laptop by `functions/local/run-workflow.ts`.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';

@@ -64,6 +64,23 @@ describe('module structure', () => {
     expect(encoders.sort()).toEqual(['functions/core/parquet.ts', 'functions/core/publish-part.ts']);
   });
 
+  it('comments cite only documents in the repository, and design.md has every section they name', () => {
+    const design = readFileSync(join(ROOT, 'docs/design.md'), 'utf8');
+    const headings = new Set([...design.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]));
+    const outsideCitation = new RegExp(['SPEC', '§'].join(' '));
+    const files = ['functions', 'infra', 'test', 'bench', 'scripts'].flatMap(sourceFiles);
+    const outside = files.filter((file) => outsideCitation.test(readFileSync(join(ROOT, file), 'utf8')));
+    const missing = files.flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/design\.md[,(] ?([A-Z][A-Za-z ]+?)[).]/g)]
+        .map((m) => m[1] ?? '')
+        .filter((section) => !headings.has(section))
+        .map((section) => `${file}: ${section}`),
+    );
+    expect(outside).toEqual([]);
+    expect(missing).toEqual([]);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('](docs/design.md)');
+  });
+
   it('the core imports no AWS SDK', () => {
     const sdkImports = sourceFiles('functions/core').flatMap((file) =>
       packageImports(file)

@@ -237,7 +237,7 @@ describe('the state machine definition', () => {
     }
   });
 
-  it('is the flow of SPEC §3, with retries only on transient errors', () => {
+  it('is the documented flow, with retries only on transient errors', () => {
     const asl = loadWorkflowDefinition() as AslView;
     const backoff = {
       IntervalSeconds: 2,

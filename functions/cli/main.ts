@@ -1,5 +1,5 @@
 /**
- * `pluto-export <command>`: export, query, simulate (SPEC §6).
+ * `pluto-export <command>`: export, query, runs, status, simulate (design.md, Command line).
  * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration.
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';

@@ -1,5 +1,5 @@
 /**
- * The lake contract (SPEC §4), defined once. The Parquet writer, the Glue tables of the stack,
+ * The lake contract (design.md, Lake contract), defined once. The Parquet writer, the Glue tables of the stack,
  * the DuckDB views and the README tables are all derived from this module.
  */
 export type ColumnType = 'string' | 'double' | 'bigint' | 'int' | 'boolean' | 'timestamp';

@@ -1,4 +1,4 @@
-/** The JSON objects the workflow keeps in the store under `runs/` (SPEC §4, §5). */
+/** The JSON objects the workflow keeps in the store under `runs/` (design.md, Commit protocol). */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';

@@ -1,5 +1,5 @@
 /**
- * Runs the deployed state machine definition on a laptop (SPEC §1, §3). The ASL is synthesized
+ * Runs the deployed state machine definition on a laptop (design.md, Workflow). The ASL is synthesized
  * in-process from `infra/workflow.ts`, so local runs execute exactly what `cdk deploy` ships;
  * aws-local-stepfunctions executes it with the step functions as in-process handlers.
  *

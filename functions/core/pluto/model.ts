@@ -1,5 +1,5 @@
 /**
- * The Pluto API as far as it is known (SPEC §2). Every schema tolerates unknown fields and
+ * The Pluto API as far as it is known (design.md, Pluto API). Every schema tolerates unknown fields and
  * missing optional ones: only what the sources show is assumed.
  */
 import { z } from 'zod';

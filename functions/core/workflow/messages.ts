@@ -1,6 +1,6 @@
 /**
  * The payloads that travel between workflow states. Each is small and bounded: lists that grow
- * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
+ * with the data (experiments, slots) live in the store and travel as keys (design.md, Workflow).
  */
 import { z } from 'zod';
 import { idSchema as id } from '../ids.js';
