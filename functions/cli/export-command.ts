@@ -10,7 +10,7 @@ import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
 import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
-import { openLakeStore } from '../local/lake-location.js';
+import { openLake } from '../local/lake-location.js';
 import { runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, TerminalProgress } from './progress.js';
@@ -88,7 +88,7 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLakeStore(config.out);
+  const lake = await openLake(config.out);
   const progress = new TerminalProgress(process.stderr);
   const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,

@@ -16,9 +16,9 @@ commands:
   export   [--api-url URL] [--out DIR|s3://bucket/prefix] [--experiments ID,..] [--projects ID,..]
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
            [--missing keep|retire] [--retention-days N]  disappeared experiments; superseded data
-  query    [--lake DIR] [--json] "SQL"                   DuckDB over the current partitions
-  runs     [--lake DIR] [--limit N] [--json]             recent runs from their manifests, newest first
-  status   [--lake DIR] [--json] EXPERIMENT_ID           what is current for one experiment, and its history
+  query    [--lake DIR|s3://..] [--json] "SQL"           DuckDB over the current partitions
+  runs     [--lake DIR|s3://..] [--limit N] [--json]     recent runs from their manifests, newest first
+  status   [--lake DIR|s3://..] [--json] EXPERIMENT_ID   what is current for one experiment, and its history
   simulate [--port N] [--seed S] [--experiments N]       the built-in Pluto API simulator`;
 
 export class UsageError extends ConfigError {}

@@ -4,8 +4,6 @@
  */
 
 import { z } from 'zod';
-import { FolderStore } from '../adapters/folder-store.js';
-import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson } from '../core/records.js';
 import type { ExportSettings } from '../core/settings.js';
@@ -73,10 +71,4 @@ export async function runLocalExport(options: LocalExportOptions): Promise<Final
     ...(options.retryDelayScale === undefined ? {} : { retryDelayScale: options.retryDelayScale }),
   });
   return finalizeOutputSchema.parse(output);
-}
-
-/** The local lake: a folder store with its catalog beside the data. */
-export function openFolderLake(root: string): { store: FolderStore; catalog: StoreCatalog } {
-  const store = new FolderStore(root);
-  return { store, catalog: new StoreCatalog(store) };
 }
