@@ -85,6 +85,7 @@ function exportLog(experimentIds: string[]): TableRows {
       bytes: 100,
       error_code: null,
       error_detail: null,
+      error_details: null,
       started_at: Date.parse('2024-05-01T00:00:00Z'),
       finished_at: Date.parse('2024-05-01T00:01:00Z'),
     });

@@ -218,6 +218,53 @@ describe('Pluto refuses one experiment or one plot', () => {
     expect(pointed?.n).toBe(committed.length);
   });
 
+  it('skips an experiment and a plot answering 400 invalid_object_id, asking once, details kept', async () => {
+    const [a, b] = exportable();
+    const plot = simulator.truth.experiment(b ?? '').plots[0];
+    if (a === undefined || b === undefined || plot === undefined) throw new Error('need two experiments');
+    const injected = inject([
+      { fault: { kind: 'invalid-object-id' }, experimentId: a },
+      {
+        fault: { kind: 'invalid-object-id', details: { plot_id: plot.uuid } },
+        experimentId: b,
+        plotId: plot.uuid,
+      },
+    ]);
+    const target = await lake('invalid-object-id');
+    const output = await exportWith({ simulator, ...target, runId: 'run-1' });
+    expect(output).toMatchObject({ status: 'committed', experiments: { skipped: 2, failed: 0 } });
+    // One request each: a 400 is retried neither by the client nor by the workflow.
+    expect(injected.fired.map((f) => f.endpoint).sort()).toEqual(['experiment', 'plot-data']);
+    const log = await queryLake(
+      target.root,
+      `select experiment_id, dataset, status, error_code, error_detail, error_details from export_log
+       where (experiment_id = '${a}' and dataset = 'experiment') or dataset = 'plot-${plot.uuid}' order by 1`,
+    );
+    expect(log).toEqual([
+      {
+        experiment_id: a,
+        dataset: 'experiment',
+        status: 'skipped',
+        error_code: 'PlutoInvalidObjectError',
+        error_detail: `Pluto answered 400 for lab/experiments/${a}/: Invalid id: lab/experiments/${a}/ (invalid_object_id)`,
+        error_details: null,
+      },
+      {
+        experiment_id: b,
+        dataset: `plot-${plot.uuid}`,
+        status: 'skipped',
+        error_code: 'invalid_object_id',
+        error_detail: `Invalid id: lab/experiments/${b}/plots/${plot.uuid}/data/`,
+        error_details: `{"plot_id":"${plot.uuid}"}`,
+      },
+    ]);
+    const [exported] = await queryLake(
+      target.root,
+      `select count(distinct plot_id) as plots from results where experiment_id = '${b}'`,
+    );
+    expect(exported?.plots).toBe(simulator.truth.experiment(b).plots.length - 1);
+  });
+
   it('commits an experiment without a refused plot, whose export_log row is skipped with the detail', async () => {
     const experiment = simulator.truth.exportable[0];
     const plot = experiment?.plots[0];

@@ -524,6 +524,7 @@ describe('encodeParquet', () => {
       parts: 2,
       error_code: null,
       error_detail: null,
+      error_details: null,
     };
     rows.appendRow({
       ...base,

@@ -2,9 +2,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   PageDriftError,
   PlutoAuthError,
+  PlutoBadRequestError,
   PlutoBadResponseError,
   PlutoForbiddenError,
   PlutoInactiveEndpointError,
+  PlutoInvalidObjectError,
   PlutoNotFoundError,
   PlutoRateLimitedError,
   PlutoUpstreamError,
@@ -344,16 +346,59 @@ describe('errors', () => {
     expect(sleeps).toEqual([]);
   });
 
-  it('answers 404 for an unlisted experiment and an unknown plot', async () => {
-    const { client } = harness();
+  it('reads a 400 invalid_object_id for an unknown experiment or plot as PlutoInvalidObjectError, never retried', async () => {
+    const { client, retries } = harness();
     const missing = await failure(client.getExperiment('PLX000001'));
-    expect(missing).toBeInstanceOf(PlutoNotFoundError);
-    expect(missing.message).toBe('Pluto answered 404 for lab/experiments/PLX000001/: Not found.');
+    expect(missing).toBeInstanceOf(PlutoInvalidObjectError);
+    expect(missing).toMatchObject({
+      retryable: false,
+      code: 'invalid_object_id',
+      detail: 'Invalid experiment id: PLX000001',
+      message:
+        'Pluto answered 400 for lab/experiments/PLX000001/: Invalid experiment id: PLX000001 (invalid_object_id)',
+    });
     const plot = await failure(
       client.getDataPage({ kind: 'results', experimentId: exportable().id, plotId: 'nope' }, 0, 5),
     );
-    expect(plot).toBeInstanceOf(PlutoNotFoundError);
+    expect(plot).toBeInstanceOf(PlutoInvalidObjectError);
     expect(sim.requests.total).toBe(2);
+    expect(retries).toEqual([]);
+  });
+
+  it("keeps a 400's code, message and details, and does not retry any 400", async () => {
+    const { client, retries } = harness();
+    fault = () => ({
+      kind: 'status',
+      status: 400,
+      body: {
+        code: 'invalid_parameter',
+        message: 'limit must be at most 100000',
+        details: { limit: ['too big'] },
+      },
+    });
+    const error = await failure(client.getDataPage({ kind: 'samples', experimentId: exportable().id }, 0, 5));
+    expect(error).toBeInstanceOf(PlutoBadRequestError);
+    expect(error).toMatchObject({
+      name: 'PlutoBadRequestError',
+      retryable: false,
+      code: 'invalid_parameter',
+      detail: 'limit must be at most 100000',
+      details: '{"limit":["too big"]}',
+    });
+    expect(sim.requests.total).toBe(1);
+    expect(retries).toEqual([]);
+  });
+
+  it('answers 404 for an unknown id in the not_found variant', async () => {
+    const variant = await startSimulator({ seed: 2, experiments: 2, genes: [5, 5], unknownIds: 'not_found' });
+    try {
+      const { client } = harness({ baseUrl: variant.url });
+      const missing = await failure(client.getExperiment('PLX000001'));
+      expect(missing).toBeInstanceOf(PlutoNotFoundError);
+      expect(missing.message).toBe('Pluto answered 404 for lab/experiments/PLX000001/: Not found.');
+    } finally {
+      await variant.close();
+    }
   });
 
   it('answers 405 for an inactive endpoint', async () => {

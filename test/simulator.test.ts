@@ -89,13 +89,29 @@ describe('a default organisation', () => {
         body: { detail: 'You do not have permission to perform this action.' },
       });
     }
-    for (const path of [
-      'lab/experiments/PLX000000/',
-      `lab/experiments/${experiment.id}/plots/x/`,
-      'lab/projects/PLP0/experiments/',
-      'lab/nothing/',
+    for (const [path, what, id] of [
+      ['lab/experiments/PLX000000/', 'experiment', 'PLX000000'],
+      ['lab/experiments/PLX000000/assay-data/', 'experiment', 'PLX000000'],
+      [`lab/experiments/${experiment.id}/plots/x/`, 'plot', 'x'],
+      [`lab/experiments/${experiment.id}/plots/x/data/`, 'plot', 'x'],
+      ['lab/projects/PLP0/experiments/', 'project', 'PLP0'],
     ]) {
-      expect(await get(sim, path)).toEqual({ status: 404, body: { detail: 'Not found.' } });
+      expect(await get(sim, path as string)).toEqual({
+        status: 400,
+        body: { code: 'invalid_object_id', message: `Invalid ${what} id: ${id}` },
+      });
+    }
+    expect(await get(sim, 'lab/nothing/')).toEqual({ status: 404, body: { detail: 'Not found.' } });
+  });
+
+  it('answers unknown ids with a plain 404 in the not_found variant', async () => {
+    const variant = await startSimulator({ seed: 7, experiments: 2, genes: [5, 5], unknownIds: 'not_found' });
+    try {
+      for (const path of ['lab/experiments/PLX000000/', 'lab/projects/PLP0/experiments/']) {
+        expect(await get(variant, path)).toEqual({ status: 404, body: { detail: 'Not found.' } });
+      }
+    } finally {
+      await variant.close();
     }
   });
 

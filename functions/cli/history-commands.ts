@@ -50,9 +50,16 @@ export async function runStatusCommand(options: {
 }): Promise<number> {
   const { store, catalog } = await openExistingLake(options.lake);
   const status = await experimentStatus(store, catalog, options.experimentId);
+  const neverSeen = status.history.length === 0 && Object.keys(status.pointers).length === 0;
   if (options.json) {
     process.stdout.write(`${JSON.stringify(status)}\n`);
-    return 0;
+    return neverSeen ? 1 : 0;
+  }
+  if (neverSeen) {
+    process.stderr.write(
+      `pluto-export: no run in ${store.location} has seen experiment ${status.experimentId}: check the id\n`,
+    );
+    return 1;
   }
   const out: string[] = [`${status.experimentId}`];
   const current = status.current;

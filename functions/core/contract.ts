@@ -157,6 +157,7 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
       col('bytes', 'bigint', 'Parquet bytes written'),
       col('error_code', 'string', 'Error class name, or Pluto code'),
       col('error_detail', 'string', "Pluto's detail or the error message"),
+      col('error_details', 'string', "Pluto's details (JSON), when its error body had them"),
       col('started_at', 'timestamp', 'When work on the experiment started (UTC)'),
       col('finished_at', 'timestamp', 'When work on the experiment ended (UTC)'),
     ],

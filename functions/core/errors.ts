@@ -5,6 +5,8 @@
 export interface PlutoErrorBody {
   readonly detail?: string;
   readonly code?: string;
+  /** Pluto's `details`, as compact JSON text: the fields behind a refusal. */
+  readonly details?: string;
 }
 
 export abstract class PlutoExportError extends Error {
@@ -13,11 +15,14 @@ export abstract class PlutoExportError extends Error {
   readonly detail: string | undefined;
   /** Pluto's `code`, e.g. `authentication_failed`. */
   readonly code: string | undefined;
+  /** Pluto's `details` as JSON text, when the body had them. */
+  readonly details: string | undefined;
 
-  constructor(message: string, options: { cause?: unknown; detail?: string; code?: string } = {}) {
+  constructor(message: string, options: { cause?: unknown } & PlutoErrorBody = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.detail = options.detail;
     this.code = options.code;
+    this.details = options.details;
   }
 }
 
@@ -36,6 +41,21 @@ export class PlutoForbiddenError extends PlutoExportError {
 /** 404: missing, or not visible to the token. The experiment is skipped. */
 export class PlutoNotFoundError extends PlutoExportError {
   override readonly name = 'PlutoNotFoundError';
+  readonly retryable = false;
+}
+
+/**
+ * 400 with code `invalid_object_id`: Pluto does not know the id, or will not say that it exists
+ * (Pluto's R client tests expect exactly this for an unknown experiment). Treated like a 404.
+ */
+export class PlutoInvalidObjectError extends PlutoExportError {
+  override readonly name = 'PlutoInvalidObjectError';
+  readonly retryable = false;
+}
+
+/** Any other 400: the request itself is wrong, so asking again cannot help. */
+export class PlutoBadRequestError extends PlutoExportError {
+  override readonly name = 'PlutoBadRequestError';
   readonly retryable = false;
 }
 
@@ -127,6 +147,7 @@ export class ConfigError extends PlutoExportError {
 export const SKIPPING_ERROR_NAMES = [
   'PlutoForbiddenError',
   'PlutoNotFoundError',
+  'PlutoInvalidObjectError',
   'PlutoInactiveEndpointError',
 ] as const;
 

@@ -12,6 +12,8 @@ export const errorInfoSchema = z.object({
   message: z.string(),
   detail: z.string().optional(),
   code: z.string().optional(),
+  /** Pluto's `details` (JSON text). */
+  details: z.string().optional(),
 });
 export type ErrorInfo = z.infer<typeof errorInfoSchema>;
 
@@ -151,12 +153,13 @@ export const rowDigestOf = (row: readonly unknown[]): string => sha256(canonical
 
 export function errorInfo(error: unknown): ErrorInfo {
   if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
-  const { detail, code } = error as { detail?: unknown; code?: unknown };
+  const { detail, code, details } = error as { detail?: unknown; code?: unknown; details?: unknown };
   return {
     name: error.name,
     message: error.message,
     ...(typeof detail === 'string' ? { detail } : {}),
     ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof details === 'string' ? { details } : {}),
   };
 }
 
@@ -164,13 +167,19 @@ export function errorInfo(error: unknown): ErrorInfo {
 export function parseCause(name: string, cause: string | undefined): ErrorInfo {
   if (cause === undefined || cause === '') return { name, message: name };
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown; detail?: unknown; code?: unknown };
+    const parsed = JSON.parse(cause) as {
+      errorMessage?: unknown;
+      detail?: unknown;
+      code?: unknown;
+      details?: unknown;
+    };
     if (typeof parsed.errorMessage === 'string') {
       return {
         name,
         message: parsed.errorMessage,
         ...(typeof parsed.detail === 'string' ? { detail: parsed.detail } : {}),
         ...(typeof parsed.code === 'string' ? { code: parsed.code } : {}),
+        ...(typeof parsed.details === 'string' ? { details: parsed.details } : {}),
       };
     }
   } catch {

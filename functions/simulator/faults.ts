@@ -31,6 +31,8 @@ export type Fault =
   | { readonly kind: 'drip-fed'; readonly chunkBytes: number; readonly intervalMs: number }
   /** 401 `authentication_failed`, as Pluto answers a revoked token. */
   | { readonly kind: 'token-revoked' }
+  /** 400 `{code: "invalid_object_id", message, details?}`, as Pluto answers an id it does not know. */
+  | { readonly kind: 'invalid-object-id'; readonly details?: unknown }
   /** 403, 404 or 405 with Pluto's `detail`. */
   | {
       readonly kind: 'refused';
@@ -276,6 +278,16 @@ function actionOf(fault: Fault, request: FaultRequest, limit: number | undefined
         kind: 'status',
         status: 401,
         body: { detail: 'Invalid token.', code: 'authentication_failed' },
+      };
+    case 'invalid-object-id':
+      return {
+        kind: 'status',
+        status: 400,
+        body: {
+          code: 'invalid_object_id',
+          message: `Invalid id: ${request.path}`,
+          ...(fault.details === undefined ? {} : { details: fault.details }),
+        },
       };
     case 'refused':
       return {

@@ -3,7 +3,7 @@
  * shapes of design.md (Pluto API), plus the ground truth tests compare against. Free of test-runner imports so
  * the CLI (`pluto-export simulate`, `npm start`) can run it too.
  */
-import { type FaultHook, type RequestLog, serve } from './server.js';
+import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
 import { type SimulatorTruth, World } from './world.js';
 
 export {
@@ -27,6 +27,7 @@ export {
   type FaultRequest,
   type RequestLog,
   type RequestRecord,
+  type UnknownIdAnswer,
 } from './server.js';
 export {
   ASSAY_SPECIALS,
@@ -59,6 +60,8 @@ export interface SimulatorOptions {
   port?: number;
   /** Consulted for every request; an action replaces or damages the normal answer. */
   faults?: FaultHook;
+  /** How unknown ids are answered; default `invalid_object_id` (400), as Pluto does. */
+  unknownIds?: UnknownIdAnswer;
 }
 
 export interface RunningSimulator {
@@ -89,6 +92,10 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     genes: range(options.genes, [20_000, 30_000], 'genes'),
     samples: range(options.samples, [6, 48], 'samples'),
   });
-  const http = await serve(world, { port: options.port ?? 0, faults: options.faults });
+  const http = await serve(world, {
+    port: options.port ?? 0,
+    faults: options.faults,
+    unknownIds: options.unknownIds,
+  });
   return { url: http.url, truth: world, requests: http.requests, close: () => http.close() };
 }

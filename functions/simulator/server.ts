@@ -106,6 +106,18 @@ interface Answer {
 
 const json = (status: number, value: unknown): Answer => ({ status, body: JSON.stringify(value) });
 const NOT_FOUND = json(404, { detail: 'Not found.' });
+
+/**
+ * How an id Pluto does not know is answered. Pluto's R client tests expect 400 with code
+ * `invalid_object_id` for an unknown experiment; `not_found` is the plain DRF 404, kept as a
+ * variant because which endpoints answer which is not documented.
+ */
+export type UnknownIdAnswer = 'invalid_object_id' | 'not_found';
+
+function unknownId(answerWith: UnknownIdAnswer, what: string, id: string): Answer {
+  if (answerWith === 'not_found') return NOT_FOUND;
+  return json(400, { code: 'invalid_object_id', message: `Invalid ${what} id: ${id}` });
+}
 const FORBIDDEN = json(403, { detail: 'You do not have permission to perform this action.' });
 
 interface Route {
@@ -171,7 +183,13 @@ function listJson(items: readonly unknown[], offset: number, limit: number): str
   return `{"count":${items.length},"items":${JSON.stringify(page)}}`;
 }
 
-function answer(world: World, req: IncomingMessage, query: URLSearchParams, r: Route): Answer {
+function answer(
+  world: World,
+  req: IncomingMessage,
+  query: URLSearchParams,
+  r: Route,
+  unknownIds: UnknownIdAnswer,
+): Answer {
   const auth = req.headers.authorization;
   if (auth === undefined) {
     return json(401, { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
@@ -190,11 +208,11 @@ function answer(world: World, req: IncomingMessage, query: URLSearchParams, r: R
   const [first = '', second = ''] = r.params;
   if (r.endpoint === 'project-experiments') {
     const project = world.projects.find((p) => p.id === first || p.object.uuid === first);
-    if (project === undefined) return NOT_FOUND;
+    if (project === undefined) return unknownId(unknownIds, 'project', first);
     return list(world.experiments.filter((e) => e.projectId === project.id).map((e) => e.metadata));
   }
 
-  if (!world.isListed(first)) return NOT_FOUND;
+  if (!world.isListed(first)) return unknownId(unknownIds, 'experiment', first);
   if (world.forbiddenExperimentIds.includes(first)) return FORBIDDEN;
   const experiment = world.experiment(first);
   switch (r.endpoint) {
@@ -209,7 +227,7 @@ function answer(world: World, req: IncomingMessage, query: URLSearchParams, r: R
     default: {
       const plot = experiment.plots.find((p) => p.uuid === second);
       const data = experiment.results.get(second);
-      if (plot === undefined || data === undefined) return NOT_FOUND;
+      if (plot === undefined || data === undefined) return unknownId(unknownIds, 'plot', second);
       return r.endpoint === 'plot'
         ? json(200, plot)
         : { status: 200, body: dataPageBytes(data, offset, limit) };
@@ -225,7 +243,10 @@ export interface HttpFace {
   close(): Promise<void>;
 }
 
-export async function serve(world: World, options: { port: number; faults?: FaultHook }): Promise<HttpFace> {
+export async function serve(
+  world: World,
+  options: { port: number; faults?: FaultHook; unknownIds?: UnknownIdAnswer },
+): Promise<HttpFace> {
   const requests = new Requests();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
@@ -273,7 +294,7 @@ export async function serve(world: World, options: { port: number; faults?: Faul
       send(res, replaced);
       return;
     }
-    const normal = answer(world, req, url.searchParams, r);
+    const normal = answer(world, req, url.searchParams, r, options.unknownIds ?? 'invalid_object_id');
     log(normal.status);
     if (fault === undefined) {
       send(res, normal);

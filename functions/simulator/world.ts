@@ -69,7 +69,7 @@ export interface SimulatorTruth {
   /** Changes one served cell from now on (`column` indexes the headers, 0 = the key column). */
   setCell(experimentId: string, dataset: DatasetName, row: number, column: number, value: unknown): void;
   setPlotStatus(experimentId: string, plotId: string, status: string): void;
-  /** The experiment disappears: no longer listed, and its endpoints answer 404. */
+  /** The experiment disappears: no longer listed, and its endpoints answer as for an unknown id. */
   removeExperiment(experimentId: string): void;
 }
 

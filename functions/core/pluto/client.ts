@@ -7,10 +7,13 @@ import {
   ConfigError,
   PageDriftError,
   PlutoAuthError,
+  PlutoBadRequestError,
   PlutoBadResponseError,
+  type PlutoErrorBody,
   PlutoExportError,
   PlutoForbiddenError,
   PlutoInactiveEndpointError,
+  PlutoInvalidObjectError,
   PlutoNotFoundError,
   PlutoRateLimitedError,
   PlutoUnreachableError,
@@ -56,6 +59,9 @@ export const DEFAULT_RETRY_BUDGET_MS = 60_000;
 
 const TOKEN_FORMAT = /^[A-Za-z0-9]{40}$/;
 const MAX_DETAIL_IN_MESSAGE = 500;
+const MAX_DETAILS = 2000;
+/** The `code` of Pluto's 400 for an id it does not know or will not show. */
+export const INVALID_OBJECT_ID = 'invalid_object_id';
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -293,7 +299,8 @@ function describeNetworkError(error: unknown): string {
   return parts.join(': ') || String(error);
 }
 
-function errorBody(text: string): { detail?: string; code?: string } {
+/** Pluto's error body: DRF's `{detail}`, or `{code, message, details}` as Pluto's Python SDK reads it. */
+function errorBody(text: string): PlutoErrorBody {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -301,13 +308,16 @@ function errorBody(text: string): { detail?: string; code?: string } {
     return {};
   }
   if (typeof body !== 'object' || body === null) return {};
-  const { detail, message, code } = body as Record<string, unknown>;
-  const out: { detail?: string; code?: string } = {};
+  const { detail, message, code, details } = body as Record<string, unknown>;
+  const out: { detail?: string; code?: string; details?: string } = {};
   if (typeof detail === 'string') out.detail = detail;
   else if (typeof message === 'string') out.detail = message;
   if (typeof code === 'string') out.code = code;
+  if (details !== undefined && details !== null) out.details = clip(JSON.stringify(details), MAX_DETAILS);
   return out;
 }
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 /**
  * A server that echoes the Authorization header (a proxy's error page, a debug body) must not
@@ -316,16 +326,19 @@ function errorBody(text: string): { detail?: string; code?: string } {
  */
 function withoutToken(error: unknown, token: string): unknown {
   if (!(error instanceof PlutoExportError)) return error;
-  const leaks = [error.message, error.detail, error.code].some((text) => text?.includes(token));
+  const leaks = [error.message, error.detail, error.code, error.details].some((text) =>
+    text?.includes(token),
+  );
   if (!leaks) return error;
   const mask = (text: string | undefined) => text?.split(token).join('[redacted]');
   const Rebuilt = error.constructor as new (
     message: string,
-    options: { detail?: string; code?: string; retryAfterMs?: number },
+    options: PlutoErrorBody & { retryAfterMs?: number },
   ) => PlutoExportError;
   return new Rebuilt(mask(error.message) ?? '', {
     detail: mask(error.detail),
     code: mask(error.code),
+    details: mask(error.details),
     retryAfterMs: error instanceof PlutoRateLimitedError ? error.retryAfterMs : undefined,
   });
 }
@@ -337,12 +350,15 @@ function httpError(
   text: string,
   headers: Headers,
 ): PlutoExportError {
-  const { detail, code } = errorBody(text);
-  const shown = detail ?? (statusText || 'no detail');
-  const clipped = shown.length > MAX_DETAIL_IN_MESSAGE ? `${shown.slice(0, MAX_DETAIL_IN_MESSAGE)}…` : shown;
-  const message = `Pluto answered ${status} for ${path}: ${clipped}${code === undefined ? '' : ` (${code})`}`;
-  const options = { detail, code };
+  const options = errorBody(text);
+  const { detail, code } = options;
+  const shown = clip(detail ?? (statusText || 'no detail'), MAX_DETAIL_IN_MESSAGE);
+  const message = `Pluto answered ${status} for ${path}: ${shown}${code === undefined ? '' : ` (${code})`}`;
   switch (status) {
+    case 400:
+      return code === INVALID_OBJECT_ID
+        ? new PlutoInvalidObjectError(message, options)
+        : new PlutoBadRequestError(message, options);
     case 401:
       return new PlutoAuthError(message, options);
     case 403:

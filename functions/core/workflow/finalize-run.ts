@@ -195,6 +195,7 @@ async function writeExportLog(
         bytes: dataset?.parts.reduce((sum, part) => sum + part.bytes, 0) ?? 0,
         error_code: error ? (error.code ?? error.name) : null,
         error_detail: error ? (error.detail ?? error.message) : null,
+        error_details: error?.details ?? null,
         started_at: started,
         finished_at: finished,
       });

@@ -3,7 +3,7 @@
  * every dataset), fingerprints it, and either records the experiment as unchanged or writes the
  * slots that ExportSlots will fan out over.
  */
-import { PlutoForbiddenError, PlutoInactiveEndpointError, PlutoNotFoundError } from '../errors.js';
+import { SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
@@ -131,7 +131,7 @@ interface DatasetProbe {
 }
 
 /**
- * A plot whose data Pluto refuses (403/404/405) is skipped and recorded; the rest of the
+ * A plot whose data Pluto refuses (400 invalid_object_id, 403, 404, 405) is skipped and recorded; the rest of the
  * experiment still exports. Sample and assay data are the experiment itself: a refusal there
  * fails the experiment.
  */
@@ -220,9 +220,5 @@ async function previousCommit(experimentId: string, deps: StepDeps): Promise<Com
 }
 
 function isRefusal(error: unknown): boolean {
-  return (
-    error instanceof PlutoForbiddenError ||
-    error instanceof PlutoNotFoundError ||
-    error instanceof PlutoInactiveEndpointError
-  );
+  return error instanceof Error && (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name);
 }

@@ -1,5 +1,5 @@
 /**
- * RecordExperimentFailure: the per-experiment Catch. Pluto's refusals (403/404/405) become
+ * RecordExperimentFailure: the per-experiment Catch. Pluto's refusals (400 invalid_object_id, 403, 404, 405) become
  * `skipped`, everything else `failed`, with Pluto's detail; the previous commit stays current.
  */
 import { SKIPPING_ERROR_NAMES } from '../errors.js';

@@ -2,6 +2,7 @@
  * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
  * The listing comes first so that a bad token fails before anything is written.
  */
+import { ConfigError, PlutoForbiddenError, PlutoInvalidObjectError, PlutoNotFoundError } from '../errors.js';
 import { abortKey, itemsKey, manifestKey, slotFailurePrefix } from '../layout.js';
 import { acquireLease } from '../lease.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
@@ -38,21 +39,32 @@ export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRu
 
 /**
  * Projects are listed to learn each experiment's project; experiments outside any project come
- * from `lab/experiments/`. Filters narrow the set; an id that Pluto does not know is still
- * planned, so that its 404 is recorded rather than silently ignored.
+ * from `lab/experiments/`. Filters narrow the set. A given id that Pluto does not know is a typo
+ * to fix before anything starts: the run ends with every such id named. One Pluto knows but
+ * refuses (403) is planned, so that the refusal is recorded.
  */
 async function listExperiments(pluto: PlutoApi, input: RunInput): Promise<ExperimentItem[]> {
   const projectOf = new Map<string, string>();
+  const unknownProjects: string[] = [];
   const projectIds = input.projectIds ?? (await collectProjectIds(pluto));
   for (const projectId of projectIds) {
-    for await (const experiment of pluto.listProjectExperiments(projectId)) {
-      if (!projectOf.has(experiment.pluto_id)) projectOf.set(experiment.pluto_id, projectId);
+    try {
+      for await (const experiment of pluto.listProjectExperiments(projectId)) {
+        if (!projectOf.has(experiment.pluto_id)) projectOf.set(experiment.pluto_id, projectId);
+      }
+    } catch (error) {
+      if (input.projectIds === undefined || !isUnknownId(error)) throw error;
+      unknownProjects.push(projectId);
     }
   }
 
   let ids: string[];
+  const unknownExperiments: string[] = [];
   if (input.experimentIds !== undefined) {
-    ids = input.experimentIds;
+    ids = [...new Set(input.experimentIds)];
+    for (const id of ids) {
+      if (!projectOf.has(id) && !(await isKnownExperiment(pluto, id))) unknownExperiments.push(id);
+    }
   } else if (input.projectIds !== undefined) {
     ids = [...projectOf.keys()];
   } else {
@@ -60,10 +72,33 @@ async function listExperiments(pluto: PlutoApi, input: RunInput): Promise<Experi
     for await (const experiment of pluto.listExperiments()) all.add(experiment.pluto_id);
     ids = [...all];
   }
+  const unknown = [
+    ...(unknownProjects.length === 0 ? [] : [`projects ${unknownProjects.join(', ')}`]),
+    ...(unknownExperiments.length === 0 ? [] : [`experiments ${unknownExperiments.join(', ')}`]),
+  ];
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `Pluto does not know ${unknown.join(' or ')}: check the ids given (nothing was exported)`,
+    );
+  }
   return [...new Set(ids)]
     .sort()
     .map((experimentId) => ({ experimentId, projectId: projectOf.get(experimentId) ?? null }));
 }
+
+async function isKnownExperiment(pluto: PlutoApi, experimentId: string): Promise<boolean> {
+  try {
+    await pluto.getExperiment(experimentId);
+    return true;
+  } catch (error) {
+    if (isUnknownId(error)) return false;
+    if (error instanceof PlutoForbiddenError) return true;
+    throw error;
+  }
+}
+
+const isUnknownId = (error: unknown) =>
+  error instanceof PlutoInvalidObjectError || error instanceof PlutoNotFoundError;
 
 async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
   const ids: string[] = [];
