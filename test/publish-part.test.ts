@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderStore } from '../functions/adapters/folder-store.js';
+import { TABLES } from '../functions/core/contract.js';
 import { ObjectConflictError } from '../functions/core/errors.js';
 import { TableRows } from '../functions/core/melt.js';
 import { parquetRowCount } from '../functions/core/parquet.js';
@@ -11,23 +12,12 @@ import { sha256 } from '../functions/core/records.js';
 
 const KEY = 'data/export_log/run_id=run-1/part-export_log-00000.parquet';
 
+/** export_log rows with every other column null, so the test follows the contract's columns. */
 function logRows(experimentIds: readonly string[], detail: string | null = null): TableRows {
   const rows = new TableRows('export_log');
+  const empty = Object.fromEntries(TABLES.export_log.columns.map((column) => [column.name, null]));
   for (const experimentId of experimentIds) {
-    rows.appendRow({
-      experiment_id: experimentId,
-      dataset: 'experiment',
-      plot_id: null,
-      status: 'exported',
-      api_count: null,
-      rows_written: 0,
-      parts: 0,
-      bytes: 0,
-      error_code: null,
-      error_detail: detail,
-      started_at: 0,
-      finished_at: 0,
-    });
+    rows.appendRow({ ...empty, experiment_id: experimentId, error_detail: detail });
   }
   return rows;
 }

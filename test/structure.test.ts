@@ -29,7 +29,7 @@ const STEP_MODULES = [
   'plan-experiment',
   'export-slot',
   'commit-experiment',
-  'record-failure',
+  'record-experiment-failure',
   'finalize-run',
 ].map((name) => `functions/core/workflow/${name}.ts`);
 
@@ -79,6 +79,18 @@ describe('module structure', () => {
     expect(outside).toEqual([]);
     expect(missing).toEqual([]);
     expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('](docs/design.md)');
+  });
+
+  it('the product builds no CDK app at run time: nothing under functions/ imports aws-cdk-lib or infra/', () => {
+    const crossings = sourceFiles('functions').flatMap((file) => [
+      ...packageImports(file)
+        .filter((name) => name.startsWith('aws-cdk-lib'))
+        .map((name) => `${file} -> ${name}`),
+      ...localImports(file)
+        .filter((imported) => imported.startsWith('infra/'))
+        .map((imported) => `${file} -> ${imported}`),
+    ]);
+    expect(crossings).toEqual([]);
   });
 
   it('the core imports no AWS SDK', () => {

@@ -33,6 +33,7 @@ import {
   runWorkflowLocally,
   toLocalDefinition,
 } from '../functions/local/run-workflow.js';
+import { synthesizeLocalDefinition } from '../infra/local-definition.js';
 import { ExportWorkflow, LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const THRESHOLD = {
@@ -227,6 +228,10 @@ function state(asl: AslView, ...path: string[]): AslStateView {
 }
 
 describe('the state machine definition', () => {
+  it('the local runner executes exactly what CDK synthesizes (npm run definition rewrites it)', () => {
+    expect(loadWorkflowDefinition()).toEqual(synthesizeLocalDefinition());
+  });
+
   it('is valid ASL, deployed and in its local form', () => {
     const deployed = loadWorkflowDefinition();
     const local = toLocalDefinition(deployed);

@@ -170,8 +170,5 @@ export type CellValue = string | number | bigint | boolean | null;
 /** Columnar data for one table: one array per contract column, all the same length. */
 export type ColumnarRows = Record<string, CellValue[]>;
 
-export const PARTITION_EXPERIMENT = 'experiment_id';
-export const PARTITION_RUN = 'run_id';
-
 /** The tables partitioned by experiment (all but export_log). */
 export const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter((table) => table !== 'export_log');

@@ -170,6 +170,8 @@ export const ERROR_CLASSES = [
   PlutoAuthError,
   PlutoForbiddenError,
   PlutoNotFoundError,
+  PlutoInvalidObjectError,
+  PlutoBadRequestError,
   PlutoInactiveEndpointError,
   PlutoRateLimitedError,
   PlutoUpstreamError,

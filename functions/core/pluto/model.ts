@@ -58,11 +58,6 @@ export const listEnvelopeSchema = z.looseObject({
   items: z.array(z.unknown()),
 });
 
-/** Display type whose data pages are column-major: `items[i]` is the column `headers[i]`. */
-export const COLUMN_MAJOR_DISPLAY_TYPE = 'volcano_plot_v2';
-
-export type DatasetKind = 'samples' | 'assay' | 'results';
-
 export type DatasetRef =
   | { readonly kind: 'samples'; readonly experimentId: string }
   | { readonly kind: 'assay'; readonly experimentId: string }

@@ -19,7 +19,7 @@ import {
   type StepName,
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
-import { recordExperimentFailure } from './record-failure.js';
+import { recordExperimentFailure } from './record-experiment-failure.js';
 import { failIfRunAborted } from './run-abort.js';
 import { startRun } from './start-run.js';
 
