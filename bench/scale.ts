@@ -72,7 +72,9 @@ async function main(): Promise<ScaleRun> {
   try {
     const runId = 'bench-scale';
     const runStarted = performance.now();
-    const start = startRunOutputSchema.parse(await call('StartRun', { runId, full: true }, true));
+    const start = startRunOutputSchema.parse(
+      await call('StartRun', { run: { runId, full: true }, execution: 'bench-scale' }, true),
+    );
     const startMs = performance.now() - runStarted;
     const items = (await readJson(store, itemsKey(runId), experimentItemSchema.array())) ?? [];
     const itemsBytes = (await store.head(itemsKey(runId)))?.size ?? 0;

@@ -32,7 +32,8 @@ async function main(): Promise<SlotReport> {
   try {
     for (let i = 0; i < runs; i++) {
       const runId = `bench-slot-${i}`;
-      startRunOutputSchema.parse(await STEPS.StartRun({ runId }, deps));
+      const execution = `bench:${runId}`;
+      startRunOutputSchema.parse(await STEPS.StartRun({ run: { runId }, execution }, deps));
       const items = (await readJson(store, itemsKey(runId), experimentItemSchema.array())) ?? [];
       const item = items[0];
       if (item === undefined) throw new Error('the simulator listed no experiment');
@@ -62,7 +63,7 @@ async function main(): Promise<SlotReport> {
         peakRss,
         peakAboveBaseline: peakRss - baselineRss,
       });
-      await releaseLease(deps.store, runId);
+      await releaseLease(deps.store, runId, execution);
     }
   } finally {
     sampler.stop();

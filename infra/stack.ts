@@ -10,6 +10,7 @@ import { DataLake } from './constructs/data-lake.js';
 import { ExportFunctions } from './constructs/export-functions.js';
 import { ExportMonitoring } from './constructs/monitoring.js';
 import { PlutoSecret } from './constructs/pluto-secret.js';
+import { RunGuard } from './constructs/run-guard.js';
 import { ExportSchedule } from './constructs/schedule.js';
 import { readmeExampleQueries } from './example-queries.js';
 import { acknowledgeWildcards, FUNCTION_WILDCARDS, WORKFLOW_WILDCARDS } from './nag.js';
@@ -38,6 +39,7 @@ export class PlutoExportStack extends Stack {
   readonly secret: PlutoSecret;
   readonly exportFunctions: ExportFunctions;
   readonly workflow: ExportWorkflow;
+  readonly runGuard: RunGuard;
   readonly schedule: ExportSchedule;
   readonly monitoring: ExportMonitoring;
 
@@ -102,6 +104,11 @@ export class PlutoExportStack extends Stack {
     });
     // The ItemReaders read the item and slot lists, which are encrypted with the lake's key.
     this.lake.bucketKey?.grantDecrypt(this.workflow.stateMachine);
+
+    this.runGuard = new RunGuard(this, 'RunGuard', {
+      stateMachine: this.workflow.stateMachine,
+      handler: this.exportFunctions.endFailedRun,
+    });
 
     this.schedule = new ExportSchedule(this, 'Schedule', {
       stateMachine: this.workflow.stateMachine,

@@ -103,7 +103,7 @@ export class ExportWorkflow extends Construct {
       name: string,
       fn: lambda.IFunction,
       retryErrors: readonly string[],
-      paths: Pick<sfn.TaskStateBaseProps, 'resultPath' | 'outputPath'> = {},
+      paths: Pick<tasks.LambdaInvokeProps, 'resultPath' | 'outputPath' | 'payload'> = {},
     ) => {
       const task = new tasks.LambdaInvoke(this, name, {
         stateName: name,
@@ -190,7 +190,13 @@ export class ExportWorkflow extends Construct {
       ),
       { errors: [sfn.Errors.ALL], resultPath: '$.failure' },
     );
-    const startRun = invoke(STATE_NAMES.startRun, functions.startRun, stepErrors);
+    // The execution, not the run id, holds the lease: a second execution of a run id is kept out.
+    const startRun = invoke(STATE_NAMES.startRun, functions.startRun, stepErrors, {
+      payload: sfn.TaskInput.fromObject({
+        run: sfn.JsonPath.entirePayload,
+        execution: sfn.JsonPath.executionId,
+      }),
+    });
     const definition = startRun.next(
       new sfn.Choice(this, 'RunStarted?')
         .when(sfn.Condition.stringEquals('$.status', 'started'), exportExperiments.next(finalizeRun))

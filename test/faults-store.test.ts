@@ -98,6 +98,7 @@ describe('store and catalog faults', () => {
     const target = await lake('crash-after-write');
     const store = new FaultyStore(target.store, [
       { fault: 'crash-after-write', operations: ['putIfAbsent'], timesPerKey: 1 },
+      { fault: 'crash-after-write', operations: ['put'], key: /manifest\.json$/, timesPerKey: 1 },
     ]);
     const output = await exportWith({ simulator, store, catalog: target.catalog, runId: 'run-1' });
     expect(output.status).toBe('committed');
@@ -167,7 +168,7 @@ describe('store and catalog faults', () => {
     const [experimentId] = exportable();
     if (experimentId === undefined) throw new Error('no experiment');
     const runId = 'run-1';
-    await STEPS.StartRun({ runId, experimentIds: [experimentId] }, deps);
+    await STEPS.StartRun({ run: { runId, experimentIds: [experimentId] }, execution: 'test' }, deps);
     await STEPS.PlanExperiment({ runId, full: false, item: { experimentId, projectId: null } }, deps);
     const slots = (await readJson(target.store, slotsKey(runId, experimentId), slotSchema.array())) as Slot[];
     expect(slots.length).toBeGreaterThan(3);

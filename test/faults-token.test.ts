@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_NAMES } from '../functions/core/contract.js';
-import { manifestKey } from '../functions/core/layout.js';
+import { readManifest } from '../functions/core/history.js';
 import type { Catalog } from '../functions/core/ports.js';
 import {
   createFaultPlan,
@@ -121,15 +121,23 @@ describe('a token revoked mid-run', () => {
     expect(plan?.count('token-revoked')).toBe(2);
   });
 
-  it('publishes nothing: every pointer stays on the previous run, no manifest', async () => {
+  it('publishes nothing: every pointer stays on the previous run; the run is on record as failed', async () => {
     expect(await pointerRuns(lake.catalog)).toEqual(new Set(['run-0']));
-    expect(await lake.store.head(manifestKey('run-401'))).toBeUndefined();
+    const manifest = await readManifest(lake.store, 'run-401');
+    expect(manifest).toMatchObject({
+      status: 'failed',
+      error: { name: 'PlutoAuthError' },
+      counts: { exported: 0, unchanged: 0, skipped: 0, failed: 0 },
+      exportLog: { rows: 0 },
+    });
   });
 
   it('resumes under the same run id once the token is good, reusing the parts already written', async () => {
     plan?.stop();
     const written = Object.entries(await snapshotFiles(lake.root)).filter(
-      ([path]) => path.includes('run_id=run-401') && path.endsWith('.parquet'),
+      // The run's own export_log is rewritten when the resumed run ends; data parts are reused.
+      ([path]) =>
+        path.includes('run_id=run-401') && path.endsWith('.parquet') && !path.includes('export_log'),
     );
     expect(written.length).toBeGreaterThanOrEqual(REVOKED_AFTER_SLOT_PAGES);
     simulator.requests.reset();

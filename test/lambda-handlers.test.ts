@@ -22,6 +22,7 @@ import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 const BUCKET = 'lambda-lake';
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:pluto-token-XyZ123';
 const RUN_ID = 'run-lambda-1';
+const EXECUTION_ARN = 'arn:aws:states:eu-west-1:123456789012:execution:PlutoExport:run-lambda';
 
 const baseEnvironment = {
   LAKE_BUCKET: BUCKET,
@@ -133,6 +134,7 @@ describe('Lambda handlers through the workflow', () => {
           experimentConcurrency: 1,
           slotConcurrency: 1,
           retryDelayScale: 0,
+          executionId: EXECUTION_ARN,
         },
       );
     } finally {
@@ -247,7 +249,7 @@ describe('Lambda handlers through the workflow', () => {
     const error = await stepHandler(
       STATE_NAMES.startRun,
       () => emptySecret,
-    )({ runId: 'run-2' }).catch((e: unknown) => e);
+    )({ run: { runId: 'run-2' }, execution: EXECUTION_ARN }).catch((e: unknown) => e);
     for (const write of writes) write.mockRestore();
     expect((error as Error).name).toBe('ConfigError');
     expect((error as Error).message).toContain(
@@ -272,7 +274,7 @@ describe('Lambda handlers through the workflow', () => {
     const error = await stepHandler(
       STATE_NAMES.startRun,
       () => rejected,
-    )({ runId: 'run-3' }).catch((e: unknown) => e);
+    )({ run: { runId: 'run-3' }, execution: EXECUTION_ARN }).catch((e: unknown) => e);
     for (const write of writes) write.mockRestore();
     expect((error as Error).name).toBe('PlutoAuthError');
     expect((error as Error).message).toMatch(

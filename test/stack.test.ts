@@ -661,6 +661,61 @@ function stateAt(asl: Asl, ...path: string[]): AslState {
   return found as AslState;
 }
 
+describe('the failure guard', () => {
+  // Event shape and statuses: https://docs.aws.amazon.com/step-functions/latest/dg/cw-events.html
+  it('sends the state machine\'s FAILED, TIMED_OUT and ABORTED "Step Functions Execution Status Change" events to EndFailedRun', () => {
+    const s = defaults;
+    const rules = Object.entries(s.resources).filter(([, r]) => r.Type === 'AWS::Events::Rule');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0] ?? [];
+    const machineId = idOf(s, s.stack.workflow.stateMachine);
+    const guardId = idOf(s, s.stack.exportFunctions.endFailedRun);
+    expect(propertiesOf(rule)).toMatchObject({
+      State: 'ENABLED',
+      EventPattern: {
+        source: ['aws.states'],
+        'detail-type': ['Step Functions Execution Status Change'],
+        detail: { status: ['FAILED', 'TIMED_OUT', 'ABORTED'], stateMachineArn: [{ Ref: machineId }] },
+      },
+      Targets: [
+        expect.objectContaining({
+          Arn: { 'Fn::GetAtt': [guardId, 'Arn'] },
+          RetryPolicy: { MaximumEventAgeInSeconds: 7200, MaximumRetryAttempts: 16 },
+        }),
+      ],
+    });
+    const permissions = Object.values(s.resources).filter(
+      (r) =>
+        r.Type === 'AWS::Lambda::Permission' &&
+        JSON.stringify(r.Properties.FunctionName).includes(guardId) &&
+        r.Properties.Principal === 'events.amazonaws.com',
+    );
+    expect(permissions).toHaveLength(1);
+  });
+
+  it('runs EndFailedRun on Node.js 24 from its own handler, allowed to record a run and free its lease, nothing more', () => {
+    const s = defaults;
+    const fn = s.resources[idOf(s, s.stack.exportFunctions.endFailedRun)];
+    expect(propertiesOf(fn)).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 300 });
+    const root = `{${idOf(s, s.stack.lake.bucket)}.Arn}/`;
+    const statements = roleStatements(s, s.stack.exportFunctions.endFailedRun);
+    for (const key of [manifestKey('run-1'), reportKey('run-1'), exportLogPartKey('run-1')]) {
+      expect(allows(statements, 's3:PutObject', root + key), key).toBe(true);
+    }
+    expect(allows(statements, 's3:DeleteObject', root + LEASE_KEY)).toBe(true);
+    expect(allows(statements, 's3:GetObject', root + commitRecordKey('run-1', 'PLX1'))).toBe(true);
+    for (const key of [
+      commitRecordKey('run-1', 'PLX1'),
+      itemsKey('run-1'),
+      partKey('assay', 'PLX1', 'run-1', 'assay', 0),
+    ]) {
+      expect(allows(statements, 's3:PutObject', root + key), key).toBe(false);
+      expect(allows(statements, 's3:DeleteObject', root + key), key).toBe(false);
+    }
+    expect(actionsOf(statements).has('secretsmanager:GetSecretValue')).toBe(false);
+  });
+});
+
 describe('the state machine', () => {
   it('is valid ASL that retries transient errors by name, catches per experiment, and always finalizes', () => {
     const { asl } = definitionOf(custom);

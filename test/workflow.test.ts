@@ -88,6 +88,7 @@ function lab(slotCounts: Record<string, number>, status: StartRunOutput['status'
   const start = {
     runId,
     status,
+    execution: 'local:test',
     itemsKey,
     experimentCount: ids.length,
     full: false,
@@ -275,6 +276,8 @@ describe('the state machine definition', () => {
     expect(state(asl, 'StartRun')).toEqual({
       Type: 'Task',
       Resource: lambdaArn('StartRun'),
+      // https://docs.aws.amazon.com/step-functions/latest/dg/input-output-contextobject.html
+      Parameters: { 'run.$': '$', 'execution.$': '$$.Execution.Id' },
       Retry: stepRetry,
       Next: 'RunStarted?',
     });
@@ -461,7 +464,7 @@ describe('runWorkflowLocally', () => {
     const run = await execute(fixture);
     const { runId } = fixture.start;
 
-    expect(run.inputs('StartRun')).toEqual([{ runId }]);
+    expect(run.inputs('StartRun')).toEqual([{ run: { runId }, execution: expect.stringMatching(/^local:/) }]);
     expect(run.inputs('PlanExperiment').sort(byExperiment)).toEqual(
       ['PLX1', 'PLX2', 'PLX3'].map((id) => ({
         runId,

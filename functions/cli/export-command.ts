@@ -1,17 +1,17 @@
+import { constants } from 'node:os';
 import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
 import { idSchema } from '../core/ids.js';
-import { LEASE_KEY } from '../core/layout.js';
-import { readLease, releaseLease } from '../core/lease.js';
+import { describeHolder, readLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
 import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { openLake } from '../local/lake-location.js';
-import { runLocalExport } from '../local/local-export.js';
+import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, TerminalProgress } from './progress.js';
 
@@ -95,12 +95,14 @@ export async function runExportCommand(
     supersededRunGraceDays: config.retentionDays,
   });
   const started = Date.now();
-  // An interrupted local run must not keep later runs out until its lease expires.
-  const releaseOnInterrupt = () => {
-    progress.finish();
-    releaseLease(lake.store, config.runId).finally(() => process.exit(130));
+  // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C
+  // does: what committed is recorded and the lease released. A second signal exits at once.
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) process.exit(signalExitCode(signal));
+    interrupt.abort(signal);
   };
-  process.once('SIGINT', releaseOnInterrupt);
+  for (const signal of INTERRUPTING_SIGNALS) process.on(signal, onSignal);
   let output: Awaited<ReturnType<typeof runLocalExport>>;
   try {
     output = await runLocalExport({
@@ -118,20 +120,27 @@ export async function runExportCommand(
       experimentConcurrency: config.concurrency,
       slotConcurrency: config.concurrency,
       progress,
+      signal: interrupt.signal,
     });
   } catch (error) {
+    if (error instanceof RunInterruptedError) {
+      progress.finish();
+      process.stderr.write(`pluto-export: ${interruptedLine(error, config, lake.store.location)}\n`);
+      // Requests in flight when the signal came are abandoned, not awaited.
+      process.exit(signalExitCode(error.reason as NodeJS.Signals));
+    }
     throw explainRunFailure(error);
   } finally {
-    process.off('SIGINT', releaseOnInterrupt);
+    for (const signal of INTERRUPTING_SIGNALS) process.off(signal, onSignal);
     progress.finish();
   }
   if (output.status === 'leased') {
     const lease = await readLease(lake.store);
     process.stderr.write(
-      `pluto-export: skipped: run ${lease?.runId ?? '?'} holds the lease on ${lake.store.location} until ` +
-        `${lease?.expiresAt ?? '?'}; if that run is dead, delete ${LEASE_KEY} there and run again\n`,
+      `pluto-export: not started: ${lease === undefined ? 'another run' : describeHolder(lease)} holds the lease on ` +
+        `${lake.store.location}${lease === undefined ? '' : ` until ${lease.expiresAt}`}; run again when it has finished\n`,
     );
-    return 0;
+    return EXIT_LEASE_HELD;
   }
   const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
@@ -162,6 +171,36 @@ export async function runExportCommand(
       `${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed -> ${lake.store.location}\n`,
   );
   return output.status === 'committed' ? 0 : 1;
+}
+
+/** Exit code of a run that did not start because another live run holds the lake's lease. */
+export const EXIT_LEASE_HELD = 3;
+
+const INTERRUPTING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The shell's convention: 128 + the signal number (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return 128 + (constants.signals[signal] ?? 0);
+}
+
+/** What stayed published and the command that resumes the run, on one line. */
+function interruptedLine(error: RunInterruptedError, config: ExportConfig, location: string): string {
+  const resume = [
+    'pluto-export export',
+    `--run-id ${config.runId}`,
+    `--out ${location}`,
+    ...(config.apiUrl === DEFAULT_PLUTO_API_URL ? [] : [`--api-url ${config.apiUrl}`]),
+    ...(config.experimentIds === undefined ? [] : [`--experiments ${config.experimentIds.join(',')}`]),
+    ...(config.projectIds === undefined ? [] : [`--projects ${config.projectIds.join(',')}`]),
+    ...(config.full ? ['--full'] : []),
+    ...(config.missingExperiments === 'keep' ? [] : [`--missing ${config.missingExperiments}`]),
+  ].join(' ');
+  const ended = error.ended;
+  const kept =
+    ended.result === 'recorded'
+      ? `${ended.manifest.counts.exported} experiment(s) committed stay published; `
+      : '';
+  return `interrupted by ${error.reason}: run ${config.runId} stopped; ${kept}resume with: ${resume}`;
 }
 
 /** One line a user can act on, from the workflow's error name and Lambda-style cause. */

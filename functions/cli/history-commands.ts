@@ -16,21 +16,23 @@ export async function runRunsCommand(options: {
     throw new ConfigError('--limit must be a whole number of at least 1');
   const { store } = await openExistingLake(options.lake);
   const runs = (await listRuns(store)).slice(0, limit);
-  const rows = runs.map((run) => ({
-    run_id: run.runId,
-    status: run.status,
-    started_at: run.startedAt,
-    duration: formatMs(Date.parse(run.finishedAt) - Date.parse(run.startedAt)),
-    exported: run.counts.exported,
-    unchanged: run.counts.unchanged,
-    skipped: run.counts.skipped,
-    failed: run.counts.failed,
-    rows_written: run.experiments
-      .filter((r) => r.status === 'exported')
-      .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0),
+  const rows = runs.map(({ runId, status, startedAt, manifest }) => ({
+    run_id: runId,
+    status,
+    started_at: startedAt,
+    duration:
+      manifest === undefined ? null : formatMs(Date.parse(manifest.finishedAt) - Date.parse(startedAt)),
+    exported: manifest?.counts.exported ?? null,
+    unchanged: manifest?.counts.unchanged ?? null,
+    skipped: manifest?.counts.skipped ?? null,
+    failed: manifest?.counts.failed ?? null,
+    rows_written:
+      manifest?.experiments
+        .filter((r) => r.status === 'exported')
+        .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0) ?? null,
   }));
   if (options.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-  else if (rows.length === 0) process.stdout.write('No finished runs yet.\n');
+  else if (rows.length === 0) process.stdout.write('No runs yet.\n');
   else {
     const columns = Object.keys(rows[0] ?? {});
     process.stdout.write(

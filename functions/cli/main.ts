@@ -1,6 +1,7 @@
 /**
  * `pluto-export <command>`: export, query, runs, status, simulate (design.md, Command line).
- * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration.
+ * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration, 3 another live run
+ * holds the lease, 128 + n interrupted by signal n (the README's table).
  */
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { ConfigError } from '../core/errors.js';
@@ -17,7 +18,7 @@ commands:
            [--run-id ID] [--concurrency N] [--full]      token from PLUTO_API_TOKEN
            [--missing keep|retire] [--retention-days N]  disappeared experiments; superseded data
   query    [--lake DIR|s3://..] [--json] "SQL"           DuckDB over the current partitions
-  runs     [--lake DIR|s3://..] [--limit N] [--json]     recent runs from their manifests, newest first
+  runs     [--lake DIR|s3://..] [--limit N] [--json]     every run with its status, newest first
   status   [--lake DIR|s3://..] [--json] EXPERIMENT_ID   what is current for one experiment, and its history
   simulate [--port N] [--seed S] [--experiments N]       the built-in Pluto API simulator`;
 

@@ -1,4 +1,5 @@
 /** Progress for humans: a redrawn bar on a terminal, one plain line per event otherwise. */
+import { describeHolder, type Lease } from '../core/lease.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
 
 export interface ExperimentOutcome {
@@ -52,6 +53,12 @@ export class TerminalProgress implements ProgressListener {
     if (!this.interactive)
       this.line(`${experimentId}: ${status} (${rows} rows, ${formatMs(outcome.durationMs)})`);
     this.draw(true);
+  }
+
+  leaseTakenOver({ from }: { from: Lease }): void {
+    const why =
+      Date.parse(from.expiresAt) <= Date.now() ? `lease expired at ${from.expiresAt}` : 'process is gone';
+    this.line(`pluto-export: taking over the lease of ${describeHolder(from)}: its ${why}`);
   }
 
   finish(): void {

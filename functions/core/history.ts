@@ -1,7 +1,8 @@
 /** Run history, read back from what runs leave in the store: manifests, commit records, pointers. */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
 import { commitRecordKey, manifestKey } from './layout.js';
-import type { Catalog, ObjectStore } from './ports.js';
+import { readLease } from './lease.js';
+import type { Catalog, ObjectStore, StoredObject } from './ports.js';
 import {
   type CommitRecord,
   commitRecordSchema,
@@ -12,20 +13,57 @@ import {
 } from './records.js';
 
 const MANIFEST_SUFFIX = '/manifest.json';
+const ITEMS_SUFFIX = '/items.json';
 
 export function readManifest(store: ObjectStore, runId: string): Promise<Manifest | undefined> {
   return readJson(store, manifestKey(runId), manifestSchema);
 }
 
-/** Every finished run, newest first. */
-export async function listRuns(store: ObjectStore): Promise<Manifest[]> {
+export interface RunSummary {
+  readonly runId: string;
+  /**
+   * The manifest's status, or for a run without one: `running` while it holds the lease,
+   * `unfinished` when it does not (its process was killed before it could record itself).
+   */
+  readonly status: Manifest['status'] | 'running' | 'unfinished';
+  readonly startedAt: string;
+  /** Absent while the run has no manifest. */
+  readonly manifest?: Manifest;
+}
+
+/** Every run the lake has seen, newest first, whatever became of it. */
+export async function listRuns(store: ObjectStore): Promise<RunSummary[]> {
+  const objects = await store.list('runs/');
+  const manifests = await listManifests(store, objects);
+  const recorded = new Set(manifests.map((manifest) => manifest.runId));
+  const leaseHolder = (await readLease(store))?.runId;
+  const runs: RunSummary[] = manifests.map((manifest) => ({
+    runId: manifest.runId,
+    status: manifest.status,
+    startedAt: manifest.startedAt,
+    manifest,
+  }));
+  for (const object of objects) {
+    if (!object.key.endsWith(ITEMS_SUFFIX)) continue;
+    const runId = object.key.slice('runs/'.length, -ITEMS_SUFFIX.length);
+    if (recorded.has(runId)) continue;
+    runs.push({
+      runId,
+      status: runId === leaseHolder ? 'running' : 'unfinished',
+      startedAt: object.lastModified.toISOString(),
+    });
+  }
+  return runs.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
+}
+
+async function listManifests(store: ObjectStore, objects: readonly StoredObject[]): Promise<Manifest[]> {
   const manifests: Manifest[] = [];
-  for (const object of await store.list('runs/')) {
+  for (const object of objects) {
     if (!object.key.endsWith(MANIFEST_SUFFIX)) continue;
     const body = await store.get(object.key);
     if (body !== undefined) manifests.push(decodeJson(manifestSchema, body, object.key));
   }
-  return manifests.sort((a, b) => (a.startedAt < b.startedAt ? 1 : a.startedAt > b.startedAt ? -1 : 0));
+  return manifests;
 }
 
 export interface ExperimentStatus {
@@ -48,8 +86,8 @@ export async function experimentStatus(
     const pointer = await catalog.getPartition(table, experimentId);
     if (pointer !== undefined) pointers[table] = pointer.runId;
   }
-  const history = (await listRuns(store)).flatMap((run) =>
-    run.experiments.filter((record) => record.experimentId === experimentId),
+  const history = (await listRuns(store)).flatMap(
+    (run) => run.manifest?.experiments.filter((record) => record.experimentId === experimentId) ?? [],
   );
   const currentRun = pointers.experiments;
   const body =

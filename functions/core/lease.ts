@@ -1,42 +1,109 @@
 /**
- * The run lease: one object in the store that keeps a second run out while one is running. It
- * expires so that a run that died without releasing it does not lock the lake for ever.
+ * The run lease: one object in the store that keeps a second run out while one is running.
+ *
+ * It is held by one execution (a Step Functions execution ARN deployed, one local export
+ * locally), not by a run id: a second execution of the same run id is kept out like any other
+ * run, so it cannot resume (and clear the failure records of) a run that is still going. A local
+ * holder also records its process id and host, so a later run on that host takes over at once
+ * from a process that is gone; otherwise the lease expires, so a run that died without releasing
+ * it does not lock the lake for ever.
  */
 import { z } from 'zod';
 import { LEASE_KEY } from './layout.js';
 import type { ObjectStore } from './ports.js';
 import { encodeJson, readJson } from './records.js';
 
-export const leaseSchema = z.object({ runId: z.string(), acquiredAt: z.string(), expiresAt: z.string() });
+export const leaseHolderSchema = z.object({
+  /** The execution: its ARN in AWS, `local:<host>:<pid>:<uuid>` for a local export. */
+  execution: z.string().min(1),
+  /** Process id and host of a local export; absent in AWS, where a process says nothing. */
+  pid: z.number().int().positive().optional(),
+  host: z.string().optional(),
+  startedAt: z.string(),
+});
+export type LeaseHolder = z.infer<typeof leaseHolderSchema>;
+
+export const leaseSchema = z.object({
+  runId: z.string(),
+  /** Absent in a lease written before holders were recorded: such a lease is kept until it expires. */
+  holder: leaseHolderSchema.optional(),
+  acquiredAt: z.string(),
+  expiresAt: z.string(),
+});
 export type Lease = z.infer<typeof leaseSchema>;
 
-export async function acquireLease(
-  store: ObjectStore,
-  runId: string,
-  now: Date,
-  leaseTtlMs: number,
-): Promise<boolean> {
-  const lease: Lease = {
-    runId,
-    acquiredAt: now.toISOString(),
-    expiresAt: new Date(now.getTime() + leaseTtlMs).toISOString(),
-  };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) return true;
-    const held = await readJson(store, LEASE_KEY, leaseSchema);
-    if (held === undefined) continue;
-    if (held.runId === runId) return true;
-    if (Date.parse(held.expiresAt) > now.getTime()) return false;
-    await store.delete(LEASE_KEY);
-  }
-  return false;
+/** The machine a local export runs on, to tell whether a lease's holder process still exists. */
+export interface LocalHost {
+  readonly name: string;
+  isRunning(pid: number): boolean;
 }
 
-export async function releaseLease(store: ObjectStore, runId: string): Promise<void> {
-  const held = await readJson(store, LEASE_KEY, leaseSchema);
-  if (held?.runId === runId) await store.delete(LEASE_KEY);
+export interface LeaseRequest {
+  readonly runId: string;
+  readonly holder: LeaseHolder;
+  readonly now: Date;
+  readonly ttlMs: number;
+  /** Given locally: a holder on this host whose process is gone is taken over at once. */
+  readonly host?: LocalHost;
+}
+
+export type LeaseOutcome =
+  | { readonly acquired: true; readonly tookOverFrom?: Lease }
+  | { readonly acquired: false; readonly heldBy: Lease };
+
+export async function acquireLease(store: ObjectStore, request: LeaseRequest): Promise<LeaseOutcome> {
+  const lease: Lease = {
+    runId: request.runId,
+    holder: request.holder,
+    acquiredAt: request.now.toISOString(),
+    expiresAt: new Date(request.now.getTime() + request.ttlMs).toISOString(),
+  };
+  let tookOverFrom: Lease | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) {
+      return tookOverFrom === undefined ? { acquired: true } : { acquired: true, tookOverFrom };
+    }
+    const held = await readLease(store);
+    if (held === undefined) continue;
+    if (isHeldBy(held, request.runId, request.holder.execution)) return { acquired: true };
+    if (Date.parse(held.expiresAt) > request.now.getTime() && !holderIsGone(held, request.host)) {
+      return { acquired: false, heldBy: held };
+    }
+    tookOverFrom = held;
+    await store.delete(LEASE_KEY);
+  }
+  const heldBy = await readLease(store);
+  return heldBy === undefined ? { acquired: false, heldBy: lease } : { acquired: false, heldBy };
+}
+
+/** Releases the lease if `execution` of `runId` holds it; a lease another execution took is left alone. */
+export async function releaseLease(store: ObjectStore, runId: string, execution: string): Promise<void> {
+  const held = await readLease(store);
+  if (held !== undefined && isHeldBy(held, runId, execution)) await store.delete(LEASE_KEY);
 }
 
 export function readLease(store: ObjectStore): Promise<Lease | undefined> {
   return readJson(store, LEASE_KEY, leaseSchema);
+}
+
+export function isHeldBy(lease: Lease, runId: string, execution: string): boolean {
+  return lease.runId === runId && (lease.holder === undefined || lease.holder.execution === execution);
+}
+
+/** Only a holder on this very host can be known dead: its process id names no running process. */
+function holderIsGone(lease: Lease, host: LocalHost | undefined): boolean {
+  const holder = lease.holder;
+  if (host === undefined || holder?.pid === undefined || holder.host !== host.name) return false;
+  return !host.isRunning(holder.pid);
+}
+
+/** `run X (process 123 on host, started ...)`: who holds a lease, for messages. */
+export function describeHolder(lease: Lease): string {
+  const holder = lease.holder;
+  if (holder === undefined) return `run ${lease.runId}`;
+  const where =
+    holder.pid === undefined
+      ? `execution ${holder.execution}`
+      : `process ${holder.pid} on ${holder.host ?? '?'}`;
+  return `run ${lease.runId} (${where}, started ${holder.startedAt})`;
 }

@@ -23,7 +23,7 @@ export interface ObjectStore {
   readonly location: string;
   /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
   putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
-  /** Writes or replaces, atomically for readers (used for leases and pointers only). */
+  /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
   head(key: string): Promise<StoredObject | undefined>;

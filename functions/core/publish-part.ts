@@ -17,6 +17,23 @@ export interface PublishedPart {
 }
 
 export async function publishPart(store: ObjectStore, key: string, rows: TableRows): Promise<PublishedPart> {
+  const { body, part } = encodePart(key, rows);
+  if ((await store.putIfAbsent(key, body)).created) return { part, created: true };
+  const existing = await store.get(key);
+  if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
+    throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
+  }
+  return { part: { ...part, bytes: existing.byteLength, sha256: sha256(existing) }, created: false };
+}
+
+/** The one part that is rewritten rather than kept: a resumed run's export_log covers its earlier attempts. */
+export async function replacePart(store: ObjectStore, key: string, rows: TableRows): Promise<PartInfo> {
+  const { body, part } = encodePart(key, rows);
+  await store.put(key, body);
+  return part;
+}
+
+function encodePart(key: string, rows: TableRows): { body: Uint8Array; part: PartInfo } {
   const { table } = rows;
   const body = encodeParquet(table, rows.columns(), rows.rowCount);
   const part: PartInfo = {
@@ -27,10 +44,5 @@ export async function publishPart(store: ObjectStore, key: string, rows: TableRo
     sha256: sha256(body),
     schemaFingerprint: tableSchemaFingerprint(table),
   };
-  if ((await store.putIfAbsent(key, body)).created) return { part, created: true };
-  const existing = await store.get(key);
-  if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
-    throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
-  }
-  return { part: { ...part, bytes: existing.byteLength, sha256: sha256(existing) }, created: false };
+  return { body, part };
 }

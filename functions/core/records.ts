@@ -102,8 +102,13 @@ export type CommitRecord = z.infer<typeof commitRecordSchema>;
 export const manifestSchema = z.object({
   runId: z.string(),
   codeVersion: z.string(),
-  status: z.enum(['committed', 'failed']),
-  /** Why the run failed, when it did. */
+  /**
+   * `committed`: the run ended normally. `failed` / `interrupted`: it stopped (a run-wide error; a
+   * signal or an aborted execution); the experiments it committed are published all the same, and
+   * the same run id resumes it.
+   */
+  status: z.enum(['committed', 'failed', 'interrupted']),
+  /** Why the run failed or stopped, when it did. */
   error: errorInfoSchema.optional(),
   startedAt: z.string(),
   finishedAt: z.string(),

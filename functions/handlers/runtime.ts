@@ -184,7 +184,7 @@ function correlationKeys(event: unknown): Record<string, string | number> {
 let containerRuntime: Runtime | undefined;
 
 /** Built on the first invocation, so a configuration error fails that invocation with its own name. */
-function runtimeFromEnvironment(): Runtime {
+export function runtimeFromEnvironment(): Runtime {
   containerRuntime ??= createRuntime(parseEnvironment(process.env));
   return containerRuntime;
 }

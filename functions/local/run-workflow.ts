@@ -10,6 +10,7 @@
  * the way a Map Run does: a failed item fails the state with `States.ExceedToleratedFailureThreshold`
  * once the threshold is exceeded, not with the item's own error.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
@@ -30,6 +31,10 @@ export interface LocalWorkflowOptions {
   slotConcurrency?: number;
   /** Multiplies every Retry wait (interval and max delay); tests pass 0. Default 1. */
   retryDelayScale?: number;
+  /** `$$.Execution.Id` of this execution; default a new id. */
+  executionId?: string;
+  /** Aborts the execution, as StopExecution does: no further state starts. */
+  signal?: AbortSignal;
 }
 
 /** The execution failed: `error` and `cause` are what Step Functions reports for a failed execution. */
@@ -42,6 +47,14 @@ export class LocalExecutionError extends Error {
     super(`the workflow failed with ${error}: ${errorCause}`);
     this.error = error;
     this.errorCause = errorCause;
+  }
+}
+
+/** The execution was aborted through its signal, as an ABORTED execution in Step Functions. */
+export class LocalExecutionAbortedError extends Error {
+  override readonly name = 'LocalExecutionAbortedError';
+  constructor(readonly reason: string) {
+    super(`the workflow was aborted (${reason})`);
   }
 }
 
@@ -413,9 +426,19 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
   }
 
   const machine = new StateMachine(local as unknown as StateMachineDefinition);
-  const execution = machine.run(JSON.parse(JSON.stringify(input ?? null)) as RunInput, {
+  const executionInput = JSON.parse(JSON.stringify(input ?? null)) as RunInput;
+  const execution = machine.run(executionInput, {
     overrides: { taskResourceLocalHandlers: handlers },
+    context: {
+      Execution: {
+        Id: options.executionId ?? `local:${randomUUID()}`,
+        Input: executionInput,
+        StartTime: new Date().toISOString(),
+      },
+    },
   });
+  const abort = () => execution.abort();
+  options.signal?.addEventListener('abort', abort, { once: true });
   // The library queues every event until read; reading them keeps a long run's memory flat.
   void (async () => {
     for await (const _event of execution.eventLogs);
@@ -423,10 +446,13 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
   try {
     return await execution.result;
   } catch (error) {
+    if (options.signal?.aborted) throw new LocalExecutionAbortedError(String(options.signal.reason));
     if (error instanceof ExecutionError && error.cause instanceof Error) {
       throw new LocalExecutionError(error.cause.name, error.cause.message);
     }
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', abort);
   }
 }
 

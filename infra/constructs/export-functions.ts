@@ -174,8 +174,21 @@ export function afterBundlingCommands(inputDir: string, outputDir: string): stri
   ];
 }
 
+/**
+ * Not a state of the workflow: EventBridge invokes it when an execution fails, times out or is
+ * aborted without FinalizeRun (constructs/run-guard.ts); it records the run and frees its lease.
+ */
+export const END_FAILED_RUN = 'EndFailedRun';
+const END_FAILED_RUN_SETTINGS: StepSettings = {
+  file: 'end-failed-run.ts',
+  memorySize: 1024,
+  timeout: Duration.minutes(5),
+  callsPluto: false,
+};
+
 export class ExportFunctions extends Construct {
   readonly functions: Readonly<Record<WorkflowStep, NodejsFunction>>;
+  readonly endFailedRun: NodejsFunction;
   readonly serviceName: string;
 
   constructor(scope: Construct, id: string, props: ExportFunctionsProps) {
@@ -201,9 +214,7 @@ export class ExportFunctions extends Construct {
     // A stack that is not being bundled (another stack selected, or a unit test) never builds its
     // assets; a fixed hash spares CDK fingerprinting the whole project root, node_modules included.
     const bundled = Stack.of(this).bundlingRequired;
-    const functions = {} as Record<WorkflowStep, NodejsFunction>;
-    for (const [step, settings] of Object.entries(STEPS) as [WorkflowStep, StepSettings][]) {
-      const name = STATE_NAMES[step];
+    const bundle = (name: string, settings: StepSettings): NodejsFunction => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         retention: props.logRetention ?? logs.RetentionDays.THREE_MONTHS,
         removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
@@ -228,7 +239,7 @@ export class ExportFunctions extends Construct {
         logGroup,
         loggingFormat: lambda.LoggingFormat.JSON,
         environment,
-        ...(step === 'exportSlot' && props.exportSlotReservedConcurrency !== undefined
+        ...(name === STATE_NAMES.exportSlot && props.exportSlotReservedConcurrency !== undefined
           ? { reservedConcurrentExecutions: props.exportSlotReservedConcurrency }
           : {}),
         bundling: {
@@ -262,9 +273,14 @@ export class ExportFunctions extends Construct {
           );
         }
       }
-      functions[step] = fn;
+      return fn;
+    };
+    const functions = {} as Record<WorkflowStep, NodejsFunction>;
+    for (const [step, settings] of Object.entries(STEPS) as [WorkflowStep, StepSettings][]) {
+      functions[step] = bundle(STATE_NAMES[step], settings);
     }
     this.functions = functions;
+    this.endFailedRun = bundle(END_FAILED_RUN, END_FAILED_RUN_SETTINGS);
     this.grantLakeAccess(lake);
   }
 
@@ -295,7 +311,7 @@ export class ExportFunctions extends Construct {
     // Listing only the run records and the data tables. S3 also checks s3:ListBucket, without any
     // prefix, to answer a GetObject or HEAD of a missing key with 404 rather than 403: hence IfExists.
     const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`];
-    for (const fn of Object.values(f)) {
+    for (const fn of [...Object.values(f), this.endFailedRun]) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['s3:ListBucket'],
@@ -345,5 +361,10 @@ export class ExportFunctions extends Construct {
     objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES)]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
+
+    // A run that ended without FinalizeRun: its record from the commit records, and its lease freed.
+    objects(this.endFailedRun, WRITE, [...parts(['export_log']), manifestKey(ANY), reportKey(ANY)]);
+    objects(this.endFailedRun, DELETE, [LEASE_KEY]);
+    glue(this.endFailedRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['export_log']);
   }
 }

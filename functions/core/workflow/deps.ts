@@ -1,5 +1,6 @@
 /** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
 import type { TableName } from '../contract.js';
+import type { Lease, LocalHost } from '../lease.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
 import type { ExportSettings } from '../settings.js';
 
@@ -10,6 +11,13 @@ export interface ProgressListener {
   slotExported?(info: { experimentId: string; dataset: string; apiRows: number; parts: number }): void;
   experimentFinished?(info: { experimentId: string; status: string; rows: number }): void;
   partWritten?(info: { table: TableName; key: string; rows: number; bytes: number }): void;
+  /** The run took the lease over from a holder that expired or whose process is gone. */
+  leaseTakenOver?(info: { from: Lease }): void;
+}
+
+/** This process on this machine: given to local exports, whose lease records it. */
+export interface ProcessHost extends LocalHost {
+  readonly pid: number;
 }
 
 export interface StepDeps {
@@ -19,6 +27,8 @@ export interface StepDeps {
   readonly clock: Clock;
   readonly settings: ExportSettings;
   readonly progress?: ProgressListener;
+  /** Present locally: the lease records the process, and a gone holder on this host is taken over. */
+  readonly host?: ProcessHost;
 }
 
 export const systemClock: Clock = { now: () => new Date() };

@@ -2,83 +2,46 @@
  * FinalizeRun: turns the experiments' commit records into export_log rows and the run manifest
  * (written last: its presence means the run is over), then releases the lease.
  */
-import { mapConcurrent } from '../concurrency.js';
-import { EXPERIMENT_TABLES, TABLE_NAMES } from '../contract.js';
+import { EXPERIMENT_TABLES } from '../contract.js';
 import { SKIPPING_ERROR_NAMES } from '../errors.js';
-import {
-  commitRecordKey,
-  exportLogPartKey,
-  itemsKey,
-  manifestKey,
-  partitionLocation,
-  reportKey,
-} from '../layout.js';
+import { readManifest } from '../history.js';
+import { commitRecordKey, manifestKey } from '../layout.js';
 import { releaseLease } from '../lease.js';
-import { TableRows } from '../melt.js';
-import { tableSchemaFingerprint } from '../parquet.js';
-import { publishPart } from '../publish-part.js';
-import {
-  type CommitRecord,
-  commitRecordSchema,
-  encodeJson,
-  type Manifest,
-  manifestSchema,
-  type PartInfo,
-  parseCause,
-  readJson,
-} from '../records.js';
+import { type CommitRecord, encodeJson, type Manifest, parseCause } from '../records.js';
 import { removeSupersededRuns } from '../retention.js';
 import type { StepDeps } from './deps.js';
-import { experimentItemSchema, type FinalizeInput, type FinalizeOutput } from './messages.js';
-import { renderRunReport } from './report.js';
+import type { FinalizeInput, FinalizeOutput } from './messages.js';
 import { endIfRunAborted } from './run-abort.js';
-
-const RECORD_READS_IN_FLIGHT = 32;
-const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 };
+import { NO_COUNTS, publishRunRecord, readItems, readOutcomes } from './run-record.js';
 
 export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise<FinalizeOutput> {
-  const { runId } = input;
+  const { runId, execution } = input;
   if (input.status === 'leased') return { runId, status: 'leased', experiments: NO_COUNTS };
 
-  const existing = await readJson(deps.store, manifestKey(runId), manifestSchema);
-  if (existing !== undefined) {
+  const existing = await readManifest(deps.store, runId);
+  if (existing?.status === 'committed') {
     // A retry after the manifest was written may find the lease still held.
-    await releaseLease(deps.store, runId);
-    return summary(existing);
+    await releaseLease(deps.store, runId, execution);
+    return summary(existing, 'committed');
   }
-  await endIfRunAborted(runId, deps);
+  await endIfRunAborted(input, deps);
 
-  const items = (await readJson(deps.store, itemsKey(runId), experimentItemSchema.array())) ?? [];
-  // One object per experiment: read many at once, or 10,000 experiments take minutes on S3.
-  const records: CommitRecord[] = await mapConcurrent(items, RECORD_READS_IN_FLIGHT, async (item) => {
-    const record = await readJson(deps.store, commitRecordKey(runId, item.experimentId), commitRecordSchema);
-    return record ?? missingRecord(runId, item.experimentId, item.projectId, deps.clock.now());
-  });
-
+  const items = (await readItems(deps, runId)) ?? [];
+  const records = await readOutcomes(deps, runId, items, (item) =>
+    missingRecord(runId, item.experimentId, item.projectId, deps.clock.now()),
+  );
   records.push(...(await settleMissingExperiments(input, records, deps)));
 
-  const exportLog = await writeExportLog(runId, records, deps);
-  const counts = { ...NO_COUNTS };
-  for (const record of records) counts[record.status]++;
   // Set when the ExportExperiments map itself failed: what committed stays, but the run failed.
   const failure =
     input.failure === undefined ? undefined : parseCause(input.failure.Error, input.failure.Cause);
-  const manifest: Manifest = {
+  const status = failure === undefined ? 'committed' : 'failed';
+  const manifest = await publishRunRecord(
     runId,
-    codeVersion: deps.settings.codeVersion,
-    status: failure === undefined ? 'committed' : 'failed',
-    ...(failure === undefined ? {} : { error: failure }),
-    startedAt: input.startedAt,
-    finishedAt: deps.clock.now().toISOString(),
-    schemaFingerprints: Object.fromEntries(
-      TABLE_NAMES.map((table) => [table, tableSchemaFingerprint(table)]),
-    ),
-    counts,
-    exportLog,
-    experiments: records,
-  };
-  await deps.store.put(reportKey(runId), new TextEncoder().encode(renderRunReport(manifest)));
-  await deps.store.putIfAbsent(manifestKey(runId), encodeJson(manifest));
+    records,
+    { status, ...(failure === undefined ? {} : { error: failure }), startedAt: input.startedAt },
+    deps,
+  );
   // Still under the lease, so no other run repoints while superseded folders are judged.
   await removeSupersededRuns({
     store: deps.store,
@@ -86,14 +49,14 @@ export async function finalizeRun(input: FinalizeInput, deps: StepDeps): Promise
     clock: deps.clock,
     graceMs: deps.settings.supersededRunGraceMs,
   });
-  await releaseLease(deps.store, runId);
-  return summary(manifest);
+  await releaseLease(deps.store, runId, execution);
+  return summary(manifest, status);
 }
 
-function summary(manifest: Manifest): FinalizeOutput {
+function summary(manifest: Manifest, status: FinalizeOutput['status']): FinalizeOutput {
   return {
     runId: manifest.runId,
-    status: manifest.status,
+    status,
     manifestKey: manifestKey(manifest.runId),
     experiments: manifest.counts,
   };
@@ -170,40 +133,4 @@ function missingRecord(
       message: 'The experiment ended without a commit or failure record',
     },
   };
-}
-
-async function writeExportLog(
-  runId: string,
-  records: readonly CommitRecord[],
-  deps: StepDeps,
-): Promise<PartInfo> {
-  const rows = new TableRows('export_log');
-  for (const record of records) {
-    const started = Date.parse(record.startedAt);
-    const finished = Date.parse(record.finishedAt);
-    const datasets = record.datasets.length > 0 ? record.datasets : [undefined];
-    for (const dataset of datasets) {
-      const error = dataset?.error ?? record.error;
-      rows.appendRow({
-        experiment_id: record.experimentId,
-        dataset: dataset?.dataset ?? 'experiment',
-        plot_id: dataset?.plotId ?? null,
-        status: dataset?.status ?? record.status,
-        api_count: dataset?.apiCount ?? null,
-        rows_written: dataset?.rowsWritten ?? 0,
-        parts: dataset?.parts.length ?? 0,
-        bytes: dataset?.parts.reduce((sum, part) => sum + part.bytes, 0) ?? 0,
-        error_code: error ? (error.code ?? error.name) : null,
-        error_detail: error ? (error.detail ?? error.message) : null,
-        error_details: error?.details ?? null,
-        started_at: started,
-        finished_at: finished,
-      });
-    }
-  }
-  const { part } = await publishPart(deps.store, exportLogPartKey(runId), rows);
-  await deps.catalog.putPartitions([
-    { table: 'export_log', partitionValue: runId, runId, location: partitionLocation('export_log', runId) },
-  ]);
-  return part;
 }

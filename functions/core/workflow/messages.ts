@@ -20,10 +20,20 @@ export const runInputSchema = z.object({
 });
 export type RunInput = z.infer<typeof runInputSchema>;
 
+/** StartRun's payload: the execution's input and the execution itself, which is what holds the lease. */
+export const startRunInputSchema = z.object({
+  run: runInputSchema,
+  /** `$$.Execution.Id`: the execution ARN in AWS, a local execution id on a laptop. */
+  execution: z.string().min(1),
+});
+export type StartRunInput = z.infer<typeof startRunInputSchema>;
+
 export const startRunOutputSchema = z.object({
   runId: id,
   /** `started`: export; `leased`: another run holds the lease; `committed`: this run already finished. */
   status: z.enum(['started', 'leased', 'committed']),
+  /** The execution that runs this run; with `leased`, the one that was kept out. */
+  execution: z.string().min(1),
   itemsKey: z.string(),
   experimentCount: z.number().int().nonnegative(),
   full: z.boolean(),

@@ -2,7 +2,8 @@
  * A run-fatal error (a refused token, a full store, a configuration that cannot work) ends the
  * run, not one experiment. The first one recorded is kept at `runs/<run>/abort.json`; from then on
  * every step of the run fails with it at once, without calling Pluto or publishing anything, and
- * FinalizeRun releases the lease and fails the execution with it instead of writing a manifest.
+ * FinalizeRun records the run as failed (its manifest and the export_log rows of what it
+ * committed), releases the lease and fails the execution with the error.
  * The run stays resumable: started again with the same run id once the cause is fixed, it reuses
  * every plan, receipt and part already written.
  */
@@ -15,10 +16,10 @@ import {
   StoreFullError,
 } from '../errors.js';
 import { abortKey } from '../layout.js';
-import { releaseLease } from '../lease.js';
 import type { ObjectStore } from '../ports.js';
 import { type ErrorInfo, encodeJson, errorInfoSchema, readJson } from '../records.js';
-import type { StepDeps } from './deps.js';
+import { closeEndedRun } from './end-run.js';
+import type { RecordDeps } from './run-record.js';
 
 type RunFatalName = (typeof RUN_FATAL_ERROR_NAMES)[number];
 
@@ -45,11 +46,14 @@ export async function failIfRunAborted(runId: string, store: ObjectStore): Promi
   if (error !== undefined) throw runFatalError(error);
 }
 
-/** FinalizeRun of an aborted run: no manifest, the lease goes (the next run may start), the error stands. */
-export async function endIfRunAborted(runId: string, deps: StepDeps): Promise<void> {
-  const error = await readJson(deps.store, abortKey(runId), errorInfoSchema);
+/** FinalizeRun of an aborted run: a failed manifest, the lease goes (the next run may start), the error stands. */
+export async function endIfRunAborted(
+  run: { readonly runId: string; readonly execution: string; readonly startedAt: string },
+  deps: RecordDeps,
+): Promise<void> {
+  const error = await readJson(deps.store, abortKey(run.runId), errorInfoSchema);
   if (error === undefined) return;
-  await releaseLease(deps.store, runId);
+  await closeEndedRun({ ...run, outcome: 'failed', error }, deps);
   throw runFatalError(error);
 }
 

@@ -3,34 +3,58 @@
  * The listing comes first so that a bad token fails before anything is written.
  */
 import { ConfigError, PlutoForbiddenError, PlutoInvalidObjectError, PlutoNotFoundError } from '../errors.js';
-import { abortKey, itemsKey, manifestKey, slotFailurePrefix } from '../layout.js';
+import { readManifest } from '../history.js';
+import { abortKey, itemsKey, slotFailurePrefix } from '../layout.js';
 import { acquireLease } from '../lease.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
 import { encodeJson, readJson } from '../records.js';
 import type { StepDeps } from './deps.js';
-import { type ExperimentItem, experimentItemSchema, type RunInput, type StartRunOutput } from './messages.js';
+import {
+  type ExperimentItem,
+  experimentItemSchema,
+  type RunInput,
+  type StartRunInput,
+  type StartRunOutput,
+} from './messages.js';
 
-export async function startRun(input: RunInput, deps: StepDeps): Promise<StartRunOutput> {
+export async function startRun(
+  { run: input, execution }: StartRunInput,
+  deps: StepDeps,
+): Promise<StartRunOutput> {
   const { store, clock } = deps;
   const now = clock.now();
   const base = {
     runId: input.runId,
+    execution,
     itemsKey: itemsKey(input.runId),
     full: input.full ?? false,
     missingExperiments: input.missingExperiments ?? 'keep',
     listedAll: input.experimentIds === undefined && input.projectIds === undefined,
   };
 
-  if ((await store.head(manifestKey(input.runId))) !== undefined) {
+  // A failed or interrupted run has a manifest too, and resumes; only a committed one is over.
+  if ((await readManifest(store, input.runId))?.status === 'committed') {
     return { ...base, status: 'committed', experimentCount: 0, startedAt: now.toISOString() };
   }
 
   const existingItems = await readJson(store, base.itemsKey, experimentItemSchema.array());
   const items = existingItems ?? (await listExperiments(deps.pluto, input));
 
-  if (!(await acquireLease(store, input.runId, now, deps.settings.leaseTtlMs))) {
+  const lease = await acquireLease(store, {
+    runId: input.runId,
+    holder: {
+      execution,
+      ...(deps.host === undefined ? {} : { pid: deps.host.pid, host: deps.host.name }),
+      startedAt: now.toISOString(),
+    },
+    now,
+    ttlMs: deps.settings.leaseTtlMs,
+    ...(deps.host === undefined ? {} : { host: deps.host }),
+  });
+  if (!lease.acquired) {
     return { ...base, status: 'leased', experimentCount: 0, startedAt: now.toISOString() };
   }
+  if (lease.tookOverFrom !== undefined) deps.progress?.leaseTakenOver?.({ from: lease.tookOverFrom });
   if (existingItems === undefined) await store.putIfAbsent(base.itemsKey, encodeJson(items));
   else await resume(store, input.runId);
   deps.progress?.runPlanned?.({ runId: input.runId, experiments: items.length });

@@ -14,9 +14,9 @@ import {
   finalizeInputSchema,
   planInputSchema,
   recordFailureInputSchema,
-  runInputSchema,
   STATE_NAMES,
   type StepName,
+  startRunInputSchema,
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
 import { recordExperimentFailure } from './record-experiment-failure.js';
@@ -52,7 +52,7 @@ function unlessAborted<I extends { runId: string }>(
 }
 
 export const STEPS: Readonly<Record<StepName, Step>> = {
-  StartRun: step(STATE_NAMES.startRun, runInputSchema, startRun),
+  StartRun: step(STATE_NAMES.startRun, startRunInputSchema, startRun),
   PlanExperiment: step(STATE_NAMES.planExperiment, planInputSchema, unlessAborted(planExperiment)),
   ExportSlot: step(STATE_NAMES.exportSlot, exportSlotInputSchema, unlessAborted(exportSlot)),
   CommitExperiment: step(STATE_NAMES.commitExperiment, commitInputSchema, unlessAborted(commitExperiment)),
