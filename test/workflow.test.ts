@@ -428,7 +428,7 @@ describe('the state machine definition', () => {
     });
     const local = toLocalDefinition(asl) as AslView;
     expect(state(local, 'ExportExperiments', 'ExportExperimentsLoad').Parameters).toEqual({
-      'key.$': '$.itemsKey',
+      'key.$': '$.input.itemsKey',
       toleratedFailurePercentage: 25,
     });
     expect(
@@ -441,7 +441,7 @@ describe('the state machine definition', () => {
         'ExportSlotsLoad',
       ).Parameters,
     ).toEqual({
-      'key.$': '$.slotsKey',
+      'key.$': '$.input.slotsKey',
     });
   });
 
