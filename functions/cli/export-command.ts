@@ -6,6 +6,7 @@ import { readManifest } from '../core/history.js';
 import { idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { parseCause } from '../core/records.js';
 import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
@@ -13,7 +14,7 @@ import { CODE_VERSION } from '../core/version.js';
 import { openLake } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
-import { formatMs, formatTable, TerminalProgress } from './progress.js';
+import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
 const idList = z
   .string()
@@ -42,6 +43,11 @@ export const exportConfigSchema = z.object({
     .min(0)
     .max(SETTINGS.supersededRunGraceDays.max)
     .default(SETTINGS.supersededRunGraceDays.default),
+  connectTimeoutSeconds: z.coerce
+    .number()
+    .positive()
+    .max(3600)
+    .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -55,6 +61,7 @@ const OPTION_NAMES: Record<string, string> = {
   rowsPerPart: '--rows-per-part',
   missingExperiments: '--missing',
   retentionDays: '--retention-days',
+  connectTimeoutSeconds: '--connect-timeout',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -69,6 +76,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     full: values.full,
     missingExperiments: values.missing,
     retentionDays: values['retention-days'],
+    connectTimeoutSeconds: values['connect-timeout'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -88,7 +96,7 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLake(config.out);
+  const lake = await openLake(config.out, { purpose: 'export' });
   const progress = new TerminalProgress(process.stderr);
   const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
@@ -115,7 +123,13 @@ export async function runExportCommand(
       },
       store: lake.store,
       catalog: lake.catalog,
-      pluto: createPlutoClient({ baseUrl: config.apiUrl, secrets, version: CODE_VERSION }),
+      pluto: createPlutoClient({
+        baseUrl: config.apiUrl,
+        secrets,
+        version: CODE_VERSION,
+        firstContact: { budgetMs: config.connectTimeoutSeconds * 1000 },
+        onRetry: (info) => progress.retrying(info),
+      }),
       settings,
       experimentConcurrency: config.concurrency,
       slotConcurrency: config.concurrency,
@@ -145,24 +159,38 @@ export async function runExportCommand(
   const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
     const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
+    // Rows this run wrote: an unchanged experiment's record repeats the counts of the run it kept.
     const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>
-      record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
+      record.status !== 'exported'
+        ? 0
+        : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
     process.stdout.write(
       `${formatTable(
-        ['experiment', 'status', 'samples', 'assay', 'results', 'duration', 'detail'],
+        [
+          'experiment',
+          'status',
+          'sample_rows',
+          'assay_rows',
+          'result_rows',
+          'rows_written',
+          'duration',
+          'detail',
+        ],
         manifest.experiments.map((record) => [
           record.experimentId,
           record.status,
           rowsOf(record, (d) => d === 'samples'),
           rowsOf(record, (d) => d === 'assay'),
           rowsOf(record, (d) => d.startsWith('plot-')),
+          rowsOf(record, () => true),
           formatMs(
             durations.get(record.experimentId) ??
               Date.parse(record.finishedAt) - Date.parse(record.startedAt),
           ),
           record.error ? (record.error.detail ?? record.error.message) : '',
         ]),
-      )}\n`,
+      )}\n${ROWS_WRITTEN_MEANING}; sample_rows, assay_rows and result_rows split it by table ` +
+        `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
   const counts = output.experiments;
@@ -220,6 +248,9 @@ export function explainRunFailure(error: unknown): Error {
   if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
     return new ConfigError(message, { cause: error });
   }
-  if (error.error === 'StoreFullError') return new Error(message, { cause: error });
+  if (error.error === 'PlutoWrongServerError') return new ConfigError(message, { cause: error });
+  if (error.error === 'StoreFullError' || error.error === 'PlutoUnavailableError') {
+    return new Error(message, { cause: error });
+  }
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
 }

@@ -6,7 +6,7 @@
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
 import { openLake } from '../local/lake-location.js';
-import { startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
@@ -44,7 +44,7 @@ async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
   process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
-  const simulator = await startSimulator({ seed: 1, experiments: 5 });
+  const simulator = await startSimulator(DEMO_ORGANISATION);
   const secrets: SecretReader = {
     getToken: async () => simulator.truth.token,
     refresh: async () => simulator.truth.token,

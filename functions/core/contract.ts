@@ -148,7 +148,7 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
     partitionKey: 'run_id',
     columns: [
       col('experiment_id', 'string', 'Experiment id'),
-      col('dataset', 'string', 'experiment, samples, assay, plots or plot:<uuid>'),
+      col('dataset', 'string', 'experiment, samples, assay, plots or plot-<uuid> (the results of one plot)'),
       col('plot_id', 'string', 'Plot uuid for result datasets'),
       col('status', 'string', 'exported, unchanged, skipped or failed'),
       col('api_count', 'bigint', 'count reported by the API'),

@@ -101,6 +101,21 @@ export class PlutoUnreachableError extends PlutoExportError {
   readonly retryable = false;
 }
 
+/**
+ * Something answers at the API URL, but not Pluto's JSON API (a web page, another service, plain
+ * HTTP behind `https://`): the URL is wrong. Told at the first request, not retried.
+ */
+export class PlutoWrongServerError extends PlutoExportError {
+  override readonly name = 'PlutoWrongServerError';
+  readonly retryable = false;
+}
+
+/** The first request to Pluto kept failing (5xx, timeouts) through its retries: an outage; try later. */
+export class PlutoUnavailableError extends PlutoExportError {
+  override readonly name = 'PlutoUnavailableError';
+  readonly retryable = false;
+}
+
 /** The count, headers or order of a dataset changed while it was being paged. Never papered over. */
 export class PageDriftError extends PlutoExportError {
   override readonly name = 'PageDriftError';

@@ -75,7 +75,8 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
   for (const [table, rows] of outputs) {
     const key = partKey(table, experimentId, runId, slot.dataset, slot.slot);
     const { part, created } = await publishPart(deps.store, key, rows);
-    if (created) deps.progress?.partWritten?.({ table, key, rows: part.rows, bytes: part.bytes });
+    if (created)
+      deps.progress?.partWritten?.({ experimentId, table, key, rows: part.rows, bytes: part.bytes });
     parts.push(part);
   }
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
