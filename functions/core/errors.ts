@@ -192,6 +192,8 @@ export const ERROR_CLASSES = [
   PlutoUpstreamError,
   PlutoBadResponseError,
   PlutoUnreachableError,
+  PlutoWrongServerError,
+  PlutoUnavailableError,
   PageDriftError,
   ContractError,
   CommitVerificationError,
