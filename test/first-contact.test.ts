@@ -106,12 +106,12 @@ describe('first contact with a Pluto that fails', () => {
 
   it('times out each attempt at a sixth of the budget and gives up with exit 1', async () => {
     const url = await answering(() => {});
-    const result = await exportFrom(url, '--connect-timeout', '1.2');
+    const result = await exportFrom(url, '--connect-timeout', '6');
     expect(result.code).toBe(1);
-    const timeout = 'Pluto did not answer lab/projects/?limit=1000&offset=0 within 200 ms';
-    expect(result.stderr).toContain(`${timeout}: retrying (2 of 4) after 40 ms\n`);
+    const timeout = 'Pluto did not answer lab/projects/?limit=1000&offset=0 within 1000 ms';
+    expect(result.stderr).toContain(`${timeout}: retrying (2 of 4) after 200 ms\n`);
+    expect(result.stderr).toContain(`${timeout}: retrying (4 of 4) after 800 ms\n`);
     expect(result.stderr).toContain(`after 4 attempt(s): ${timeout}; try again later\n`);
-    expect(requests).toHaveLength(4);
   });
 
   it('rejects a --connect-timeout that is not a positive number of seconds', async () => {

@@ -8,9 +8,10 @@ import { describeHolder, readLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
-import { parseCause } from '../core/records.js';
+import { type CommitRecord, parseCause } from '../core/records.js';
 import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
+import { formatCounts } from '../core/workflow/report.js';
 import { openLake } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
@@ -169,6 +170,7 @@ export async function runExportCommand(
         [
           'experiment',
           'status',
+          'datasets',
           'sample_rows',
           'assay_rows',
           'result_rows',
@@ -179,6 +181,7 @@ export async function runExportCommand(
         manifest.experiments.map((record) => [
           record.experimentId,
           record.status,
+          datasetStatusSummary(record),
           rowsOf(record, (d) => d === 'samples'),
           rowsOf(record, (d) => d === 'assay'),
           rowsOf(record, (d) => d.startsWith('plot-')),
@@ -187,16 +190,15 @@ export async function runExportCommand(
             durations.get(record.experimentId) ??
               Date.parse(record.finishedAt) - Date.parse(record.startedAt),
           ),
-          record.error ? (record.error.detail ?? record.error.message) : '',
+          problemOf(record),
         ]),
       )}\n${ROWS_WRITTEN_MEANING}; sample_rows, assay_rows and result_rows split it by table ` +
         `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
-  const counts = output.experiments;
   process.stdout.write(
-    `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ${counts.exported} exported, ` +
-      `${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed -> ${lake.store.location}\n`,
+    `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ` +
+      `${formatCounts(output.experiments)} -> ${lake.store.location}\n`,
   );
   return output.status === 'committed' ? 0 : 1;
 }
@@ -253,4 +255,23 @@ export function explainRunFailure(error: unknown): Error {
     return new Error(message, { cause: error });
   }
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
+}
+
+/** Dataset statuses of sample data, assay data and plots, e.g. `4 exported, 1 no_data`. */
+function datasetStatusSummary(record: CommitRecord): string {
+  const counts = new Map<string, number>();
+  for (const dataset of record.datasets) {
+    if (dataset.dataset === 'experiment' || dataset.dataset === 'plots') continue;
+    counts.set(dataset.status, (counts.get(dataset.status) ?? 0) + 1);
+  }
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
+}
+
+/** The experiment's error, or for a partial one the first dataset that failed. */
+function problemOf(record: CommitRecord): string {
+  const error = record.error ?? record.datasets.find((d) => d.status === 'failed')?.error;
+  if (error === undefined) return '';
+  const dataset =
+    record.error === undefined ? `${record.datasets.find((d) => d.error === error)?.dataset}: ` : '';
+  return `${dataset}${error.detail ?? error.message}`;
 }

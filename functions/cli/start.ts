@@ -44,7 +44,8 @@ async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
   process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
-  const simulator = await startSimulator(DEMO_ORGANISATION);
+  // The demo shows a plot without a table (an image: no_data) beside the PCA and volcano plots.
+  const simulator = await startSimulator({ ...DEMO_ORGANISATION, variants: ['image-plot'] });
   const secrets: SecretReader = {
     getToken: async () => simulator.truth.token,
     refresh: async () => simulator.truth.token,

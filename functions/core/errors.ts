@@ -59,6 +59,15 @@ export class PlutoBadRequestError extends PlutoExportError {
   readonly retryable = false;
 }
 
+/**
+ * The plot has no table to export: its data is an image, an external file or anything else that is
+ * not CSV or JSON. Recorded as `no_data`, not as a failure.
+ */
+export class PlutoNoTableError extends PlutoExportError {
+  override readonly name = 'PlutoNoTableError';
+  readonly retryable = false;
+}
+
 /** 405: an endpoint Pluto has switched off. The experiment is skipped. */
 export class PlutoInactiveEndpointError extends PlutoExportError {
   override readonly name = 'PlutoInactiveEndpointError';

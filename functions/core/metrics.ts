@@ -19,7 +19,7 @@ export const EXPORT_METRICS = [
 export type ExportMetricName = (typeof EXPORT_METRICS)[number];
 
 /** What FinalizeRun reports for each experiment outcome of a run. */
-export const OUTCOME_METRICS: Readonly<Record<ExperimentStatus, ExportMetricName>> = {
+export const OUTCOME_METRICS: Readonly<Partial<Record<ExperimentStatus, ExportMetricName>>> = {
   exported: 'ExperimentsExported',
   unchanged: 'ExperimentsUnchanged',
   skipped: 'ExperimentsSkipped',

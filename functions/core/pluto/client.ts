@@ -44,6 +44,7 @@ import {
   projectSchema,
 } from './model.js';
 import { type RetryInfo, withRetry } from './retry.js';
+import { isSignedUrlAnswer, readSignedTable } from './signed-url.js';
 
 export interface PlutoClientOptions {
   /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
@@ -159,7 +160,11 @@ class PlutoHttpClient implements PlutoApi {
       );
     }
     const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
-    return this.call(path, parseJsonLossless, (json) => toDataPage(json, offset, limit, path));
+    const answer = await this.call(path, parseJsonLossless, (json) =>
+      isSignedUrlAnswer(json) ? json : toDataPage(json, offset, limit, path),
+    );
+    if (!isSignedUrlAnswer(answer)) return answer;
+    return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {

@@ -6,8 +6,16 @@
 import type { TableName } from '../contract.js';
 import { PageDriftError } from '../errors.js';
 import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
-import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
-import type { DataPage, DatasetRef } from '../pluto/model.js';
+import {
+  analysisIdOf,
+  isDifferentialExpression,
+  meltAssay,
+  meltResults,
+  meltSamples,
+  type ResultsContext,
+  TableRows,
+} from '../melt.js';
+import { type DataPage, type DatasetRef, plotSchema } from '../pluto/model.js';
 import { publishPart } from '../publish-part.js';
 import {
   encodeJson,
@@ -22,6 +30,7 @@ import {
   receiptSchema,
   rowDigestOf,
 } from '../records.js';
+import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
 
@@ -44,6 +53,21 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
     });
     return receipt;
   } catch (error) {
+    if (datasetOutcomeOf(error, slot.kind) !== undefined) {
+      // This dataset is lost for this run, not the experiment: CommitExperiment records it and
+      // commits the rest.
+      const failed: Receipt = {
+        runId,
+        experimentId,
+        dataset: slot.dataset,
+        slot: slot.slot,
+        apiRows: 0,
+        parts: [],
+        error: errorInfo(error),
+      };
+      if ((await deps.store.putIfAbsent(key, encodeJson(failed))).created) return failed;
+      return (await readJson(deps.store, key, receiptSchema)) ?? failed;
+    }
     // Distributed Map failures reach the Catch as States.* errors; this record keeps Pluto's detail.
     await deps.store.put(failureKey, encodeJson(errorInfo(error))).catch(() => undefined);
     throw error;
@@ -94,9 +118,11 @@ async function* fetchSlotPages(
   do {
     const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
     const page = await deps.pluto.getDataPage(ref, offset, limit);
-    checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
+    const expectedRows = page.whole ? slot.expectedCount : Math.min(limit, slot.expectedCount - offset);
+    checkDrift(page, slot, offset, Math.max(0, expectedRows), experimentId);
     checkOrder(page, slot, planned, experimentId);
     yield page;
+    if (page.whole) return;
     offset += page.rowCount;
   } while (offset < end);
 }
@@ -152,22 +178,19 @@ function datasetRef(experimentId: string, slot: Slot): DatasetRef {
   return { kind: 'results', experimentId, plotId: slot.plotId };
 }
 
-interface PlotContext {
-  plotId: string;
-  analysisType: string | null;
-  pipelineVersion: string | null;
+interface PlotContext extends ResultsContext {
   headers: readonly string[];
 }
 
 function plotContextOf(input: ExportSlotInput, plan: Plan | undefined): PlotContext {
   const plotId = input.slot.plotId ?? '';
-  const plot = plan?.plots.find((candidate) => candidate.uuid === plotId) as
-    | { analysis_type?: unknown; analysis?: { pipeline_version?: unknown } | null }
-    | undefined;
+  const raw = plan?.plots.find((candidate) => candidate.uuid === plotId);
+  const plot = raw === undefined ? undefined : plotSchema.parse(raw);
   const dataset = plan?.datasets.find((candidate) => candidate.dataset === input.slot.dataset);
   const version = plot?.analysis?.pipeline_version;
   return {
     plotId,
+    analysisId: plot === undefined ? null : analysisIdOf(plot),
     analysisType: typeof plot?.analysis_type === 'string' ? plot.analysis_type : null,
     pipelineVersion: version === undefined || version === null ? null : String(version),
     headers: dataset?.headers ?? [],

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { idSchema as id } from '../ids.js';
-import { experimentStatusSchema } from '../records.js';
+import { experimentCountsSchema, experimentStatusSchema } from '../records.js';
 
 export const runInputSchema = z.object({
   runId: id,
@@ -121,12 +121,7 @@ export const finalizeOutputSchema = z.object({
   runId: id,
   status: z.enum(['committed', 'leased', 'failed']),
   manifestKey: z.string().optional(),
-  experiments: z.object({
-    exported: z.number().int(),
-    unchanged: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-  }),
+  experiments: experimentCountsSchema,
 });
 export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
 
