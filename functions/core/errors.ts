@@ -197,6 +197,7 @@ export const ERROR_CLASSES = [
   PlutoInvalidObjectError,
   PlutoBadRequestError,
   PlutoInactiveEndpointError,
+  PlutoNoTableError,
   PlutoRateLimitedError,
   PlutoUpstreamError,
   PlutoBadResponseError,
