@@ -14,7 +14,7 @@
  * `graceMs` go.
  */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
-import { commitRecordKey, manifestKey, runPrefix } from './layout.js';
+import { commitRecordKey, manifestKey, receiptPrefix, runPrefix } from './layout.js';
 import { readLease } from './lease.js';
 import type { Catalog, Clock, ObjectStore } from './ports.js';
 import { commitRecordSchema, decodeJson, manifestSchema } from './records.js';
@@ -48,6 +48,18 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
   const lastChangedAt = memo((runId: string) => runLastChangedAt(store, runId));
   const committedAt = memo((experimentId: string) => currentCommitAt(store, catalog, experimentId));
 
+  // A failed or abandoned run resumed after the grace period must export again what retention
+  // removed: its receipts would otherwise claim parts that are gone.
+  const forgotten = new Set<string>();
+  const forgetUncommittedSlots = async (runId: string, experimentId: string) => {
+    const id = `${runId}/${experimentId}`;
+    if (forgotten.has(id)) return;
+    forgotten.add(id);
+    if ((await store.head(commitRecordKey(runId, experimentId))) !== undefined) return;
+    for (const receipt of await store.list(receiptPrefix(runId, experimentId)))
+      await store.delete(receipt.key);
+  };
+
   const removedFolders: string[] = [];
   let removedObjects = 0;
   for (const table of EXPERIMENT_TABLES) {
@@ -65,6 +77,7 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
       for (const key of keys) await store.delete(key);
       removedFolders.push(folder);
       removedObjects += keys.length;
+      await forgetUncommittedSlots(runId, experimentId);
     }
   }
   const removedLeftovers = (await store.removeLeftovers?.(new Date(cutoff))) ?? 0;
