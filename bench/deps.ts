@@ -80,4 +80,9 @@ export class CountingStore implements ObjectStore {
     this.counts.deletes++;
     return this.inner.delete(key);
   }
+
+  deleteAll(keys: readonly string[]): Promise<void> {
+    this.counts.deletes += Math.ceil(keys.length / 1_000);
+    return this.inner.deleteAll(keys);
+  }
 }

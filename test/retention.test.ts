@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXPERIMENT_TABLES } from '../functions/core/contract.js';
 import { manifestKey } from '../functions/core/layout.js';
-import type { Clock } from '../functions/core/ports.js';
+import type { Clock, ObjectStore } from '../functions/core/ports.js';
 import { removeSupersededRuns } from '../functions/core/retention.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import {
@@ -132,11 +132,24 @@ describe('removeSupersededRuns', () => {
     expect(
       await removeSupersededRuns({ ...lake, clock: clockAt(Date.now() + HOUR / 2), graceMs: HOUR }),
     ).toEqual({ removedFolders: [], removedObjects: 0, removedLeftovers: 0 });
+    // Deletes go in batches (S3 DeleteObjects takes up to 1,000 keys), never one request per file.
+    const batches: string[][] = [];
+    const store = Object.create(lake.store) as ObjectStore;
+    store.delete = async (key) => {
+      throw new Error(`retention deleted ${key} on its own`);
+    };
+    store.deleteAll = async (keys) => {
+      batches.push([...keys]);
+      await lake.store.deleteAll(keys);
+    };
     const result = await removeSupersededRuns({
       ...lake,
+      store,
       clock: clockAt(Date.now() + 2 * HOUR),
       graceMs: HOUR,
     });
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toHaveLength(result.removedObjects);
     expect([...result.removedFolders].sort()).toEqual(expected);
     expect(result.removedObjects).toBe(parts.filter((p) => expected.some((f) => p.key.startsWith(f))).length);
     for (const folder of expected) expect(await folderKeys(folder)).toEqual([]);

@@ -4,6 +4,7 @@ import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
@@ -65,6 +66,14 @@ describe('S3Store on s3rver', () => {
     });
     expect(await store.get('runs/r1/missing.json')).toBeUndefined();
     expect(await store.head('runs/r1/missing.json')).toBeUndefined();
+
+    const many = Array.from(
+      { length: 1_005 },
+      (_, i) => `data/x/run_id=r0/part-${String(i).padStart(5, '0')}`,
+    );
+    for (const key of many) await store.putIfAbsent(key, bytes('p'));
+    await store.deleteAll([...many, 'data/x/never-written']);
+    expect(await store.list('data/x/')).toEqual([]);
 
     // The prefix is really in the bucket's keys: a store at the bucket root sees it.
     const root = new S3Store({ bucket: BUCKET, prefix: '' }, client);
@@ -206,6 +215,31 @@ describe('S3Store requests', () => {
     expect(input?.Key).toBe('lake/runs/_lease.json');
     expect(input?.IfNoneMatch).toBeUndefined();
     expect(input?.ChecksumSHA256).toBe(sha256Base64(bytes('{}')));
+  });
+
+  // S3 API reference, DeleteObjects: "a list of up to 1,000 keys" per request.
+  it('deletes many keys in DeleteObjects batches of at most 1,000, under the prefix', async () => {
+    s3.on(DeleteObjectsCommand).resolves({});
+    const keys = Array.from(
+      { length: 2_500 },
+      (_, i) => `data/assay/experiment_id=PLX1/run_id=r1/part-${i}.parquet`,
+    );
+    await store.deleteAll(keys);
+    const calls = s3.commandCalls(DeleteObjectsCommand).map((c) => c.args[0].input);
+    expect(calls.map((c) => c.Delete?.Objects?.length)).toEqual([1_000, 1_000, 500]);
+    expect(calls.every((c) => c.Bucket === BUCKET && c.Delete?.Quiet === true)).toBe(true);
+    expect(calls.flatMap((c) => c.Delete?.Objects?.map((o) => o.Key))).toEqual(keys.map((k) => `lake/${k}`));
+    await store.deleteAll([]);
+    expect(s3.commandCalls(DeleteObjectsCommand)).toHaveLength(3);
+  });
+
+  it('fails a batch delete with a StoreError naming a key S3 could not delete', async () => {
+    s3.on(DeleteObjectsCommand).resolves({
+      Errors: [{ Key: 'lake/data/a.parquet', Code: 'InternalError', Message: 'try again' }],
+    });
+    const failed = store.deleteAll(['data/a.parquet', 'data/b.parquet']);
+    await expect(failed).rejects.toBeInstanceOf(StoreError);
+    await expect(failed).rejects.toThrow(/data\/a\.parquet.*InternalError/);
   });
 
   it('answers created: false when S3 says 412 Precondition Failed', async () => {

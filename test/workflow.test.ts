@@ -427,7 +427,7 @@ describe('the state machine definition', () => {
     });
     const local = toLocalDefinition(asl) as AslView;
     expect(state(local, 'ExportExperiments', 'ExportExperimentsLoad').Parameters).toEqual({
-      'key.$': '$.itemsKey',
+      'key.$': '$.input.itemsKey',
       toleratedFailurePercentage: 25,
     });
     expect(
@@ -440,7 +440,7 @@ describe('the state machine definition', () => {
         'ExportSlotsLoad',
       ).Parameters,
     ).toEqual({
-      'key.$': '$.slotsKey',
+      'key.$': '$.input.slotsKey',
     });
   });
 

@@ -75,6 +75,10 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.delete(key);
+  }
+
   /**
    * Temporary files of writes that never finished (the writer was killed), then folders left
    * empty, deepest first; only what was last changed before `before`, so a write in flight keeps

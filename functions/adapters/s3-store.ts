@@ -10,6 +10,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
@@ -42,6 +43,8 @@ const MiB = 1024 * 1024;
 export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 16 * MiB;
 export const DEFAULT_PART_SIZE_BYTES = 8 * MiB;
 const S3_MAX_PARTS = 10_000;
+/** Keys per DeleteObjects request. */
+const DELETE_BATCH = 1_000;
 
 export function parseS3Url(url: string): S3Location {
   const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
@@ -165,6 +168,31 @@ export class S3Store implements ObjectStore {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.keyOf(key) }));
     } catch (error) {
       if (statusOf(error) !== 404 || nameOf(error) === 'NoSuchBucket') throw this.wrap(error, 'delete', key);
+    }
+  }
+
+  /** DeleteObjects, at most 1,000 keys a request (S3 API reference, DeleteObjects). */
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH);
+      let errors: { Key?: string; Code?: string; Message?: string }[];
+      try {
+        const response = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.target.bucket,
+            Delete: { Objects: batch.map((key) => ({ Key: this.keyOf(key) })), Quiet: true },
+          }),
+        );
+        errors = response.Errors ?? [];
+      } catch (error) {
+        throw this.wrap(error, 'delete', `${batch[0]} and ${batch.length - 1} more`);
+      }
+      const [failed] = errors;
+      if (failed !== undefined) {
+        throw new StoreError(
+          `S3 could not delete ${failed.Key ?? '?'} in ${this.location}: ${failed.Code ?? '?'}: ${failed.Message ?? ''} (${errors.length} of ${batch.length} keys failed)`,
+        );
+      }
     }
   }
 

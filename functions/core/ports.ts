@@ -30,6 +30,8 @@ export interface ObjectStore {
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
   delete(key: string): Promise<void>;
+  /** Deletes every key (a missing one is not an error), as few requests as the store allows. */
+  deleteAll(keys: readonly string[]): Promise<void>;
   /**
    * Removes what an interrupted writer leaves behind that `list` never shows (a folder store's
    * temporary files and empty folders) when untouched since `before`; returns how many went.

@@ -46,22 +46,33 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
   const leaseHolder = (await readLease(store))?.runId;
   const finishedAt = memo((runId: string) => runFinishedAt(store, runId));
   const lastChangedAt = memo((runId: string) => runLastChangedAt(store, runId));
-  const committedAt = memo((experimentId: string) => currentCommitAt(store, catalog, experimentId));
+  // One listing of the experiments pointers instead of a catalog read per experiment.
+  const currentRun = new Map(
+    (await catalog.listPartitions('experiments')).map((pointer) => [pointer.partitionValue, pointer.runId]),
+  );
+  const committedAt = memo(async (experimentId: string) => {
+    const runId = currentRun.get(experimentId);
+    if (runId === undefined) return undefined;
+    // A commit is made before its run finishes: a run finished before the cutoff settles it unread.
+    const finished = await finishedAt(runId);
+    if (finished !== undefined && finished <= cutoff) return finished;
+    return commitFinishedAt(store, runId, experimentId);
+  });
 
   // A failed or abandoned run resumed after the grace period must export again what retention
   // removed: its receipts would otherwise claim parts that are gone.
   const forgotten = new Set<string>();
+  const receipts: string[] = [];
   const forgetUncommittedSlots = async (runId: string, experimentId: string) => {
     const id = `${runId}/${experimentId}`;
     if (forgotten.has(id)) return;
     forgotten.add(id);
     if ((await store.head(commitRecordKey(runId, experimentId))) !== undefined) return;
-    for (const receipt of await store.list(receiptPrefix(runId, experimentId)))
-      await store.delete(receipt.key);
+    receipts.push(...(await store.list(receiptPrefix(runId, experimentId))).map((receipt) => receipt.key));
   };
 
   const removedFolders: string[] = [];
-  let removedObjects = 0;
+  const removable: string[] = [];
   for (const table of EXPERIMENT_TABLES) {
     const pointed = new Map(
       (await catalog.listPartitions(table)).map((pointer) => [pointer.partitionValue, pointer.runId]),
@@ -74,12 +85,15 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
       } else if (finished > cutoff) continue;
       const superseded = await committedAt(experimentId);
       if (superseded !== undefined && superseded > cutoff) continue;
-      for (const key of keys) await store.delete(key);
+      removable.push(...keys);
       removedFolders.push(folder);
-      removedObjects += keys.length;
       await forgetUncommittedSlots(runId, experimentId);
     }
   }
+  // Receipts first: a slot without its receipt is exported again, a receipt without its part is not.
+  await store.deleteAll(receipts);
+  await store.deleteAll(removable);
+  const removedObjects = removable.length;
   const removedLeftovers = (await store.removeLeftovers?.(new Date(cutoff))) ?? 0;
   return { removedFolders, removedObjects, removedLeftovers };
 }
@@ -121,15 +135,9 @@ async function runLastChangedAt(store: ObjectStore, runId: string): Promise<numb
   return latest;
 }
 
-/** When the experiment's current commit was made; undefined when nothing of it is current. */
-async function currentCommitAt(
-  store: ObjectStore,
-  catalog: Catalog,
-  experimentId: string,
-): Promise<number | undefined> {
-  const pointer = await catalog.getPartition('experiments', experimentId);
-  if (pointer === undefined) return undefined;
-  const key = commitRecordKey(pointer.runId, experimentId);
+/** When the run's commit of the experiment was made. */
+async function commitFinishedAt(store: ObjectStore, runId: string, experimentId: string): Promise<number> {
+  const key = commitRecordKey(runId, experimentId);
   const body = await store.get(key);
   // A pointer without its commit record is not understood here: treat the folder as just superseded.
   if (body === undefined) return Number.POSITIVE_INFINITY;

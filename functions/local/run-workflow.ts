@@ -8,6 +8,13 @@
  * the ItemReader's items, runs an inline Map over them and applies the tolerated-failure threshold
  * the way a Map Run does: a failed item fails the state with `States.ExceedToleratedFailureThreshold`
  * once the threshold is exceeded, not with the item's own error.
+ *
+ * Step Functions' payload quota is enforced as the service enforces it (Step Functions developer
+ * guide, "Error handling": States.DataLimitExceeded, a terminal error States.ALL does not catch):
+ * every state's input and output, every Task's effective input and result, each Distributed Map
+ * child's input and output, and the array of child outputs a Distributed Map gathers, at most
+ * 256 KiB. A child's input is built as the service builds it: the ItemSelector evaluated against the
+ * Map state's input, `$$.Map.Item.Value` being the item the ItemReader read.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,6 +30,7 @@ import { ExportWorkflow, WORKFLOW_STEPS, type WorkflowStep } from '../../infra/w
 import { STATE_NAMES } from '../core/workflow/messages.js';
 
 installPromiseWithResolvers();
+enforcePayloadQuota();
 
 export type LocalHandler = (input: unknown) => Promise<unknown>;
 
@@ -94,6 +102,9 @@ const PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
 const LOCAL_LOAD_ITEMS = 'arn:aws:states:::pluto-export-local:load-items';
 const LOCAL_ITEM_FAILED = 'arn:aws:states:::pluto-export-local:item-failed';
 const LOCAL_ITEM_START = 'arn:aws:states:::pluto-export-local:item-start';
+const LOCAL_GATHERED = 'arn:aws:states:::pluto-export-local:gathered';
+/** Marks the states the rewrite adds: the payload quota applies to what they emulate, not to them. */
+const LOCAL_ONLY = 'pluto-export-local';
 /** Longest delay a Node.js timer can hold; aws-local-stepfunctions times Task states with one. */
 const MAX_TIMER_SECONDS = 2_147_483;
 /** The Step Functions payload quota for a state's input or output. */
@@ -233,7 +244,6 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
     throw new Error(`the local runner cannot emulate Distributed Map ${name}: ${unsupported.join(', ')}`);
   }
   const { ProcessorConfig: _mode, ...processor } = state.ItemProcessor as AslMachine;
-  const field = `${name.replace(/[^A-Za-z0-9]/g, '')}Run`;
   const tolerance = {
     ...(state.ToleratedFailureCount === undefined
       ? {}
@@ -245,25 +255,35 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
   const itemStartName = `${name}ItemStart`;
   const itemName = `${name}Item`;
   const itemFailedName = `${name}ItemFailed`;
+  const local = { Comment: LOCAL_ONLY };
+  // The branch keeps the Map state's input under `input`, so that the ItemSelector sees exactly it.
   const branch: AslMachine = {
-    StartAt: `${name}Load`,
+    StartAt: `${name}Input`,
     States: {
+      [`${name}Input`]: {
+        ...local,
+        Type: 'Pass',
+        Parameters: { 'input.$': '$' },
+        Next: `${name}Load`,
+      },
       [`${name}Load`]: {
+        ...local,
         Type: 'Task',
         Resource: LOCAL_LOAD_ITEMS,
-        Parameters: { ...itemReaderKey(name, state.ItemReader), ...tolerance },
-        ResultPath: `$.${field}`,
+        Parameters: { ...(withinInput(itemReaderKey(name, state.ItemReader)) as object), ...tolerance },
+        ResultPath: '$.run',
         TimeoutSeconds: taskTimeout,
         Next: `${name}Items`,
       },
       [`${name}Items`]: {
+        ...local,
         Type: 'Map',
-        ItemsPath: `$.${field}.items`,
+        ItemsPath: '$.run.items',
         ItemSelector: {
           ...(state.ItemSelector === undefined
             ? { 'input.$': '$$.Map.Item.Value' }
-            : { input: state.ItemSelector }),
-          'mapRun.$': `$.${field}.id`,
+            : { input: withinInput(state.ItemSelector) }),
+          'mapRun.$': '$.run.id',
         },
         ...(state.MaxConcurrency === undefined ? {} : { MaxConcurrency: state.MaxConcurrency }),
         ItemProcessor: {
@@ -271,6 +291,7 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
           StartAt: itemStartName,
           States: {
             [itemStartName]: {
+              ...local,
               Type: 'Task',
               Resource: LOCAL_ITEM_START,
               Parameters: { 'mapRun.$': '$.mapRun' },
@@ -278,28 +299,51 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
               TimeoutSeconds: taskTimeout,
               Next: itemName,
             },
+            // Its output is the child execution's output, as the Map Run gathers it.
             [itemName]: {
+              ...local,
               Type: 'Parallel',
               InputPath: '$.input',
               Branches: [processor],
-              ResultPath: null,
+              OutputPath: '$[0]',
               Catch: [{ ErrorEquals: ['States.ALL'], ResultPath: '$.failure', Next: itemFailedName }],
               End: true,
             },
             [itemFailedName]: {
+              ...local,
               Type: 'Task',
               Resource: LOCAL_ITEM_FAILED,
-              Parameters: { 'mapRun.$': '$.mapRun' },
+              Parameters: { 'mapRun.$': '$.mapRun', 'failure.$': '$.failure', 'input.$': '$.input' },
               TimeoutSeconds: taskTimeout,
               End: true,
             },
           },
         },
+        ResultPath: '$.run.results',
+        Next: `${name}Gathered`,
+      },
+      [`${name}Gathered`]: {
+        ...local,
+        Type: 'Task',
+        Resource: LOCAL_GATHERED,
+        Parameters: { state: name, 'results.$': '$.run.results' },
         ResultPath: null,
+        TimeoutSeconds: taskTimeout,
         End: true,
       },
     },
   };
+  for (const localName of [
+    `${name}Input`,
+    `${name}Load`,
+    `${name}Items`,
+    itemStartName,
+    itemName,
+    itemFailedName,
+    `${name}Gathered`,
+  ]) {
+    LOCAL_ONLY_STATES.add(localName);
+  }
   const {
     ItemReader: _reader,
     ItemSelector: _selector,
@@ -311,6 +355,20 @@ function localDistributedMap(name: string, state: AslState, taskTimeout: number)
     ...kept
   } = state;
   return { ...kept, Type: 'Parallel', Branches: [branch] };
+}
+
+/** An ItemSelector whose state-input paths (`$`, `$.x`, inside intrinsics too) read `$.input` instead. */
+function withinInput(selector: unknown): unknown {
+  if (Array.isArray(selector)) return selector.map(withinInput);
+  if (typeof selector !== 'object' || selector === null) return selector;
+  return Object.fromEntries(
+    Object.entries(selector).map(([key, value]) => [
+      key,
+      key.endsWith('.$') && typeof value === 'string'
+        ? value.replace(/(?<!\$)\$(?=$|[.[,)\s])/g, '$$.input')
+        : withinInput(value),
+    ]),
+  );
 }
 
 /** The loader's `key` parameter: the ItemReader key with the lake prefix (a States.Format literal) removed. */
@@ -341,7 +399,12 @@ const loadItemsInputSchema = z.object({
   toleratedFailureCount: z.number().optional(),
   toleratedFailurePercentage: z.number().optional(),
 });
-const itemFailedInputSchema = z.object({ mapRun: z.string() });
+const mapRunInputSchema = z.object({ mapRun: z.string() });
+const itemFailedInputSchema = mapRunInputSchema.extend({
+  failure: z.object({ Error: z.string(), Cause: z.string().optional() }),
+  input: z.unknown(),
+});
+const gatheredInputSchema = z.object({ state: z.string(), results: z.array(z.unknown()) });
 
 interface MapRun {
   readonly total: number;
@@ -375,9 +438,9 @@ function asLambdaError(thrown: unknown): Error {
 }
 
 /**
- * A result over the payload quota: Step Functions fails the state with this terminal error, which
- * neither Retry nor Catch handles. In AWS it ends only the child execution it happens in (a failed
- * Map item); locally it ends the whole run, which surfaces the oversized payload at once.
+ * A payload over the quota: Step Functions fails the state with this terminal error, which neither
+ * Retry nor Catch handles. In AWS it ends only the child execution it happens in (a failed Map
+ * item); locally it ends the whole run, which surfaces the oversized payload at once.
  */
 class DataLimitExceededError extends Error {
   override readonly name = 'States.DataLimitExceeded';
@@ -393,21 +456,66 @@ class MapRunStoppedError extends Error {
   readonly isCatchable = false;
 }
 
+/** Throws States.DataLimitExceeded for a payload over the quota. */
+function checkPayload(stateName: string, what: string, payload: unknown): void {
+  const bytes = Buffer.byteLength(JSON.stringify(payload ?? null));
+  if (bytes > MAX_PAYLOAD_BYTES) {
+    throw new DataLimitExceededError(
+      `${stateName} ${what} is ${bytes} bytes; a state's input or output is limited to ${MAX_PAYLOAD_BYTES}`,
+    );
+  }
+}
+
+/** Names of the states `toLocalDefinition` adds around each Distributed Map. */
+const LOCAL_ONLY_STATES = new Set<string>();
+
+interface StateEvents {
+  dispatchStateEnteredEvent(stateName: string, stateType: string, input: unknown): void;
+  dispatchStateExitedEvent(stateName: string, stateType: string, input: unknown, output: unknown): void;
+}
+
+const guardedEvents = new WeakSet<object>();
+
+/**
+ * aws-local-stepfunctions 3 reports each state's input and output to the execution's event logger,
+ * from inside its state loop: checking them there fails the state the way Step Functions does. Every
+ * execution, nested Map and Parallel ones included, goes through `StateMachine.prototype.execute`.
+ */
+function enforcePayloadQuota(): void {
+  const prototype = StateMachine.prototype as unknown as {
+    execute: (input: unknown, options: { eventLogger: StateEvents }, ...rest: unknown[]) => unknown;
+  };
+  const execute = prototype.execute;
+  prototype.execute = function (this: unknown, input, options, ...rest) {
+    const events = options.eventLogger;
+    if (!guardedEvents.has(events)) {
+      guardedEvents.add(events);
+      const entered = events.dispatchStateEnteredEvent.bind(events);
+      const exited = events.dispatchStateExitedEvent.bind(events);
+      events.dispatchStateEnteredEvent = (name, type, stateInput) => {
+        if (!LOCAL_ONLY_STATES.has(name)) checkPayload(name, 'input', stateInput);
+        entered(name, type, stateInput);
+      };
+      events.dispatchStateExitedEvent = (name, type, stateInput, output) => {
+        if (!LOCAL_ONLY_STATES.has(name)) checkPayload(name, 'output', output);
+        exited(name, type, stateInput, output);
+      };
+    }
+    return execute.call(this, input, options, ...rest);
+  };
+}
+
 function lambdaTask(stateName: string, handler: LocalHandler) {
   return async (input: unknown): Promise<TaskOutput> => {
+    checkPayload(stateName, 'effective input', input);
     let output: unknown;
     try {
       output = await handler(structuredClone(input));
     } catch (thrown) {
       throw asLambdaError(thrown);
     }
-    const json = JSON.stringify(output ?? null);
-    if (Buffer.byteLength(json) > MAX_PAYLOAD_BYTES) {
-      throw new DataLimitExceededError(
-        `${stateName} returned ${Buffer.byteLength(json)} bytes; a state payload is limited to ${MAX_PAYLOAD_BYTES}`,
-      );
-    }
-    return JSON.parse(json) as TaskOutput;
+    checkPayload(stateName, 'result', output);
+    return JSON.parse(JSON.stringify(output ?? null)) as TaskOutput;
   };
 }
 
@@ -415,12 +523,24 @@ type RunInput = Parameters<StateMachine['run']>[0];
 type TaskOutput = Awaited<ReturnType<StateMachine['run']>['result']>;
 
 /** Executes the real workflow definition in-process and resolves with the execution output. */
-export async function runWorkflowLocally(input: unknown, options: LocalWorkflowOptions): Promise<unknown> {
+export function runWorkflowLocally(input: unknown, options: LocalWorkflowOptions): Promise<unknown> {
+  return runDefinitionLocally(loadWorkflowDefinition(), input, options);
+}
+
+/**
+ * Executes a deployed-form definition whose Task states invoke the workflow's functions
+ * (`...:function:<StateName>`), e.g. a reduced one that isolates a Step Functions behaviour.
+ */
+export async function runDefinitionLocally(
+  definition: object,
+  input: unknown,
+  options: LocalWorkflowOptions,
+): Promise<unknown> {
   const concurrency: Record<string, number | undefined> = {
     [STATE_NAMES.exportExperiments]: options.experimentConcurrency,
     [STATE_NAMES.exportSlots]: options.slotConcurrency,
   };
-  const deployed = mapStates(loadWorkflowDefinition() as AslMachine, (name, state) => {
+  const deployed = mapStates(definition as AslMachine, (name, state) => {
     const maxConcurrency = concurrency[name];
     return maxConcurrency === undefined ? state : { ...state, MaxConcurrency: maxConcurrency };
   });
@@ -466,19 +586,37 @@ export async function runWorkflowLocally(input: unknown, options: LocalWorkflowO
       };
     } else if (state.Resource === LOCAL_ITEM_FAILED) {
       handlers[name] = async (raw) => {
-        const run = runs.get(itemFailedInputSchema.parse(raw).mapRun);
+        const { mapRun, failure, input } = itemFailedInputSchema.parse(raw);
+        const run = runs.get(mapRun);
         if (run === undefined) throw new Error(`${name}: unknown map run`);
         run.failed += 1;
         if (exceedsTolerance(run)) {
           run.stopped = true;
           throw statesError('States.ExceedToleratedFailureThreshold', THRESHOLD_CAUSE);
         }
+        // A failed child's entry in the Map's output is its execution result, not its output.
+        return {
+          Status: 'FAILED',
+          Error: failure.Error,
+          Cause: failure.Cause ?? '',
+          Input: JSON.stringify(input),
+        };
+      };
+    } else if (state.Resource === LOCAL_GATHERED) {
+      handlers[name] = async (raw) => {
+        const { state: mapName, results } = gatheredInputSchema.parse(raw);
+        const bytes = Buffer.byteLength(JSON.stringify(results));
+        if (bytes > MAX_PAYLOAD_BYTES) {
+          throw new DataLimitExceededError(
+            `${mapName} gathered ${bytes} bytes of child execution results (${results.length} children); a state's output is limited to ${MAX_PAYLOAD_BYTES}`,
+          );
+        }
         return null;
       };
     } else if (state.Resource === LOCAL_ITEM_START) {
       // aws-local-stepfunctions still starts the items queued behind MaxConcurrency after its Map failed.
       handlers[name] = async (raw) => {
-        const run = runs.get(itemFailedInputSchema.parse(raw).mapRun);
+        const run = runs.get(mapRunInputSchema.parse(raw).mapRun);
         if (run === undefined) throw new Error(`${name}: unknown map run`);
         if (run.stopped)
           throw new MapRunStoppedError(`${name}: the map run has failed; this item is not started`);

@@ -71,6 +71,10 @@ export class FaultyStore implements ObjectStore {
     return this.run('delete', key, () => this.inner.delete(key));
   }
 
+  async deleteAll(keys: readonly string[]): Promise<void> {
+    for (const key of keys) await this.delete(key);
+  }
+
   private async run<T>(operation: StoreOperation, key: string, call: () => Promise<T>): Promise<T> {
     const rule = this.rules.find(
       (r) =>
