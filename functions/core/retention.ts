@@ -91,7 +91,7 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
     }
   }
   // Receipts first: a slot without its receipt is exported again, a receipt without its part is not.
-  await store.deleteAll(receipts);
+  if (receipts.length > 0) await store.deleteAll(receipts);
   await store.deleteAll(removable);
   const removedObjects = removable.length;
   const removedLeftovers = (await store.removeLeftovers?.(new Date(cutoff))) ?? 0;
