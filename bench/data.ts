@@ -18,6 +18,7 @@ export interface PageText {
 
 export interface PlotInfo {
   readonly plotId: string;
+  readonly analysisId: string | null;
   readonly analysisType: string | null;
   readonly pipelineVersion: string | null;
 }
@@ -89,6 +90,7 @@ export function encodeShapes(genes: number, samples: number): Shape[] {
       pages: dePages,
       plot: {
         plotId: dePlot.uuid,
+        analysisId: dePlot.analysis?.uuid ?? null,
         analysisType: dePlot.analysis_type ?? null,
         pipelineVersion: version === undefined || version === null ? null : String(version),
       },

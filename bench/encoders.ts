@@ -6,7 +6,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { TableName } from '../functions/core/contract.js';
-import { isDifferentialExpression, meltAssay, meltResults, TableRows } from '../functions/core/melt.js';
+import {
+  isDifferentialExpression,
+  meltAssay,
+  meltResults,
+  type ResultsContext,
+  TableRows,
+} from '../functions/core/melt.js';
 import { encodeParquet, parquetRowCount } from '../functions/core/parquet.js';
 import { toDataPage } from '../functions/core/pluto/data-page.js';
 import { parseJsonLossless } from '../functions/core/pluto/json.js';
@@ -15,7 +21,6 @@ import {
   meltDeRows,
   meltResultRows,
   type ParsedPage,
-  type PlotContext,
   parquetjsBytes,
   type TidyRow,
 } from './baseline.js';
@@ -37,7 +42,7 @@ export interface Encoder {
   close(): void;
 }
 
-function plotOf(shape: Shape): PlotContext {
+function plotOf(shape: Shape): ResultsContext {
   if (shape.plot === undefined) throw new Error(`${shape.name} has no plot`);
   return shape.plot;
 }

@@ -116,7 +116,12 @@ beforeAll(async () => {
   const de = new TableRows('differential_expression');
   meltResults(
     rowsPage(['Gene_Symbol', 'Log2_Fold_Change', 'P_Value'], [['TP53', -1.5, 0.01]]),
-    { plotId: 'plot-1', analysisType: 'differential_expression', pipelineVersion: '1' },
+    {
+      plotId: 'plot-1',
+      analysisId: 'analysis-1',
+      analysisType: 'differential_expression',
+      pipelineVersion: '1',
+    },
     results,
     de,
   );

@@ -176,6 +176,21 @@ describe('export against the simulator, then query', () => {
     expect(plots.sort(byKey)).toEqual(expectedPlots.sort(byKey));
   });
 
+  it('names the analysis behind every results and differential_expression row (analysis_id)', async () => {
+    const rows = await query(
+      `select 'results' as source, plot_id, analysis_id, count(*) as n from results group by all
+       union all
+       select 'differential_expression', plot_id, analysis_id, count(*) from differential_expression group by all`,
+    );
+    const analysisOf = new Map(
+      simulator.truth.exportable.flatMap((e) => e.plots.map((p) => [p.uuid, p.analysis?.uuid])),
+    );
+    expect(rows.length).toBeGreaterThan(analysisOf.size);
+    for (const row of rows) {
+      expect(row.analysis_id, `${row.source} ${row.plot_id}`).toBe(analysisOf.get(String(row.plot_id)));
+    }
+  });
+
   it("records the forbidden experiment as skipped with Pluto's detail, and every exported dataset", async () => {
     const forbidden = simulator.truth.forbiddenExperimentIds[0];
     const skipped = await query(

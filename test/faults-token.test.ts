@@ -127,7 +127,7 @@ describe('a token revoked mid-run', () => {
     expect(manifest).toMatchObject({
       status: 'failed',
       error: { name: 'PlutoAuthError' },
-      counts: { exported: 0, unchanged: 0, skipped: 0, failed: 0 },
+      counts: { exported: 0, partial: 0, unchanged: 0, skipped: 0, failed: 0 },
       exportLog: { rows: 0 },
     });
   });

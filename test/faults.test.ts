@@ -387,7 +387,7 @@ describe('page drift', () => {
   });
 
   it.each(drifts)(
-    '%s fails the experiment with PageDriftError; the previous commit stays visible',
+    '%s fails the dataset with PageDriftError; the experiment commits as partial without it',
     async (kind, where, message) => {
       const [victim] = exportable();
       if (victim === undefined) throw new Error('no experiment');
@@ -396,30 +396,43 @@ describe('page drift', () => {
         { fault: { kind }, experimentId: victim, endpoints: ['assay-data'], ...where },
       ]);
       const output = await exportWith({ simulator, ...drift, runId, full: true });
-      expect(output).toMatchObject({ status: 'committed', experiments: { failed: 1 } });
+      expect(output).toMatchObject({ status: 'committed', experiments: { partial: 1, failed: 0 } });
       expect(injected.count(kind)).toBeGreaterThan(0);
 
-      const [log] = await queryLake(
+      const [assayLog, experimentLog] = await queryLake(
         drift.root,
-        `select status, error_code, error_detail from export_log where run_id = '${runId}' and experiment_id = '${victim}'`,
+        `select dataset, status, error_code, error_detail from export_log
+         where run_id = '${runId}' and experiment_id = '${victim}' and dataset in ('assay', 'experiment')
+         order by dataset`,
       );
-      expect(log).toMatchObject({ status: 'failed', error_code: 'PageDriftError' });
-      expect(String(log?.error_detail)).toMatch(message);
+      expect(assayLog).toMatchObject({ status: 'failed', error_code: 'PageDriftError' });
+      expect(String(assayLog?.error_detail)).toMatch(message);
+      expect(experimentLog).toMatchObject({ status: 'partial', error_code: null });
       expect(await drift.store.head(commitRecordKey(runId, victim))).toBeDefined();
-      expect(await drift.catalog.getPartition('assay', victim)).toMatchObject({ runId: 'run-1' });
-      const { export_log: _victimLog, ...victimTables } = await lakeDigest(drift.root, {
-        experimentId: victim,
-      });
-      const { export_log: _cleanVictimLog, ...cleanVictimTables } = await lakeDigest(clean.root, {
-        experimentId: victim,
-      });
+      expect(await drift.catalog.getPartition('assay', victim)).toBeUndefined();
+      expect(await drift.catalog.getPartition('samples', victim)).toMatchObject({ runId });
+      const {
+        export_log: _victimLog,
+        assay: victimAssay,
+        ...victimTables
+      } = await lakeDigest(drift.root, { experimentId: victim });
+      const {
+        export_log: _cleanVictimLog,
+        assay: _cleanAssay,
+        ...cleanVictimTables
+      } = await lakeDigest(clean.root, { experimentId: victim });
       expect(victimTables).toEqual(cleanVictimTables);
+      expect(victimAssay.rows).toBe(0);
       for (const other of exportable().filter((id) => id !== victim)) {
         expect(await drift.catalog.getPartition('assay', other)).toMatchObject({ runId });
+        const { export_log: _otherLog, ...otherTables } = await lakeDigest(drift.root, {
+          experimentId: other,
+        });
+        const { export_log: _cleanOtherLog, ...cleanOtherTables } = await lakeDigest(clean.root, {
+          experimentId: other,
+        });
+        expect(otherTables).toEqual(cleanOtherTables);
       }
-      const { export_log: _log, ...tables } = await lakeDigest(drift.root);
-      const { export_log: _cleanLog, ...cleanTables } = cleanDigest;
-      expect(tables).toEqual(cleanTables);
     },
   );
 
@@ -451,12 +464,15 @@ describe('page drift', () => {
       full: true,
       concurrency: 1,
     });
-    expect(output).toMatchObject({ status: 'committed', experiments: { failed: 1 } });
-    expect(plan?.fired.map((f) => f.kind)).toEqual(['rate-limited', 'row-deleted']);
+    expect(output).toMatchObject({ status: 'committed', experiments: { partial: 1, failed: 0 } });
+    // The drift fails the assay alone, so its later slots are still read (and see the deletion too).
+    const [first, ...later] = plan?.fired.map((f) => f.kind) ?? [];
+    expect(first).toBe('rate-limited');
+    expect(new Set(later)).toEqual(new Set(['row-deleted']));
     const [log] = await queryLake(
       drift.root,
       `select status, error_code, error_detail from export_log
-       where run_id = 'run-recovered-then-drift' and experiment_id = '${victim}'`,
+       where run_id = 'run-recovered-then-drift' and experiment_id = '${victim}' and dataset = 'assay'`,
     );
     expect(log).toMatchObject({ status: 'failed', error_code: 'PageDriftError' });
     expect(String(log?.error_detail)).toMatch(/assay at offset \d+: count changed from \d+ to \d+/);

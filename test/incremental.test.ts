@@ -10,7 +10,8 @@ import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
 import { listRuns } from '../functions/core/history.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { FinalizeOutput, RunInput } from '../functions/core/workflow/messages.js';
-import { openFolderLake, runLocalExport } from '../functions/local/local-export.js';
+import { openFolderLake } from '../functions/local/lake-location.js';
+import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 
@@ -81,7 +82,7 @@ describe('incremental export', () => {
     const before = await parquetFiles();
     simulator.requests.reset();
     const output = await exportRun('day-2');
-    expect(output.experiments).toEqual({ exported: 0, unchanged: 4, skipped: 1, failed: 0 });
+    expect(output.experiments).toEqual({ exported: 0, partial: 0, unchanged: 4, skipped: 1, failed: 0 });
     const dataRequests = simulator.requests.recent.filter((r) =>
       /(sample-data|assay-data|\/data)\/$/.test(r.path),
     );
@@ -205,7 +206,7 @@ describe('run history', () => {
     const changed = simulator.truth.exportable[0]?.id ?? '';
     expect(report).toContain(`# Run day-3: committed`);
     expect(report).toContain(
-      `${day3?.counts.exported} exported, ${day3?.counts.unchanged} unchanged, ${day3?.counts.skipped} skipped, ${day3?.counts.failed} failed.`,
+      `${day3?.counts.exported} exported, ${day3?.counts.partial} partial, ${day3?.counts.unchanged} unchanged, ${day3?.counts.skipped} skipped, ${day3?.counts.failed} failed.`,
     );
     expect(report).toMatch(new RegExp(`\\| ${changed} \\| re-exported \\(was run day-1\\) \\|`));
     const forbidden = simulator.truth.forbiddenExperimentIds[0] ?? '';

@@ -154,7 +154,7 @@ describe.each([
     const resumed = await runCli([command ?? '', ...args], { PLUTO_API_TOKEN: simulator.truth.token });
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(
-      /run cut committed in .*: \d+ exported, 0 unchanged, \d+ skipped, 0 failed/,
+      /run cut committed in .*: \d+ exported, 0 partial, 0 unchanged, \d+ skipped, 0 failed/,
     );
     expect(await readManifest(new FolderStore(lake), 'cut')).toMatchObject({
       status: 'committed',

@@ -155,7 +155,7 @@ describe('Lambda handlers through the workflow', () => {
       runId: RUN_ID,
       status: 'committed',
       manifestKey: manifestKey(RUN_ID),
-      experiments: { exported: 2, unchanged: 0, skipped: 1, failed: 0 },
+      experiments: { exported: 2, partial: 0, unchanged: 0, skipped: 1, failed: 0 },
     });
   });
 

@@ -243,7 +243,12 @@ describe('meltAssay', () => {
 });
 
 describe('meltResults and differential_expression', () => {
-  const ctx = { plotId: 'plot-1', analysisType: 'differential_expression', pipelineVersion: '2.1.0' };
+  const ctx = {
+    plotId: 'plot-1',
+    analysisId: 'analysis-1',
+    analysisType: 'differential_expression',
+    pipelineVersion: '2.1.0',
+  };
 
   it('melts DE results into results and one typed row per feature', async () => {
     const headers = ['Gene_Symbol', 'Average_Expression', 'Log2_Fold_Change', 'P_Value', 'Adj_P_Value'];
@@ -276,6 +281,7 @@ describe('meltResults and differential_expression', () => {
     expect(deBack).toEqual([
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'TP53',
         gene_symbol: 'TP53',
@@ -287,6 +293,7 @@ describe('meltResults and differential_expression', () => {
       },
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'BRCA1',
         gene_symbol: 'BRCA1',
@@ -298,6 +305,7 @@ describe('meltResults and differential_expression', () => {
       },
       {
         plot_id: 'plot-1',
+        analysis_id: 'analysis-1',
         analysis_type: 'differential_expression',
         feature_id: 'Gene',
         gene_symbol: 'Gene',

@@ -135,7 +135,7 @@ describe('export into S3 (s3rver)', () => {
       runId: RUN_ID,
       status: 'committed',
       manifestKey: `runs/${RUN_ID}/manifest.json`,
-      experiments: { exported: 2, unchanged: 0, skipped: 1, failed: 0 },
+      experiments: { exported: 2, partial: 0, unchanged: 0, skipped: 1, failed: 0 },
     });
   });
 

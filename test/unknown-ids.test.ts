@@ -86,7 +86,7 @@ describe('unknown ids given by the user', () => {
     const result = await exportTo(simulator, out, '--experiments', `${known},${forbidden}`, '--run-id', 'r1');
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('run r1 committed');
-    expect(result.stdout).toMatch(/1 exported, 0 unchanged, 1 skipped, 0 failed/);
+    expect(result.stdout).toMatch(/1 exported, 0 partial, 0 unchanged, 1 skipped, 0 failed/);
   });
 
   it('status of an experiment no run has seen says so and exits 1; a seen one exits 0', async () => {

@@ -179,6 +179,7 @@ async function execute(
             status: 'committed',
             experiments: {
               exported: count('CommitExperiment'),
+              partial: 0,
               unchanged: 0,
               skipped: 0,
               failed: count('RecordExperimentFailure'),
@@ -485,7 +486,7 @@ describe('runWorkflowLocally', () => {
     expect(run.output).toEqual({
       runId,
       status: 'committed',
-      experiments: { exported: 2, unchanged: 0, skipped: 0, failed: 0 },
+      experiments: { exported: 2, partial: 0, unchanged: 0, skipped: 0, failed: 0 },
     });
     expect(run.calls.at(-1)?.state).toBe('FinalizeRun');
     expect([...run.keysRead].sort()).toEqual([
@@ -565,7 +566,7 @@ describe('runWorkflowLocally', () => {
     expect(run.output).toEqual({
       runId,
       status: 'committed',
-      experiments: { exported: 1, unchanged: 0, skipped: 0, failed: 2 },
+      experiments: { exported: 1, partial: 0, unchanged: 0, skipped: 0, failed: 2 },
     });
   });
 

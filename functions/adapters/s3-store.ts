@@ -99,6 +99,30 @@ export class S3Store implements ObjectStore {
     this.listPageSize = positive(options.listPageSize, 1000, 'listPageSize');
   }
 
+  /**
+   * Region and credentials resolve locally (environment, profile files, instance metadata): their
+   * absence is configuration, told at once rather than after every request's retries.
+   */
+  async checkConfigured(): Promise<void> {
+    try {
+      await this.client.config.region();
+    } catch (cause) {
+      throw new ConfigError(
+        `${this.location}: no AWS region is configured: set AWS_REGION (or a region for AWS_PROFILE)`,
+        { cause },
+      );
+    }
+    try {
+      await this.client.config.credentials();
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+      throw new ConfigError(
+        `${this.location}: no AWS credentials (${reason}): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY`,
+        { cause },
+      );
+    }
+  }
+
   async putIfAbsent(key: string, body: Uint8Array): Promise<PutResult> {
     return { created: await this.upload(key, body, true) };
   }

@@ -5,13 +5,15 @@ import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
 import { describeHolder, readLease } from '../core/lease.js';
 import { createPlutoClient } from '../core/pluto/client.js';
+import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
-import { parseCause } from '../core/records.js';
+import { type CommitRecord, parseCause } from '../core/records.js';
 import { CODE_VERSION } from '../core/version.js';
+import { formatCounts } from '../core/workflow/report.js';
 import { openLakeStore } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
-import { formatMs, formatTable, TerminalProgress } from './progress.js';
+import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
 const DEFAULT_API_URL = 'https://api.pluto.bio/';
 
@@ -41,6 +43,11 @@ export const exportConfigSchema = z.object({
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
   retentionDays: z.coerce.number().min(0).max(3650).default(7),
+  connectTimeoutSeconds: z.coerce
+    .number()
+    .positive()
+    .max(3600)
+    .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -54,6 +61,7 @@ const OPTION_NAMES: Record<string, string> = {
   rowsPerPart: '--rows-per-part',
   missingExperiments: '--missing',
   retentionDays: '--retention-days',
+  connectTimeoutSeconds: '--connect-timeout',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -68,6 +76,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     full: values.full,
     missingExperiments: values.missing,
     retentionDays: values['retention-days'],
+    connectTimeoutSeconds: values['connect-timeout'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -87,7 +96,7 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLakeStore(config.out);
+  const lake = await openLakeStore(config.out, 'export');
   const progress = new TerminalProgress(process.stderr);
   const settings = {
     rowsPerPart: config.rowsPerPart,
@@ -117,7 +126,13 @@ export async function runExportCommand(
       },
       store: lake.store,
       catalog: lake.catalog,
-      pluto: createPlutoClient({ baseUrl: config.apiUrl, secrets, version: CODE_VERSION }),
+      pluto: createPlutoClient({
+        baseUrl: config.apiUrl,
+        secrets,
+        version: CODE_VERSION,
+        firstContact: { budgetMs: config.connectTimeoutSeconds * 1000 },
+        onRetry: (info) => progress.retrying(info),
+      }),
       settings,
       experimentConcurrency: config.concurrency,
       slotConcurrency: config.concurrency,
@@ -147,30 +162,45 @@ export async function runExportCommand(
   const manifest = await readManifest(lake.store, output.runId);
   if (manifest !== undefined) {
     const durations = new Map(progress.outcomes.map((o) => [o.experimentId, o.durationMs]));
+    // Rows this run wrote: an unchanged experiment's record repeats the counts of the run it kept.
     const rowsOf = (record: (typeof manifest.experiments)[number], pick: (dataset: string) => boolean) =>
-      record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
+      record.status !== 'exported'
+        ? 0
+        : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
     process.stdout.write(
       `${formatTable(
-        ['experiment', 'status', 'samples', 'assay', 'results', 'duration', 'detail'],
+        [
+          'experiment',
+          'status',
+          'datasets',
+          'sample_rows',
+          'assay_rows',
+          'result_rows',
+          'rows_written',
+          'duration',
+          'detail',
+        ],
         manifest.experiments.map((record) => [
           record.experimentId,
           record.status,
+          datasetStatusSummary(record),
           rowsOf(record, (d) => d === 'samples'),
           rowsOf(record, (d) => d === 'assay'),
           rowsOf(record, (d) => d.startsWith('plot-')),
+          rowsOf(record, () => true),
           formatMs(
             durations.get(record.experimentId) ??
               Date.parse(record.finishedAt) - Date.parse(record.startedAt),
           ),
-          record.error ? (record.error.detail ?? record.error.message) : '',
+          problemOf(record),
         ]),
-      )}\n`,
+      )}\n${ROWS_WRITTEN_MEANING}; sample_rows, assay_rows and result_rows split it by table ` +
+        `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
-  const counts = output.experiments;
   process.stdout.write(
-    `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ${counts.exported} exported, ` +
-      `${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed -> ${lake.store.location}\n`,
+    `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ` +
+      `${formatCounts(output.experiments)} -> ${lake.store.location}\n`,
   );
   return output.status === 'committed' ? 0 : 1;
 }
@@ -222,6 +252,28 @@ export function explainRunFailure(error: unknown): Error {
   if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
     return new ConfigError(message, { cause: error });
   }
-  if (error.error === 'StoreFullError') return new Error(message, { cause: error });
+  if (error.error === 'PlutoWrongServerError') return new ConfigError(message, { cause: error });
+  if (error.error === 'StoreFullError' || error.error === 'PlutoUnavailableError') {
+    return new Error(message, { cause: error });
+  }
   return new Error(`the run failed with ${error.error}: ${message}`, { cause: error });
+}
+
+/** Dataset statuses of sample data, assay data and plots, e.g. `4 exported, 1 no_data`. */
+function datasetStatusSummary(record: CommitRecord): string {
+  const counts = new Map<string, number>();
+  for (const dataset of record.datasets) {
+    if (dataset.dataset === 'experiment' || dataset.dataset === 'plots') continue;
+    counts.set(dataset.status, (counts.get(dataset.status) ?? 0) + 1);
+  }
+  return [...counts].map(([status, n]) => `${n} ${status}`).join(', ');
+}
+
+/** The experiment's error, or for a partial one the first dataset that failed. */
+function problemOf(record: CommitRecord): string {
+  const error = record.error ?? record.datasets.find((d) => d.status === 'failed')?.error;
+  if (error === undefined) return '';
+  const dataset =
+    record.error === undefined ? `${record.datasets.find((d) => d.error === error)?.dataset}: ` : '';
+  return `${dataset}${error.detail ?? error.message}`;
 }

@@ -30,12 +30,13 @@ export async function runRunsCommand(options: {
     duration:
       manifest === undefined ? null : formatMs(Date.parse(manifest.finishedAt) - Date.parse(startedAt)),
     exported: manifest?.counts.exported ?? null,
+    partial: manifest?.counts.partial ?? null,
     unchanged: manifest?.counts.unchanged ?? null,
     skipped: manifest?.counts.skipped ?? null,
     failed: manifest?.counts.failed ?? null,
     rows_written:
       manifest?.experiments
-        .filter((r) => r.status === 'exported')
+        .filter((r) => r.status === 'exported' || r.status === 'partial')
         .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0) ?? null,
   }));
   if (options.json) process.stdout.write(`${JSON.stringify(rows)}\n`);

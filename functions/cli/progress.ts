@@ -1,6 +1,13 @@
 /** Progress for humans: a redrawn bar on a terminal, one plain line per event otherwise. */
+
 import { describeHolder, type Lease } from '../core/lease.js';
+import type { RetryInfo } from '../core/pluto/retry.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
+
+/** The one row total the CLI shows, named the same everywhere (progress, summary, `runs`). */
+export const ROWS_WRITTEN = 'rows written';
+export const ROWS_WRITTEN_MEANING =
+  'rows written = Parquet rows this run wrote to the lake tables (export_log.rows_written)';
 
 export interface ExperimentOutcome {
   experimentId: string;
@@ -9,12 +16,21 @@ export interface ExperimentOutcome {
   durationMs: number;
 }
 
+interface InFlight {
+  readonly startedAt: number;
+  rows: number;
+  lastSlotAt?: number;
+}
+
 export class TerminalProgress implements ProgressListener {
   readonly outcomes: ExperimentOutcome[] = [];
-  private total = 0;
-  private rows = 0;
+  private experiments = 0;
+  private slotsPlanned = 0;
+  private slotsDone = 0;
+  /** Rows of finished experiments, as their commit counts them. */
+  private finishedRows = 0;
+  private readonly inFlight = new Map<string, InFlight>();
   private readonly startedAt = Date.now();
-  private readonly experimentStarted = new Map<string, number>();
   private lastDraw = 0;
 
   constructor(
@@ -23,21 +39,34 @@ export class TerminalProgress implements ProgressListener {
   ) {}
 
   runPlanned({ runId, experiments }: { runId: string; experiments: number }): void {
-    this.total = experiments;
+    this.experiments = experiments;
     this.line(`run ${runId}: ${experiments} experiment(s) to check`);
   }
 
   experimentPlanned({ experimentId, slots }: { experimentId: string; slots: number; rows: number }): void {
-    this.experimentStarted.set(experimentId, Date.now());
+    this.inFlight.set(experimentId, { startedAt: Date.now(), rows: 0 });
+    this.slotsPlanned += slots;
     if (!this.interactive) this.line(`${experimentId}: changed, exporting ${slots} slot(s)`);
     this.draw();
   }
 
-  partWritten({ rows }: { rows: number }): void {
-    this.rows += rows;
+  partWritten({ experimentId, rows }: { experimentId: string; rows: number }): void {
+    const flight = this.inFlight.get(experimentId);
+    if (flight !== undefined) flight.rows += rows;
     this.draw();
   }
 
+  slotExported({ experimentId }: { experimentId: string }): void {
+    this.slotsDone++;
+    const flight = this.inFlight.get(experimentId);
+    if (flight !== undefined) flight.lastSlotAt = Date.now();
+    this.draw(true);
+  }
+
+  /**
+   * An experiment's duration runs from its plan to its last slot: commits wait for the whole
+   * run's slots, so measured to the commit every experiment would show the run's duration.
+   */
   experimentFinished({
     experimentId,
     status,
@@ -47,11 +76,36 @@ export class TerminalProgress implements ProgressListener {
     status: string;
     rows: number;
   }): void {
-    const started = this.experimentStarted.get(experimentId) ?? Date.now();
-    const outcome = { experimentId, status, rows, durationMs: Date.now() - started };
+    const flight = this.inFlight.get(experimentId);
+    this.inFlight.delete(experimentId);
+    const startedAt = flight?.startedAt ?? Date.now();
+    const outcome = {
+      experimentId,
+      status,
+      rows,
+      durationMs: (flight?.lastSlotAt ?? Date.now()) - startedAt,
+    };
     this.outcomes.push(outcome);
+    this.finishedRows += rows;
     if (!this.interactive)
-      this.line(`${experimentId}: ${status} (${rows} rows, ${formatMs(outcome.durationMs)})`);
+      this.line(
+        `${experimentId}: ${status} (${rows.toLocaleString('en-US')} ${ROWS_WRITTEN}, ${formatMs(outcome.durationMs)})`,
+      );
+    this.draw(true);
+  }
+
+  /** Parquet rows written so far: finished experiments as committed, the others part by part. */
+  get rowsWritten(): number {
+    let rows = this.finishedRows;
+    for (const flight of this.inFlight.values()) rows += flight.rows;
+    return rows;
+  }
+
+  /** Every retry is shown as it happens, so a slow or failing Pluto is never a silent screen. */
+  retrying({ attempt, attempts, delayMs, error }: RetryInfo): void {
+    const next = attempt + 1;
+    const count = attempts === undefined ? `attempt ${next}` : `${next} of ${attempts}`;
+    this.line(`${error.message.split('\n')[0]}: retrying (${count}) after ${formatMs(delayMs)}`);
     this.draw(true);
   }
 
@@ -70,13 +124,19 @@ export class TerminalProgress implements ProgressListener {
     const now = Date.now();
     if (!force && now - this.lastDraw < 100) return;
     this.lastDraw = now;
-    const done = this.outcomes.length;
     const width = 30;
-    const filled = this.total === 0 ? width : Math.round((done / this.total) * width);
+    // Slots are the unit of work: the bar moves as each finishes, not only when an experiment commits.
+    const fraction =
+      this.slotsPlanned === 0
+        ? this.outcomes.length / Math.max(1, this.experiments)
+        : this.slotsDone / this.slotsPlanned;
+    const filled = Math.round(Math.min(1, fraction) * width);
+    const rows = this.rowsWritten;
     const seconds = Math.max(0.001, (now - this.startedAt) / 1000);
     this.stream.write(
-      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} experiments, ` +
-        `${this.rows.toLocaleString('en-US')} rows written, ${Math.round(this.rows / seconds).toLocaleString('en-US')} rows/s`,
+      `\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${this.outcomes.length}/${this.experiments} experiments, ` +
+        `${this.slotsDone}/${this.slotsPlanned} slots, ${rows.toLocaleString('en-US')} ${ROWS_WRITTEN}, ` +
+        `${Math.round(rows / seconds).toLocaleString('en-US')} rows/s`,
     );
   }
 

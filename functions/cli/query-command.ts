@@ -18,7 +18,15 @@ export async function runQueryCommand(options: {
     throw new ConfigError('query needs a SQL string, e.g. "select count(*) from assay"');
   const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
   try {
-    const rows = toJsonRows(await lake.query(options.sql));
+    let result: Awaited<ReturnType<typeof lake.query>>;
+    try {
+      result = await lake.query(options.sql);
+    } catch (error) {
+      // DuckDB's message goes on after its first line: the candidate names and the caret under the mistake.
+      process.stderr.write(`pluto-export: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 1;
+    }
+    const rows = toJsonRows(result);
     if (options.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
     } else {

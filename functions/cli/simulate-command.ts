@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
 
 const simulateConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8787),
-  seed: z.coerce.number().int().default(1),
-  experiments: z.coerce.number().int().min(1).max(10_000).default(6),
+  seed: z.coerce.number().int().default(DEMO_ORGANISATION.seed),
+  experiments: z.coerce.number().int().min(1).max(10_000).default(DEMO_ORGANISATION.experiments),
 });
 
 export async function runSimulateCommand(

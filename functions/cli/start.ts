@@ -7,7 +7,7 @@ import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
 import { FolderStore } from '../adapters/folder-store.js';
 import { StoreCatalog } from '../adapters/store-catalog.js';
 import type { SecretReader } from '../core/ports.js';
-import { startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
@@ -45,7 +45,8 @@ async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
   process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
-  const simulator = await startSimulator({ seed: 1, experiments: 5 });
+  // The demo shows a plot without a table (an image: no_data) beside the PCA and volcano plots.
+  const simulator = await startSimulator({ ...DEMO_ORGANISATION, variants: ['image-plot'] });
   const secrets: SecretReader = {
     getToken: async () => simulator.truth.token,
     refresh: async () => simulator.truth.token,

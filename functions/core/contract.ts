@@ -118,6 +118,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
     partitionKey: 'experiment_id',
     columns: [
       col('plot_id', 'string', 'Plot uuid'),
+      col(
+        'analysis_id',
+        'string',
+        'analysis.uuid of the plot: several plots can show one analysis, so its rows can arrive once per plot',
+      ),
       col('analysis_type', 'string', 'analysis_type of the plot'),
       col('row_number', 'bigint', '0-based position of the result row in API order'),
       col('feature_id', 'string', 'Value of the first header'),
@@ -132,6 +137,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
     partitionKey: 'experiment_id',
     columns: [
       col('plot_id', 'string', 'Plot uuid'),
+      col(
+        'analysis_id',
+        'string',
+        'analysis.uuid of the plot: several plots can show one analysis, so its rows can arrive once per plot',
+      ),
       col('analysis_type', 'string', 'analysis_type of the plot'),
       col('feature_id', 'string', 'Value of the first header (peak_id for differential binding)'),
       col('gene_symbol', 'string', 'Gene symbol'),
@@ -148,9 +158,13 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
     partitionKey: 'run_id',
     columns: [
       col('experiment_id', 'string', 'Experiment id'),
-      col('dataset', 'string', 'experiment, samples, assay, plots or plot:<uuid>'),
+      col('dataset', 'string', 'experiment, samples, assay, plots or plot-<uuid> (the results of one plot)'),
       col('plot_id', 'string', 'Plot uuid for result datasets'),
-      col('status', 'string', 'exported, unchanged, skipped or failed'),
+      col(
+        'status',
+        'string',
+        'experiment row: exported, partial, unchanged, skipped or failed; dataset rows: exported, unchanged, no_data, skipped or failed',
+      ),
       col('api_count', 'bigint', 'count reported by the API'),
       col('rows_written', 'bigint', 'Parquet rows written'),
       col('parts', 'int', 'Parquet parts written'),

@@ -59,6 +59,15 @@ export class PlutoBadRequestError extends PlutoExportError {
   readonly retryable = false;
 }
 
+/**
+ * The plot has no table to export: its data is an image, an external file or anything else that is
+ * not CSV or JSON. Recorded as `no_data`, not as a failure.
+ */
+export class PlutoNoTableError extends PlutoExportError {
+  override readonly name = 'PlutoNoTableError';
+  readonly retryable = false;
+}
+
 /** 405: an endpoint Pluto has switched off. The experiment is skipped. */
 export class PlutoInactiveEndpointError extends PlutoExportError {
   override readonly name = 'PlutoInactiveEndpointError';
@@ -98,6 +107,21 @@ export class PlutoBadResponseError extends PlutoExportError {
  */
 export class PlutoUnreachableError extends PlutoExportError {
   override readonly name = 'PlutoUnreachableError';
+  readonly retryable = false;
+}
+
+/**
+ * Something answers at the API URL, but not Pluto's JSON API (a web page, another service, plain
+ * HTTP behind `https://`): the URL is wrong. Told at the first request, not retried.
+ */
+export class PlutoWrongServerError extends PlutoExportError {
+  override readonly name = 'PlutoWrongServerError';
+  readonly retryable = false;
+}
+
+/** The first request to Pluto kept failing (5xx, timeouts) through its retries: an outage; try later. */
+export class PlutoUnavailableError extends PlutoExportError {
+  override readonly name = 'PlutoUnavailableError';
   readonly retryable = false;
 }
 

@@ -268,6 +268,7 @@ function deColumns(headers: readonly string[], dataset: string): Map<DeField, nu
 
 export interface ResultsContext {
   readonly plotId: string;
+  readonly analysisId: string | null;
   readonly analysisType: string | null;
   readonly pipelineVersion: string | null;
 }
@@ -293,6 +294,7 @@ export function meltResults(
       : undefined;
   if (outDe !== undefined) expectTable(outDe, 'differential_expression');
   const plotId = outResults.column('plot_id');
+  const analysisId = outResults.column('analysis_id');
   const analysisType = outResults.column('analysis_type');
   const rowNumber = outResults.column('row_number');
   const featureId = outResults.column('feature_id');
@@ -305,6 +307,7 @@ export function meltResults(
     for (let h = 1; h < page.headers.length; h++) {
       const header = page.headers[h] as string;
       plotId.push(ctx.plotId);
+      analysisId.push(ctx.analysisId);
       analysisType.push(ctx.analysisType);
       rowNumber.push(n);
       featureId.push(id);
@@ -335,12 +338,14 @@ function meltDe(
   const genes = cellsOf('gene_symbol');
   const geneHeader = page.headers[mapped.get('gene_symbol') ?? 0] as string;
   const plotId = out.column('plot_id');
+  const analysisId = out.column('analysis_id');
   const analysisType = out.column('analysis_type');
   const featureId = out.column('feature_id');
   const geneSymbol = out.column('gene_symbol');
   const pipelineVersion = out.column('pipeline_version');
   for (let r = 0; r < page.rowCount; r++) {
     plotId.push(ctx.plotId);
+    analysisId.push(ctx.analysisId);
     analysisType.push(ctx.analysisType);
     featureId.push(ids[r] as string | null);
     geneSymbol.push(genes === undefined ? null : cellText(genes[r], dataset, page.offset + r, geneHeader));
@@ -458,12 +463,16 @@ function idText(value: unknown): string | null {
   return null;
 }
 
+/** The analysis a plot shows; several plots can share one. */
+export const analysisIdOf = (plot: PlutoPlot): string | null =>
+  idText(plot.analysis?.uuid) ?? idText(plot.analysis?.id);
+
 /** The `plots` row of a plot; `resultRows` is the API count of its data, null when not exported. */
 export function plotRow(plot: PlutoPlot, resultRows: number | null): ContractRow {
   const analysis = plot.analysis;
   return contractRow('plots', {
     plot_id: plot.uuid,
-    analysis_id: idText(analysis?.uuid) ?? idText(analysis?.id),
+    analysis_id: analysisIdOf(plot),
     analysis_type: plot.analysis_type ?? null,
     analysis_name: analysis?.name ?? null,
     display_type: plot.display?.display_type ?? null,

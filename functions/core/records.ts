@@ -4,7 +4,21 @@ import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';
 import type { ObjectStore } from './ports.js';
 
-export const experimentStatusSchema = z.enum(['exported', 'unchanged', 'skipped', 'failed']);
+/** `partial`: committed with the datasets that worked; the failed ones are fetched again next run. */
+export const experimentStatusSchema = z.enum(['exported', 'partial', 'unchanged', 'skipped', 'failed']);
+
+/** `no_data`: Pluto has no table for it (an image, an external plot, a pending analysis). */
+export const datasetStatusSchema = z.enum(['exported', 'unchanged', 'no_data', 'skipped', 'failed']);
+
+export const experimentCountsSchema = z.object({
+  exported: z.number().int(),
+  /** Absent in manifests written before partial commits existed. */
+  partial: z.number().int().default(0),
+  unchanged: z.number().int(),
+  skipped: z.number().int(),
+  failed: z.number().int(),
+});
+export type ExperimentCounts = z.infer<typeof experimentCountsSchema>;
 
 export const errorInfoSchema = z.object({
   name: z.string(),
@@ -31,11 +45,21 @@ export const plannedDatasetSchema = z.object({
   dataset: z.string(),
   kind: z.enum(['samples', 'assay', 'results']),
   plotId: z.string().optional(),
-  status: z.enum(['planned', 'skipped']),
+  /**
+   * `planned`: slots fetch it; `carried`: unchanged since the previous, partial commit, whose parts
+   * are copied; `no_data`/`skipped`/`failed`: no table, refused or broken while planning, with `error`.
+   */
+  status: z.enum(['planned', 'carried', 'no_data', 'skipped', 'failed']),
   count: z.number().int().nonnegative(),
   headers: z.array(z.string()),
   slotCount: z.number().int().nonnegative(),
   error: errorInfoSchema.optional(),
+  /** Digest of what planning saw (plot, count, headers, first and last row). */
+  digest: z.string().optional(),
+  /** For `carried`: the previous commit's run and parts. */
+  carriedFrom: z
+    .object({ runId: z.string(), apiCount: z.number().int().nonnegative(), parts: z.array(partInfoSchema) })
+    .optional(),
   /** Digests of the first and last row at planning time: the slots holding them check the order held. */
   firstRowDigest: z.string().optional(),
   lastRowDigest: z.string().optional(),
@@ -64,13 +88,17 @@ export const receiptSchema = z.object({
   slot: z.number().int().nonnegative(),
   apiRows: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
+  /** Set when the slot failed for good: its dataset fails, the rest of the experiment commits. */
+  error: errorInfoSchema.optional(),
 });
 export type Receipt = z.infer<typeof receiptSchema>;
 
 export const datasetRecordSchema = z.object({
   dataset: z.string(),
   plotId: z.string().optional(),
-  status: experimentStatusSchema,
+  status: datasetStatusSchema,
+  /** What the plan saw of it (see PlannedDataset.digest): a later partial re-export reuses it when equal. */
+  digest: z.string().optional(),
   apiCount: z.number().int().nonnegative().nullable(),
   rowsWritten: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
@@ -112,12 +140,7 @@ export const manifestSchema = z.object({
   startedAt: z.string(),
   finishedAt: z.string(),
   schemaFingerprints: z.record(z.string(), z.string()),
-  counts: z.object({
-    exported: z.number().int(),
-    unchanged: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-  }),
+  counts: experimentCountsSchema,
   exportLog: partInfoSchema.optional(),
   experiments: z.array(commitRecordSchema),
 });

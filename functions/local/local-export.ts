@@ -7,8 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { FolderStore } from '../adapters/folder-store.js';
-import { StoreCatalog } from '../adapters/store-catalog.js';
 import { releaseLease } from '../core/lease.js';
 import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson, parseCause } from '../core/records.js';
@@ -155,10 +153,4 @@ async function endRun(ended: EndedExecution & { runId: string }, deps: StepDeps)
     await releaseLease(deps.store, ended.runId, ended.execution).catch(() => undefined);
     return { result: 'not-started', runId: ended.runId };
   }
-}
-
-/** The local lake: a folder store with its catalog beside the data. */
-export function openFolderLake(root: string): { store: FolderStore; catalog: StoreCatalog } {
-  const store = new FolderStore(root);
-  return { store, catalog: new StoreCatalog(store) };
 }

@@ -4,7 +4,7 @@
  * the CLI (`pluto-export simulate`, `npm start`) can run it too.
  */
 import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
-import { type SimulatorTruth, World } from './world.js';
+import { type SimulatorTruth, type SimulatorVariant, World } from './world.js';
 
 export {
   createFaultPlan,
@@ -37,12 +37,17 @@ export {
   type ListedExperiment,
   type ProjectTruth,
   SAMPLE_HEADERS,
+  SIMULATOR_VARIANTS,
   type SimulatorTruth,
+  type SimulatorVariant,
   UNICODE_NOTE,
 } from './world.js';
 
 /** The token the simulator accepts unless told otherwise: 40 letters and digits, like Pluto's keys. */
 export const SIMULATOR_TOKEN = 'plutoSimulatorToken000000000000000000000';
+
+/** The demo organisation of `npm start` and `pluto-export simulate`: the same experiments, the same forbidden one. */
+export const DEMO_ORGANISATION = { seed: 1, experiments: 5 } as const;
 
 export interface SimulatorOptions {
   /** Everything served follows from it. Default 42. */
@@ -60,6 +65,8 @@ export interface SimulatorOptions {
   port?: number;
   /** Consulted for every request; an action replaces or damages the normal answer. */
   faults?: FaultHook;
+  /** Uncertain behaviours of the real API to switch on (see SIMULATOR_VARIANTS). */
+  variants?: readonly SimulatorVariant[];
   /** How unknown ids are answered; default `invalid_object_id` (400), as Pluto does. */
   unknownIds?: UnknownIdAnswer;
 }
@@ -86,6 +93,7 @@ function range(
 
 export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
   const world = new World(options.token ?? SIMULATOR_TOKEN, {
+    variants: options.variants ?? [],
     seed: options.seed ?? 42,
     experiments: options.experiments ?? 6,
     projects: options.projects ?? 2,

@@ -20,6 +20,7 @@ export type EndpointKind =
   | 'plots'
   | 'plot'
   | 'plot-data'
+  | 'signed'
   | 'other';
 
 export interface FaultRequest {
@@ -135,6 +136,7 @@ const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/experiments\/([^/]+)\/plots\/$/, 'plots'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/$/, 'plot'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/data\/$/, 'plot-data'],
+  [/^signed\/([^/]+)\/([^/.]+)\.(csv|json|png)$/, 'signed'],
 ];
 
 function route(path: string): Route {
@@ -190,6 +192,7 @@ function answer(
   r: Route,
   unknownIds: UnknownIdAnswer,
 ): Answer {
+  if (r.endpoint === 'signed') return signedAnswer(world, req, r);
   const auth = req.headers.authorization;
   if (auth === undefined) {
     return json(401, { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
@@ -226,13 +229,65 @@ function answer(
       return list(experiment.plots);
     default: {
       const plot = experiment.plots.find((p) => p.uuid === second);
+      if (plot === undefined) return unknownId(unknownIds, 'plot', second);
+      if (r.endpoint === 'plot') return json(200, plot);
+      const signed = signedFormatOf(world, experiment.images.has(plot.uuid), plot.display?.display_type);
+      if (signed !== undefined) {
+        return json(200, { url: `http://${req.headers.host}/signed/${first}/${plot.uuid}.${signed}` });
+      }
       const data = experiment.results.get(second);
-      if (plot === undefined || data === undefined) return unknownId(unknownIds, 'plot', second);
-      return r.endpoint === 'plot'
-        ? json(200, plot)
-        : { status: 200, body: dataPageBytes(data, offset, limit) };
+      if (data === undefined) return unknownId(unknownIds, 'plot', second);
+      if (data.layout === 'columns' && world.variants.has('paging-ignored')) {
+        return { status: 200, body: dataPageBytes(data, 0, data.rowCount) };
+      }
+      return { status: 200, body: dataPageBytes(data, offset, limit) };
     }
   }
+}
+
+function signedFormatOf(world: World, image: boolean, displayType: string | null | undefined) {
+  if (image) return 'png';
+  if (displayType !== 'sample_scatter_plot') return undefined;
+  if (world.variants.has('signed-url-csv')) return 'csv';
+  if (world.variants.has('signed-url-json')) return 'json';
+  return undefined;
+}
+
+/** The first bytes of a PNG: enough for a client to see what it got. */
+const PNG_BYTES = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+
+/** A signed URL, as S3 serves one: the signature is the credential, and an Authorization header is refused. */
+function signedAnswer(world: World, req: IncomingMessage, r: Route): Answer {
+  if (req.headers.authorization !== undefined) {
+    return {
+      status: 400,
+      body: '<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>',
+      headers: { 'Content-Type': 'application/xml' },
+    };
+  }
+  const [experimentId = '', plotId = '', format = ''] = r.params;
+  const experiment = world.exportable.find((e) => e.id === experimentId);
+  if (experiment === undefined) return NOT_FOUND;
+  if (format === 'png') {
+    if (!experiment.images.has(plotId)) return NOT_FOUND;
+    return { status: 200, body: PNG_BYTES, headers: { 'Content-Type': 'image/png' } };
+  }
+  const data = experiment.results.get(plotId);
+  if (data === undefined) return NOT_FOUND;
+  if (format === 'json') return { status: 200, body: dataPageBytes(data, 0, data.rowCount) };
+  return { status: 200, body: csvBytes(data), headers: { 'Content-Type': 'text/csv' } };
+}
+
+function csvField(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  const text = typeof value === 'object' ? String((value as { toJSON(): string }).toJSON()) : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+function csvBytes(data: DatasetTruth): Buffer {
+  const lines = [data.headers.map(csvField).join(',')];
+  for (let r = 0; r < data.rowCount; r++) lines.push(data.row(r).map(csvField).join(','));
+  return Buffer.from(`${lines.join('\r\n')}\r\n`);
 }
 
 const bytes = (a: Answer): Buffer => (typeof a.body === 'string' ? Buffer.from(a.body) : a.body);

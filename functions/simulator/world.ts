@@ -11,7 +11,26 @@ import {
 } from '../core/pluto/model.js';
 import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random.js';
 
+/**
+ * Behaviours of the real API that Pluto's clients show but do not pin down, each switchable:
+ * - `paging-ignored`: column-major plot data answers every row whatever `limit`/`offset` ask;
+ * - `signed-url-csv` / `signed-url-json`: the PCA plot's data answers `{url}`, a signed URL (on
+ *   this server, refusing any Authorization header as S3 does) serving the table as CSV or JSON;
+ * - `image-plot`: every experiment has one more plot, an image analysis whose `{url}` serves a PNG;
+ * - `shared-analysis`: every experiment has one more plot showing the differential expression
+ *   analysis again (same analysis uuid, same rows).
+ */
+export const SIMULATOR_VARIANTS = [
+  'paging-ignored',
+  'signed-url-csv',
+  'signed-url-json',
+  'image-plot',
+  'shared-analysis',
+] as const;
+export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
+
 export interface WorldOptions {
+  readonly variants?: readonly SimulatorVariant[];
   readonly seed: number;
   readonly experiments: number;
   readonly projects: number;
@@ -46,6 +65,8 @@ export interface ListedExperiment {
 
 export interface ExperimentTruth extends ListedExperiment {
   readonly plots: readonly PlutoPlot[];
+  /** Plots whose data is an image (variant `image-plot`): no table, exported as `no_data`. */
+  readonly images: ReadonlySet<string>;
   readonly samples: DatasetTruth;
   readonly assay: DatasetTruth;
   /** By plot uuid. */
@@ -218,6 +239,7 @@ interface BuiltExperiment extends ExperimentTruth {
 
 export class World implements SimulatorTruth {
   readonly seed: number;
+  readonly variants: ReadonlySet<SimulatorVariant>;
   readonly projects: ProjectTruth[] = [];
   readonly experiments: ListedExperiment[] = [];
   readonly forbiddenExperimentIds: string[] = [];
@@ -229,6 +251,7 @@ export class World implements SimulatorTruth {
     options: WorldOptions,
   ) {
     this.seed = options.seed >>> 0;
+    this.variants = new Set(options.variants ?? []);
     const random = seededRandom(hash4(this.seed, 0x5eed, 0, 0));
     const usedIds = new Set<string>();
     const freshId = (prefix: string, digits: number) => {
@@ -242,7 +265,8 @@ export class World implements SimulatorTruth {
     };
 
     for (let p = 0; p < options.projects; p++) {
-      const id = freshId('PLP', 5);
+      // Pluto's R client documents project ids like PLXP02355 and experiment ids like PLX239843.
+      const id = freshId('PLXP', 5);
       this.projects.push({
         id,
         object: {
@@ -277,6 +301,7 @@ export class World implements SimulatorTruth {
         samples,
         e === forbiddenIndex,
       );
+      this.addVariantPlots(built, e, [...this.variants]);
       this.experiments.push({ id, projectId, forbidden: built.forbidden, metadata: built.metadata });
       if (built.forbidden) {
         this.forbiddenExperimentIds.push(id);
@@ -284,6 +309,39 @@ export class World implements SimulatorTruth {
         this.exportable.push(built);
         this.byId.set(id, built);
       }
+    }
+  }
+
+  /** Variant plots draw from their own stream, so the rest of the organisation stays as without them. */
+  private addVariantPlots(built: BuiltExperiment, e: number, variants: readonly SimulatorVariant[]): void {
+    const random = seededRandom(hash4(this.seed, e, 0x7a71, 0));
+    const de = built.plotObjects.find((plot) => plot.analysis_type === 'differential_expression');
+    if (variants.includes('shared-analysis') && de !== undefined) {
+      const uuid = seededUuid(random);
+      built.plotObjects.push({
+        ...de,
+        uuid,
+        display: {
+          display_type: 'volcano_plot_v2',
+          plot_title: 'Same analysis, second plot',
+          is_archived: false,
+        },
+      });
+      const data = built.results.get(de.uuid);
+      if (data !== undefined)
+        (built.results as Map<string, GeneratedDataset>).set(uuid, data as GeneratedDataset);
+    }
+    if (variants.includes('image-plot')) {
+      const uuid = seededUuid(random);
+      built.plotObjects.push({
+        uuid,
+        analysis_type: 'image',
+        analysis: { uuid: seededUuid(random), name: 'Western blot', pipeline_status: 'completed' },
+        display: { display_type: 'image', plot_title: 'Western blot', is_archived: false },
+        share_level: 'shareable',
+        status: 'published',
+      });
+      (built.images as Set<string>).add(uuid);
     }
   }
 
@@ -430,7 +488,7 @@ export class World implements SimulatorTruth {
           pipeline_version: pick(random, ['1.4.2', '2.0.1', '2.1.0']),
         },
         display: { display_type: displayType, plot_title: title, is_archived: false },
-        share_level: 'lab',
+        share_level: 'shareable',
         status: 'published',
       });
       results.set(uuid, data(uuid));
@@ -446,10 +504,11 @@ export class World implements SimulatorTruth {
           column === 0 ? geneSymbol(row) : statistics(CODE.de, row, column),
         ),
     );
+    // Pluto's R client tests: a PCA plot has analysis type principal_components, display sample_scatter_plot.
     addPlot(
       'principal_components',
       'PCA of all samples',
-      'principal_components',
+      'sample_scatter_plot',
       'PCA',
       () =>
         new GeneratedDataset(PCA_HEADERS, sampleCount, 'rows', (row, column) => {
@@ -465,10 +524,11 @@ export class World implements SimulatorTruth {
       addPlot(
         'differential_binding',
         `Differential binding: ${groups[1]} vs ${groups[0]}`,
-        'volcano_plot',
+        // Column-major like differential expression (Pluto's R client tests read both as volcano_plot_v2).
+        'volcano_plot_v2',
         'Differential binding',
         () =>
-          new GeneratedDataset(['peak_id', ...DE_HEADERS], peaks, 'rows', (row, column) => {
+          new GeneratedDataset(['peak_id', ...DE_HEADERS], peaks, 'columns', (row, column) => {
             const x = h(CODE.peak, row, 0);
             if (column === 0) {
               const start = 10_000 + (x % 200_000_000);
@@ -489,7 +549,8 @@ export class World implements SimulatorTruth {
       description: `${sampleCount} samples, ${groups[0]} and ${groups[1]}`,
       organism: { shortname: pick(random, ['human', 'mouse']) },
       type: { shortname: type },
-      share_level: pick(random, ['lab', 'organization', 'project']),
+      // The share levels Pluto's R client documents.
+      share_level: pick(random, ['private', 'shareable', 'public']),
       status: 'complete',
       assay_data_units: { units: { shortname: units } },
       plot_count: plotObjects.length,
@@ -515,6 +576,7 @@ export class World implements SimulatorTruth {
       projectId,
       forbidden,
       metadata,
+      images: new Set<string>(),
       plots: plotObjects,
       plotObjects,
       samples: sampleData,

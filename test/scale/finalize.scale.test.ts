@@ -145,7 +145,7 @@ describe('FinalizeRun at scale', () => {
     expect(output).toMatchObject({
       runId: RUN_ID,
       status: 'committed',
-      experiments: { exported: 0, unchanged: EXPERIMENTS, skipped: 0, failed: 0 },
+      experiments: { exported: 0, partial: 0, unchanged: EXPERIMENTS, skipped: 0, failed: 0 },
     });
     const manifest = await readJson(store, manifestKey(RUN_ID), manifestSchema);
     expect(manifest?.experiments).toHaveLength(EXPERIMENTS);

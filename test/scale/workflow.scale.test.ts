@@ -118,7 +118,7 @@ async function runAtScale(experiments: number, wideSlots: number): Promise<void>
           return {
             runId: RUN_ID,
             status: 'committed',
-            experiments: { exported: calls.commit, unchanged: 0, skipped: 0, failed: 0 },
+            experiments: { exported: calls.commit, partial: 0, unchanged: 0, skipped: 0, failed: 0 },
           };
         },
       },
@@ -136,7 +136,7 @@ async function runAtScale(experiments: number, wideSlots: number): Promise<void>
   expect(output).toEqual({
     runId: RUN_ID,
     status: 'committed',
-    experiments: { exported: experiments, unchanged: 0, skipped: 0, failed: 0 },
+    experiments: { exported: experiments, partial: 0, unchanged: 0, skipped: 0, failed: 0 },
   });
   expect(calls).toEqual({
     plan: experiments,

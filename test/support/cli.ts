@@ -6,13 +6,18 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `pluto-export` as a user would, in a child process, with a controlled environment. */
+/**
+ * Runs `pluto-export` as a user would, in a child process, with a controlled environment;
+ * `launcher` (e.g. another user's identity) goes before the node command.
+ */
 export function runCli(
   args: readonly string[],
   env: Record<string, string | undefined> = {},
+  launcher: readonly string[] = [],
 ): Promise<CliResult> {
+  const command = [...launcher, process.execPath, '--import', 'tsx', 'functions/cli/main.ts', ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'functions/cli/main.ts', ...args], {
+    const child = spawn(command[0] ?? '', command.slice(1), {
       env: { ...process.env, PLUTO_API_TOKEN: undefined, ...env, NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

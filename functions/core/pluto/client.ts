@@ -21,6 +21,16 @@ import {
 } from '../errors.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { toDataPage } from './data-page.js';
+import {
+  type FirstContactPolicy,
+  type FirstContactSchedule,
+  firstContactSchedule,
+  isJsonContentType,
+  isTlsMismatch,
+  tlsMismatchError,
+  withFirstContactRetry,
+  wrongServerError,
+} from './first-contact.js';
 import { parseJsonLossless } from './json.js';
 import {
   type DataPage,
@@ -34,6 +44,7 @@ import {
   projectSchema,
 } from './model.js';
 import { type RetryInfo, withRetry } from './retry.js';
+import { isSignedUrlAnswer, readSignedTable } from './signed-url.js';
 
 export interface PlutoClientOptions {
   /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
@@ -51,6 +62,18 @@ export interface PlutoClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
+  /**
+   * For a run started by hand: the first listing tells a server that is not Pluto's API at once
+   * and gives up on an outage within this budget, instead of the usual retries.
+   */
+  firstContact?: FirstContactPolicy;
+}
+
+interface CallOptions {
+  /** Set while no call has succeeded yet: the first contact's schedule and classification. */
+  readonly firstContact?: FirstContactSchedule;
+  /** A 404 here means the URL has no Pluto API behind it, not that a user-given id is unknown. */
+  readonly rootListing?: boolean;
 }
 
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
@@ -92,6 +115,7 @@ class PlutoHttpClient implements PlutoApi {
   private readonly timeoutMs: number;
   private readonly userAgent: string;
   private token: Promise<string> | undefined;
+  private contacted = false;
   private refreshing: { readonly stale: string; readonly pending: Promise<string> } | undefined;
 
   constructor(private readonly options: PlutoClientOptions) {
@@ -136,7 +160,11 @@ class PlutoHttpClient implements PlutoApi {
       );
     }
     const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
-    return this.call(path, parseJsonLossless, (json) => toDataPage(json, offset, limit, path));
+    const answer = await this.call(path, parseJsonLossless, (json) =>
+      isSignedUrlAnswer(json) ? json : toDataPage(json, offset, limit, path),
+    );
+    if (!isSignedUrlAnswer(answer)) return answer;
+    return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
@@ -144,10 +172,23 @@ class PlutoHttpClient implements PlutoApi {
     let expected: number | undefined;
     for (;;) {
       const where = `${path}?limit=${this.pageSize}&offset=${offset}`;
-      const page = await this.call(where, JSON.parse, (json) => {
-        const envelope = validate(listEnvelopeSchema, json, where);
-        return { count: envelope.count, items: envelope.items.map((item) => validate(schema, item, where)) };
-      });
+      const firstContact =
+        this.contacted || this.options.firstContact === undefined
+          ? undefined
+          : firstContactSchedule(this.options.firstContact);
+      const rootListing = path === 'lab/projects/' || path === 'lab/experiments/';
+      const page = await this.call(
+        where,
+        JSON.parse,
+        (json) => {
+          const envelope = validate(listEnvelopeSchema, json, where);
+          return {
+            count: envelope.count,
+            items: envelope.items.map((item) => validate(schema, item, where)),
+          };
+        },
+        { ...(firstContact === undefined ? {} : { firstContact }), rootListing },
+      );
       if (expected !== undefined && page.count !== expected) {
         throw new PageDriftError(
           `Pluto's count for ${path} changed from ${expected} to ${page.count} while paging`,
@@ -168,30 +209,41 @@ class PlutoHttpClient implements PlutoApi {
     path: string,
     parse: (text: string) => unknown,
     read: (json: unknown) => T,
+    options: CallOptions = {},
   ): Promise<T> {
-    const attempt = async (token: string) =>
-      withRetry(
-        async () => {
-          try {
-            return read(await this.fetchJson(path, token, parse));
-          } catch (error) {
-            throw withoutToken(error, token);
-          }
-        },
-        {
-          budgetMs: this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
-          sleep: this.options.sleep ?? defaultSleep,
-          random: this.options.random ?? Math.random,
-          onRetry: this.options.onRetry,
-        },
-      );
+    const { firstContact } = options;
+    const once = async (token: string, timeoutMs: number) => {
+      try {
+        return read(await this.fetchJson(path, token, parse, timeoutMs, options));
+      } catch (error) {
+        throw withoutToken(error, token);
+      }
+    };
+    const sleep = this.options.sleep ?? defaultSleep;
+    const attempt = (token: string) =>
+      firstContact === undefined
+        ? withRetry(() => once(token, this.timeoutMs), {
+            budgetMs: this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+            sleep,
+            random: this.options.random ?? Math.random,
+            onRetry: this.options.onRetry,
+          })
+        : withFirstContactRetry(
+            (timeoutMs) => once(token, Math.min(timeoutMs, this.timeoutMs)),
+            firstContact,
+            path,
+            { sleep, onRetry: this.options.onRetry },
+          );
     const token = await this.currentToken();
+    let result: T;
     try {
-      return await attempt(token);
+      result = await attempt(token);
     } catch (error) {
       if (!(error instanceof PlutoAuthError)) throw error;
-      return attempt(await this.refreshedToken(token));
+      result = await attempt(await this.refreshedToken(token));
     }
+    this.contacted = true;
+    return result;
   }
 
   private currentToken(): Promise<string> {
@@ -217,7 +269,13 @@ class PlutoHttpClient implements PlutoApi {
     return pending;
   }
 
-  private async fetchJson(path: string, token: string, parse: (text: string) => unknown): Promise<unknown> {
+  private async fetchJson(
+    path: string,
+    token: string,
+    parse: (text: string) => unknown,
+    timeoutMs: number,
+    { firstContact, rootListing }: CallOptions,
+  ): Promise<unknown> {
     const url = new URL(path, this.baseUrl);
     let status: number;
     let text: string;
@@ -230,7 +288,7 @@ class PlutoHttpClient implements PlutoApi {
           Accept: 'application/json',
           'User-Agent': this.userAgent,
         },
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       status = response.status;
       statusText = response.statusText;
@@ -238,9 +296,10 @@ class PlutoHttpClient implements PlutoApi {
       text = await response.text();
     } catch (cause) {
       if (cause instanceof Error && cause.name === 'TimeoutError') {
-        throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${this.timeoutMs} ms`, { cause });
+        throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${timeoutMs} ms`, { cause });
       }
       const reason = describeNetworkError(cause);
+      if (firstContact !== undefined && isTlsMismatch(reason)) throw tlsMismatchError(this.baseUrl, cause);
       if (UNREACHABLE.some((pattern) => reason.includes(pattern))) {
         throw new PlutoUnreachableError(
           `Cannot reach Pluto at ${this.baseUrl} (${reason.replace(/^.*: /, '')}): check the API URL and the network`,
@@ -248,6 +307,13 @@ class PlutoHttpClient implements PlutoApi {
         );
       }
       throw new PlutoUpstreamError(`The connection to Pluto failed for ${path}: ${reason}`, { cause });
+    }
+    if (firstContact !== undefined) {
+      const contentType = headers.get('content-type');
+      const answered = (status >= 200 && status < 300) || status === 404;
+      if (answered && (!isJsonContentType(contentType) || (status === 404 && rootListing === true))) {
+        throw wrongServerError(this.baseUrl, path, status, contentType, text);
+      }
     }
     if (status >= 200 && status < 300) {
       try {

@@ -38,6 +38,11 @@ export function toDataPage(body: unknown, offset: number, limit: number, where: 
     throw bad('`items` mixes row objects, column arrays or other values');
   }
 
+  // Seen with column-major plot data: every row comes back whatever the paging. Used as the whole
+  // dataset rather than read as drift; a row page longer than its limit is still drift.
+  if (page.layout === 'columns' && page.rowCount > limit && page.rowCount === count) {
+    return { ...page, offset: 0, whole: true };
+  }
   if (page.rowCount > limit) {
     throw new PageDriftError(
       `Pluto sent ${page.rowCount} rows for ${where}, more than the limit of ${limit} (page longer than limit)`,
@@ -95,4 +100,18 @@ function fromRows(
     }
   }
   return { count, headers, offset, rowCount, columns, layout: 'rows' };
+}
+
+/** A table read in one piece (a signed URL's CSV or JSON): the whole dataset, row-major. */
+export function wholeTable(headers: readonly string[], rows: readonly (readonly unknown[])[]): DataPage {
+  const columns = headers.map((_, c) => rows.map((row) => row[c] ?? null));
+  return {
+    count: rows.length,
+    headers,
+    offset: 0,
+    rowCount: rows.length,
+    columns,
+    layout: 'rows',
+    whole: true,
+  };
 }

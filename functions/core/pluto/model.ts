@@ -80,6 +80,11 @@ export interface DataPage {
   readonly rowCount: number;
   readonly columns: readonly (readonly unknown[])[];
   readonly layout: 'rows' | 'columns';
+  /**
+   * The whole dataset, whatever `offset` and `limit` asked for: a column-major page from a server
+   * that ignores paging, or a table read from a signed URL. `offset` is then 0.
+   */
+  readonly whole?: boolean;
 }
 
 /** A JSON number whose text a double cannot hold exactly (e.g. integers beyond 2^53). */

@@ -7,6 +7,8 @@ import { PlutoBadResponseError, PlutoRateLimitedError, PlutoUpstreamError } from
 export interface RetryInfo {
   /** The attempt that just failed, from 1. */
   readonly attempt: number;
+  /** How many attempts there will be at most, where that is fixed in advance. */
+  readonly attempts?: number;
   readonly delayMs: number;
   readonly error: Error;
 }

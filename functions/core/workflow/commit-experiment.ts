@@ -4,7 +4,7 @@
  * metadata parts and the commit record; then repoints the experiment's partitions to this run.
  */
 import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
-import { CommitVerificationError } from '../errors.js';
+import { CommitVerificationError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, partitionLocation, partKey, planKey, receiptKey, slotsKey } from '../layout.js';
 import { experimentRow, plotRow, TableRows } from '../melt.js';
 import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
@@ -14,9 +14,11 @@ import {
   type CommitRecord,
   commitRecordSchema,
   type DatasetRecord,
+  type ErrorInfo,
   encodeJson,
   type PartInfo,
   type Plan,
+  type PlannedDataset,
   planSchema,
   readJson,
   receiptSchema,
@@ -44,14 +46,15 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
 
   await ensureStillCurrent(plan, deps);
   const datasets = await verifyDatasets(plan, slots, deps);
-  const metadataParts = await writeMetadataParts(plan, deps);
+  const metadataParts = await writeMetadataParts(plan, datasets, deps);
   await removeStrayParts(plan, [...metadataParts, ...datasets.flatMap((d) => d.parts)], deps);
 
+  const status = datasets.some((dataset) => dataset.status === 'failed') ? 'partial' : 'exported';
   const record: CommitRecord = {
     runId,
     experimentId,
     projectId: plan.projectId,
-    status: 'exported',
+    status,
     fingerprint: plan.fingerprint,
     ...(plan.previousRunId === undefined ? {} : { previousRunId: plan.previousRunId }),
     startedAt: plan.plannedAt,
@@ -77,10 +80,10 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
   await repoint(deps, record);
   deps.progress?.experimentFinished?.({
     experimentId,
-    status: 'exported',
+    status,
     rows: record.datasets.reduce((sum, d) => sum + d.rowsWritten, 0),
   });
-  return { runId, experimentId, status: 'exported' };
+  return { runId, experimentId, status };
 }
 
 /**
@@ -100,16 +103,18 @@ async function ensureStillCurrent(plan: Plan, deps: StepDeps): Promise<void> {
 async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps): Promise<DatasetRecord[]> {
   const records: DatasetRecord[] = [];
   for (const dataset of plan.datasets) {
-    if (dataset.status === 'skipped') {
-      records.push({
-        dataset: dataset.dataset,
-        ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
-        status: 'skipped',
-        apiCount: null,
-        rowsWritten: 0,
-        parts: [],
-        ...(dataset.error === undefined ? {} : { error: dataset.error }),
-      });
+    const identity = {
+      dataset: dataset.dataset,
+      ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
+      ...(dataset.digest === undefined ? {} : { digest: dataset.digest }),
+    };
+    if (dataset.status === 'no_data' || dataset.status === 'skipped' || dataset.status === 'failed') {
+      records.push(notWritten(identity, dataset.status, dataset.error));
+      continue;
+    }
+    if (dataset.status === 'carried') {
+      const carried = await carryParts(plan, dataset, deps);
+      records.push({ ...identity, status: 'unchanged', ...carried });
       continue;
     }
     const datasetSlots = slots.filter((slot) => slot.dataset === dataset.dataset);
@@ -119,6 +124,7 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
       );
     }
     let apiRows = 0;
+    let failure: ErrorInfo | undefined;
     const parts: PartInfo[] = [];
     for (const slot of datasetSlots) {
       const receipt = await readJson(
@@ -131,9 +137,15 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
           `${plan.experimentId} ${slot.dataset} slot ${slot.slot} has no part`,
         );
       }
+      failure ??= receipt.error;
       apiRows += receipt.apiRows;
       for (const part of receipt.parts) await verifyPart(part, deps);
       parts.push(...receipt.parts);
+    }
+    if (failure !== undefined) {
+      // The slots that did succeed are left out (and removed as strays): a dataset is whole or absent.
+      records.push(notWritten(identity, receiptOutcome(failure), failure));
+      continue;
     }
     if (apiRows !== dataset.count) {
       throw new CommitVerificationError(
@@ -141,17 +153,65 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
       );
     }
     records.push({
-      dataset: dataset.dataset,
-      ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
+      ...identity,
       status: 'exported',
       apiCount: dataset.count,
-      rowsWritten: parts
-        .filter((part) => part.table !== 'differential_expression')
-        .reduce((s, p) => s + p.rows, 0),
+      rowsWritten: rowsOf(parts),
       parts,
     });
   }
   return records;
+}
+
+function receiptOutcome(failure: ErrorInfo): 'no_data' | 'skipped' | 'failed' {
+  if (failure.name === 'PlutoNoTableError') return 'no_data';
+  return (SKIPPING_ERROR_NAMES as readonly string[]).includes(failure.name) ? 'skipped' : 'failed';
+}
+
+/** Rows a reader sees for the dataset; differential_expression repeats rows of results. */
+const rowsOf = (parts: readonly PartInfo[]) =>
+  parts.filter((part) => part.table !== 'differential_expression').reduce((sum, p) => sum + p.rows, 0);
+
+function notWritten(
+  identity: Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest'>,
+  status: 'no_data' | 'skipped' | 'failed',
+  error: ErrorInfo | undefined,
+): DatasetRecord {
+  return {
+    ...identity,
+    status,
+    apiCount: null,
+    rowsWritten: 0,
+    parts: [],
+    ...(error === undefined ? {} : { error }),
+  };
+}
+
+/** Copies the parts of a dataset unchanged since the previous (partial) commit into this run's folder. */
+async function carryParts(
+  plan: Plan,
+  dataset: PlannedDataset,
+  deps: StepDeps,
+): Promise<Pick<DatasetRecord, 'apiCount' | 'rowsWritten' | 'parts'>> {
+  const from = dataset.carriedFrom;
+  if (from === undefined) {
+    throw new CommitVerificationError(`${plan.experimentId} ${dataset.dataset}: carried without a source`);
+  }
+  const parts: PartInfo[] = [];
+  for (const part of from.parts) {
+    const source = partitionLocation(part.table, plan.experimentId, from.runId);
+    if (!part.key.startsWith(source)) {
+      throw new CommitVerificationError(`Part ${part.key} is not in run ${from.runId}'s folder`);
+    }
+    const key = `${partitionLocation(part.table, plan.experimentId, plan.runId)}${part.key.slice(source.length)}`;
+    const body = await deps.store.get(part.key);
+    if (body === undefined || sha256(body) !== part.sha256) {
+      throw new CommitVerificationError(`Part ${part.key} of the previous commit is missing or changed`);
+    }
+    await deps.store.putIfAbsent(key, body);
+    parts.push({ ...part, key });
+  }
+  return { apiCount: from.apiCount, rowsWritten: rowsOf(parts), parts };
 }
 
 async function verifyPart(part: PartInfo, deps: StepDeps): Promise<void> {
@@ -164,7 +224,11 @@ async function verifyPart(part: PartInfo, deps: StepDeps): Promise<void> {
   }
 }
 
-async function writeMetadataParts(plan: Plan, deps: StepDeps): Promise<PartInfo[]> {
+async function writeMetadataParts(
+  plan: Plan,
+  datasets: readonly DatasetRecord[],
+  deps: StepDeps,
+): Promise<PartInfo[]> {
   const count = (kind: string) => plan.datasets.find((d) => d.dataset === kind)?.count ?? 0;
   const experiments = new TableRows('experiments');
   experimentSchema.parse(plan.experiment);
@@ -181,8 +245,8 @@ async function writeMetadataParts(plan: Plan, deps: StepDeps): Promise<PartInfo[
   for (const raw of plan.plots) {
     plotSchema.parse(raw);
     const plot = raw as PlutoPlot;
-    const dataset = plan.datasets.find((d) => d.plotId === plot.uuid);
-    plots.appendRow(plotRow(plot, dataset?.status === 'planned' ? dataset.count : null));
+    const written = datasets.find((d) => d.plotId === plot.uuid);
+    plots.appendRow(plotRow(plot, written?.apiCount ?? null));
   }
   const parts: PartInfo[] = [];
   for (const [table, rows, dataset] of [
@@ -218,7 +282,7 @@ async function removeStrayParts(plan: Plan, keep: readonly PartInfo[], deps: Ste
 
 /** Points every table of the experiment at this run; a table this run has no part for is unpointed. */
 async function repoint(deps: StepDeps, record: CommitRecord): Promise<void> {
-  if (record.status !== 'exported') return;
+  if (record.status !== 'exported' && record.status !== 'partial') return;
   const tables = new Set<TableName>(record.datasets.flatMap((d) => d.parts.map((p) => p.table)));
   // The experiments pointer moves last: it is what the next plan compares against, so a crash
   // part-way leaves the experiment looking uncommitted and the replay finishes the job.

@@ -21,7 +21,14 @@ export interface ProgressListener {
   experimentPlanned?(info: { experimentId: string; slots: number; rows: number }): void;
   slotExported?(info: { experimentId: string; dataset: string; apiRows: number; parts: number }): void;
   experimentFinished?(info: { experimentId: string; status: string; rows: number }): void;
-  partWritten?(info: { table: TableName; key: string; rows: number; bytes: number }): void;
+  /** Rows are Parquet rows: the "rows written" of the progress bar, the summary, `runs` and `export_log`. */
+  partWritten?(info: {
+    experimentId: string;
+    table: TableName;
+    key: string;
+    rows: number;
+    bytes: number;
+  }): void;
   /** The run took the lease over from a holder that expired or whose process is gone. */
   leaseTakenOver?(info: { from: Lease }): void;
 }

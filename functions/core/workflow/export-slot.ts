@@ -6,9 +6,17 @@
 import type { TableName } from '../contract.js';
 import { ObjectConflictError, PageDriftError } from '../errors.js';
 import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
-import { isDifferentialExpression, meltAssay, meltResults, meltSamples, TableRows } from '../melt.js';
+import {
+  analysisIdOf,
+  isDifferentialExpression,
+  meltAssay,
+  meltResults,
+  meltSamples,
+  type ResultsContext,
+  TableRows,
+} from '../melt.js';
 import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
-import type { DataPage, DatasetRef } from '../pluto/model.js';
+import { type DataPage, type DatasetRef, plotSchema } from '../pluto/model.js';
 import {
   encodeJson,
   errorInfo,
@@ -23,6 +31,7 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
+import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
 
@@ -45,6 +54,21 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
     });
     return receipt;
   } catch (error) {
+    if (datasetOutcomeOf(error, slot.kind) !== undefined) {
+      // This dataset is lost for this run, not the experiment: CommitExperiment records it and
+      // commits the rest.
+      const failed: Receipt = {
+        runId,
+        experimentId,
+        dataset: slot.dataset,
+        slot: slot.slot,
+        apiRows: 0,
+        parts: [],
+        error: errorInfo(error),
+      };
+      if ((await deps.store.putIfAbsent(key, encodeJson(failed))).created) return failed;
+      return (await readJson(deps.store, key, receiptSchema)) ?? failed;
+    }
     // Distributed Map failures reach the Catch as States.* errors; this record keeps Pluto's detail.
     await deps.store.put(failureKey, encodeJson(errorInfo(error))).catch(() => undefined);
     throw error;
@@ -75,13 +99,25 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
   const parts: PartInfo[] = [];
   for (const [table, rows] of outputs) {
     parts.push(
-      await writePart(deps, table, partKey(table, experimentId, runId, slot.dataset, slot.slot), rows),
+      await writePart(
+        deps,
+        table,
+        experimentId,
+        partKey(table, experimentId, runId, slot.dataset, slot.slot),
+        rows,
+      ),
     );
   }
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
 }
 
-async function writePart(deps: StepDeps, table: TableName, key: string, rows: TableRows): Promise<PartInfo> {
+async function writePart(
+  deps: StepDeps,
+  table: TableName,
+  experimentId: string,
+  key: string,
+  rows: TableRows,
+): Promise<PartInfo> {
   const body = encodeParquet(table, rows.columns(), rows.rowCount);
   const info: PartInfo = {
     table,
@@ -99,7 +135,7 @@ async function writePart(deps: StepDeps, table: TableName, key: string, rows: Ta
     }
     return { ...info, bytes: existing.byteLength, sha256: sha256(existing) };
   }
-  deps.progress?.partWritten?.({ table, key, rows: rows.rowCount, bytes: body.byteLength });
+  deps.progress?.partWritten?.({ experimentId, table, key, rows: rows.rowCount, bytes: body.byteLength });
   return info;
 }
 
@@ -115,9 +151,11 @@ async function* fetchSlotPages(
   do {
     const limit = slot.limit === 0 ? 1 : Math.min(deps.settings.pageSize, end - offset);
     const page = await deps.pluto.getDataPage(ref, offset, limit);
-    checkDrift(page, slot, offset, Math.max(0, Math.min(limit, slot.expectedCount - offset)), experimentId);
+    const expectedRows = page.whole ? slot.expectedCount : Math.min(limit, slot.expectedCount - offset);
+    checkDrift(page, slot, offset, Math.max(0, expectedRows), experimentId);
     checkOrder(page, slot, planned, experimentId);
     yield page;
+    if (page.whole) return;
     offset += page.rowCount;
   } while (offset < end);
 }
@@ -173,22 +211,19 @@ function datasetRef(experimentId: string, slot: Slot): DatasetRef {
   return { kind: 'results', experimentId, plotId: slot.plotId };
 }
 
-interface PlotContext {
-  plotId: string;
-  analysisType: string | null;
-  pipelineVersion: string | null;
+interface PlotContext extends ResultsContext {
   headers: readonly string[];
 }
 
 function plotContextOf(input: ExportSlotInput, plan: Plan | undefined): PlotContext {
   const plotId = input.slot.plotId ?? '';
-  const plot = plan?.plots.find((candidate) => candidate.uuid === plotId) as
-    | { analysis_type?: unknown; analysis?: { pipeline_version?: unknown } | null }
-    | undefined;
+  const raw = plan?.plots.find((candidate) => candidate.uuid === plotId);
+  const plot = raw === undefined ? undefined : plotSchema.parse(raw);
   const dataset = plan?.datasets.find((candidate) => candidate.dataset === input.slot.dataset);
   const version = plot?.analysis?.pipeline_version;
   return {
     plotId,
+    analysisId: plot === undefined ? null : analysisIdOf(plot),
     analysisType: typeof plot?.analysis_type === 'string' ? plot.analysis_type : null,
     pipelineVersion: version === undefined || version === null ? null : String(version),
     headers: dataset?.headers ?? [],

@@ -3,7 +3,7 @@
  * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
  */
 import { z } from 'zod';
-import { experimentStatusSchema } from '../records.js';
+import { experimentCountsSchema, experimentStatusSchema } from '../records.js';
 
 const id = z.string().regex(/^[A-Za-z0-9_.:-]{1,128}$/, 'an id of letters, digits, _ . : -');
 
@@ -122,12 +122,7 @@ export const finalizeOutputSchema = z.object({
   runId: id,
   status: z.enum(['committed', 'leased', 'failed']),
   manifestKey: z.string().optional(),
-  experiments: z.object({
-    exported: z.number().int(),
-    unchanged: z.number().int(),
-    skipped: z.number().int(),
-    failed: z.number().int(),
-  }),
+  experiments: experimentCountsSchema,
 });
 export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
 

@@ -3,7 +3,6 @@
  * every dataset), fingerprints it, and either records the experiment as unchanged or writes the
  * slots that ExportSlots will fan out over.
  */
-import { SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
@@ -20,6 +19,7 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
+import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
@@ -48,7 +48,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
 
   const previous = await previousCommit(experimentId, deps);
   const plan = await readPlan(input, deps, previous?.runId);
-  if (!input.full && previous?.fingerprint === plan.fingerprint && previous.status !== 'failed') {
+  if (!input.full && previous?.status === 'exported' && previous.fingerprint === plan.fingerprint) {
     const record: CommitRecord = {
       runId,
       experimentId,
@@ -65,6 +65,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
     return output('done', 0);
   }
 
+  if (!input.full && previous?.status === 'partial') carryUnchangedDatasets(plan, previous);
   const slots = planSlots(plan, deps.settings.rowsPerPart);
   // slots.json is only read after this step returns, so a re-plan may replace it; plan.json is the commit point.
   await store.put(slotsKey(runId, experimentId), encodeJson(slots));
@@ -72,7 +73,9 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   deps.progress?.experimentPlanned?.({
     experimentId,
     slots: slots.length,
-    rows: plan.datasets.reduce((sum, d) => sum + d.count * Math.max(1, d.headers.length - 1), 0),
+    rows: plan.datasets
+      .filter((d) => d.status === 'planned')
+      .reduce((sum, d) => sum + d.count * Math.max(1, d.headers.length - 1), 0),
   });
   return output('export', slots.length);
 }
@@ -88,12 +91,12 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
   plots.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
 
   const probes: DatasetProbe[] = [
-    await probe(deps, { kind: 'samples', experimentId }, 'samples', false),
-    await probe(deps, { kind: 'assay', experimentId }, 'assay', false),
+    await probe(deps, { kind: 'samples', experimentId }, 'samples'),
+    await probe(deps, { kind: 'assay', experimentId }, 'assay'),
   ];
   for (const plot of plots) {
     probes.push(
-      await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, true),
+      await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, plot),
     );
   }
 
@@ -131,42 +134,41 @@ interface DatasetProbe {
 }
 
 /**
- * A plot whose data Pluto refuses (400 invalid_object_id, 403, 404, 405) is skipped and recorded; the rest of the
- * experiment still exports. Sample and assay data are the experiment itself: a refusal there
- * fails the experiment.
+ * Each dataset succeeds or fails on its own (see `datasetOutcomeOf`); what fails here is recorded
+ * in the plan and the rest of the experiment still exports.
  */
 async function probe(
   deps: StepDeps,
   ref: DatasetRef,
   dataset: string,
-  skippable: boolean,
+  plot?: PlutoPlot,
 ): Promise<DatasetProbe> {
   const plotId = ref.kind === 'results' ? ref.plotId : undefined;
   let first: DataPage;
+  let last: DataPage;
   try {
     first = await deps.pluto.getDataPage(ref, 0, 1);
+    last = first.whole || first.count <= 1 ? first : await deps.pluto.getDataPage(ref, first.count - 1, 1);
   } catch (error) {
-    if (!skippable || !isRefusal(error)) throw error;
-    return {
-      planned: {
-        dataset,
-        kind: ref.kind,
-        plotId,
-        status: 'skipped',
-        count: 0,
-        headers: [],
-        slotCount: 0,
-        error: errorInfo(error),
-      },
-      firstRow: null,
-      lastRow: null,
+    const status = datasetOutcomeOf(error, ref.kind);
+    if (status === undefined) throw error;
+    const planned: PlannedDataset = {
+      dataset,
+      kind: ref.kind,
+      plotId,
+      status,
+      count: 0,
+      headers: [],
+      slotCount: 0,
+      error: errorInfo(error),
     };
+    return { planned, firstRow: null, lastRow: null };
   }
-  const last = first.count > 1 ? await deps.pluto.getDataPage(ref, first.count - 1, 1) : first;
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
-  const firstRow = rowOf(first);
-  const lastRow = rowOf(last);
+  const firstRow = rowAt(first, 0);
+  const lastRow = rowAt(last, last.rowCount - 1);
+  const seen = { count: first.count, headers: first.headers, firstRow, lastRow, plot: plot ?? null };
   return {
     planned: {
       dataset,
@@ -175,7 +177,9 @@ async function probe(
       status: 'planned',
       count: first.count,
       headers: [...first.headers],
-      slotCount: Math.max(1, Math.ceil(first.count / rowsPerSlot)),
+      // A dataset that comes whole (paging ignored, or a signed URL) is read once, by one slot.
+      slotCount: first.whole ? 1 : Math.max(1, Math.ceil(first.count / rowsPerSlot)),
+      digest: sha256(canonicalJson(seen)),
       ...(firstRow === null || lastRow === null
         ? {}
         : { firstRowDigest: rowDigestOf(firstRow), lastRowDigest: rowDigestOf(lastRow) }),
@@ -185,8 +189,35 @@ async function probe(
   };
 }
 
-function rowOf(page: DataPage): unknown[] | null {
-  return page.rowCount === 0 ? null : page.columns.map((column) => column[0] ?? null);
+/**
+ * After a partial commit only what failed, or changed since, is fetched again: a dataset the
+ * previous commit holds, whose digest is the same, keeps its parts (copied when committing).
+ */
+function carryUnchangedDatasets(plan: Plan, previous: CommitRecord): void {
+  const held = new Map(previous.datasets.map((record) => [record.dataset, record]));
+  plan.datasets = plan.datasets.map((dataset) => {
+    const before = held.get(dataset.dataset);
+    if (
+      dataset.status !== 'planned' ||
+      before === undefined ||
+      (before.status !== 'exported' && before.status !== 'unchanged') ||
+      before.digest === undefined ||
+      before.digest !== dataset.digest ||
+      before.apiCount === null
+    ) {
+      return dataset;
+    }
+    return {
+      ...dataset,
+      status: 'carried',
+      slotCount: 0,
+      carriedFrom: { runId: previous.runId, apiCount: before.apiCount, parts: before.parts },
+    };
+  });
+}
+
+function rowAt(page: DataPage, index: number): unknown[] | null {
+  return page.rowCount === 0 ? null : page.columns.map((column) => column[index] ?? null);
 }
 
 export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
@@ -217,8 +248,4 @@ async function previousCommit(experimentId: string, deps: StepDeps): Promise<Com
   const pointer = await deps.catalog.getPartition('experiments', experimentId);
   if (pointer === undefined) return undefined;
   return readJson(deps.store, commitRecordKey(pointer.runId, experimentId), commitRecordSchema);
-}
-
-function isRefusal(error: unknown): boolean {
-  return error instanceof Error && (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name);
 }

@@ -1,5 +1,10 @@
 /** `runs/<run>/report.md`: what a person wants to read after a run, rendered from its manifest. */
-import type { CommitRecord, Manifest } from '../records.js';
+import type { CommitRecord, ExperimentCounts, Manifest } from '../records.js';
+
+/** The run's experiment counts as one phrase, the same in the report and on the terminal. */
+export const formatCounts = (counts: ExperimentCounts): string =>
+  `${counts.exported} exported, ${counts.partial} partial, ${counts.unchanged} unchanged, ` +
+  `${counts.skipped} skipped, ${counts.failed} failed`;
 
 const rowsOf = (record: CommitRecord, pick: (dataset: string) => boolean) =>
   record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
@@ -12,7 +17,7 @@ const cell = (text: string) => text.replace(/\|/g, '\\|').replace(/\s+/g, ' ');
 export function renderRunReport(manifest: Manifest): string {
   const { counts } = manifest;
   const duration = ((Date.parse(manifest.finishedAt) - Date.parse(manifest.startedAt)) / 1000).toFixed(1);
-  const exported = manifest.experiments.filter((r) => r.status === 'exported');
+  const exported = manifest.experiments.filter((r) => r.status === 'exported' || r.status === 'partial');
   const problems = manifest.experiments.filter((r) => r.status === 'skipped' || r.status === 'failed');
   const unchanged = manifest.experiments.filter((r) => r.status === 'unchanged');
   const lines = [
@@ -20,7 +25,7 @@ export function renderRunReport(manifest: Manifest): string {
     '',
     `Started ${manifest.startedAt}, finished ${manifest.finishedAt} (${duration} s), code version ${manifest.codeVersion}.`,
     '',
-    `${counts.exported} exported, ${counts.unchanged} unchanged, ${counts.skipped} skipped, ${counts.failed} failed.`,
+    `${formatCounts(counts)}.`,
     '',
     '## Changed since the last run',
     '',
@@ -32,7 +37,9 @@ export function renderRunReport(manifest: Manifest): string {
       '|---|---|---:|---:|---:|---:|',
     );
     for (const r of exported) {
-      const change = r.previousRunId === undefined ? 'new' : `re-exported (was run ${r.previousRunId})`;
+      const change =
+        (r.previousRunId === undefined ? 'new' : `re-exported (was run ${r.previousRunId})`) +
+        (r.status === 'partial' ? ', partial' : '');
       lines.push(
         `| ${r.experimentId} | ${change} | ${rowsOf(r, (d) => d === 'samples')} | ${rowsOf(r, (d) => d === 'assay')} | ${rowsOf(r, (d) => d.startsWith('plot-'))} | ${seconds(r)} |`,
       );

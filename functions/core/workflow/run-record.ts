@@ -18,6 +18,7 @@ import {
   type CommitRecord,
   commitRecordSchema,
   type ErrorInfo,
+  type ExperimentCounts,
   encodeJson,
   type Manifest,
   type PartInfo,
@@ -29,7 +30,7 @@ import { type ExperimentItem, experimentItemSchema } from './messages.js';
 import { renderRunReport } from './report.js';
 
 const RECORD_READS_IN_FLIGHT = 32;
-export const NO_COUNTS = { exported: 0, unchanged: 0, skipped: 0, failed: 0 } as const;
+export const NO_COUNTS: ExperimentCounts = { exported: 0, partial: 0, unchanged: 0, skipped: 0, failed: 0 };
 
 /** What publishing a run's record needs: no Pluto, so the failure guard can do it too. */
 export type RecordDeps = Pick<StepDeps, 'store' | 'catalog' | 'clock' | 'settings'>;
@@ -108,7 +109,8 @@ async function writeExportLog(
         experiment_id: record.experimentId,
         dataset: dataset?.dataset ?? 'experiment',
         plot_id: dataset?.plotId ?? null,
-        status: dataset?.status ?? record.status,
+        // The experiment's own row carries the experiment's status: exported or partial.
+        status: dataset === undefined || dataset.dataset === 'experiment' ? record.status : dataset.status,
         api_count: dataset?.apiCount ?? null,
         rows_written: dataset?.rowsWritten ?? 0,
         parts: dataset?.parts.length ?? 0,
