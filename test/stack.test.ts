@@ -502,7 +502,7 @@ describe('the functions', () => {
       [abortKey(run), ['recordExperimentFailure'], ['startRun']],
       [planKey(run, 'PLX1'), ['planExperiment'], []],
       [slotsKey(run, 'PLX1'), ['planExperiment'], []],
-      [receiptKey(run, 'PLX1', 'assay', 0), ['exportSlot'], []],
+      [receiptKey(run, 'PLX1', 'assay', 0), ['exportSlot'], ['finalizeRun']],
       [slotFailureKey(run, 'PLX1', 'assay', 0), ['exportSlot'], ['startRun', 'exportSlot']],
       [part('assay', 'assay'), ['exportSlot', 'commitExperiment'], ['commitExperiment', 'finalizeRun']],
       [

@@ -364,8 +364,9 @@ export class ExportFunctions extends Construct {
       reportKey(ANY),
       commitRecords,
     ]);
-    // Retention removes superseded run folders of the experiment tables once their grace period is over.
-    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES)]);
+    // Retention removes superseded and abandoned run folders of the experiment tables once their grace
+    // period is over, and the receipts of slots that were never committed.
+    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES), `${receiptPrefix(ANY, ANY)}*`]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 
