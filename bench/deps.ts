@@ -2,18 +2,13 @@
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { ObjectStore, PutResult, StoredObject } from '../functions/core/ports.js';
+import { exportSettings } from '../functions/core/settings.js';
 import { CODE_VERSION } from '../functions/core/version.js';
-import { type ExportSettings, type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
+import { type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
 import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 
-/** The CLI's settings (functions/cli/export-command.ts). */
-export const EXPORT_SETTINGS: ExportSettings = {
-  rowsPerPart: 1_000_000,
-  pageSize: 10_000,
-  leaseTtlMs: 12 * 3600_000,
-  supersededRunGraceMs: 7 * 86_400_000,
-  codeVersion: CODE_VERSION,
-};
+/** The CLI's default settings. */
+export const EXPORT_SETTINGS = exportSettings();
 
 export function simulatorClient(baseUrl: string) {
   const token = async () => SIMULATOR_TOKEN;

@@ -17,10 +17,11 @@ import {
   experimentItemSchema,
   type PlanOutput,
   planOutputSchema,
+  type StepName,
   slotSchema,
   startRunOutputSchema,
 } from '../functions/core/workflow/messages.js';
-import { STEPS, type StepName } from '../functions/core/workflow/steps.js';
+import { STEPS } from '../functions/core/workflow/steps.js';
 import { benchDeps, CountingStore } from './deps.js';
 import { argValue, cpuMsOf } from './process.js';
 import type { ScaleRun, StatePayloads } from './results.js';

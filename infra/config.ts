@@ -1,14 +1,13 @@
 /**
- * The deploy configuration (SPEC §7): cdk.json context `plutoExport` and/or a JSON file named by
+ * The deploy configuration (design.md, Configuration): cdk.json context `plutoExport` and/or a JSON file named by
  * context `configFile` (its keys override the context's), validated once; every default deploys.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
-import { SAFE_ID, SAFE_ID_RULE } from '../functions/core/safe-text.js';
-
-const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
+import { idSchema as id } from '../functions/core/ids.js';
+import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
 
 /** A customer managed key of an existing bucket or secret. */
 const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN');
@@ -73,12 +72,21 @@ export const deployConfigSchema = z.strictObject({
    * already bound the load on Pluto, and an account with a low concurrency quota refuses a reservation.
    */
   exportSlotReservedConcurrency: z.number().int().min(1).max(1000).optional(),
-  /** Target Parquet rows per part. */
-  rowsPerPart: z.number().int().min(1_000).max(50_000_000).default(1_000_000),
-  /** `limit` of each Pluto data page request (Pluto's R client uses 10,000). */
-  pageSize: z.number().int().min(1).max(100_000).default(10_000),
+  rowsPerPart: z
+    .number()
+    .int()
+    .min(1_000)
+    .max(SETTINGS.rowsPerPart.max)
+    .default(SETTINGS.rowsPerPart.default),
+  pageSize: z.number().int().min(1).max(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
   /** Days a replaced or deleted lake object version is kept before it expires. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
+  supersededRunGraceDays: z
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.supersededRunGraceDays.max)
+    .default(SETTINGS.supersededRunGraceDays.default),
   /** Percentage of experiments that may fail before the run itself fails (each is recorded anyway). */
   toleratedFailurePercentage: z.number().min(0).max(100).default(100),
   /** Athena stops a query of the workgroup after scanning this many gigabytes. */
@@ -87,7 +95,7 @@ export const deployConfigSchema = z.strictObject({
   alarmEmail: z.email().optional(),
   /** What a stack delete does to the bucket, key, secret, tables and logs. */
   removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
-  plutoApiUrl: z.url({ protocol: /^https$/ }).default('https://api.pluto.bio/'),
+  plutoApiUrl: z.url({ protocol: /^https$/ }).default(DEFAULT_PLUTO_API_URL),
 });
 export type DeployConfig = z.infer<typeof deployConfigSchema>;
 

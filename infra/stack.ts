@@ -1,5 +1,5 @@
 /**
- * The deployment (SPEC §7): the lake with its Glue tables and Athena workgroup, the Pluto token
+ * The deployment: the lake with its Glue tables and Athena workgroup, the Pluto token
  * secret, one Lambda function per workflow step, the export state machine, its schedule and
  * its alarms, all from one validated configuration (infra/config.ts).
  */
@@ -88,7 +88,7 @@ export class PlutoExportStack extends Stack {
         ? {}
         : { exportSlotReservedConcurrency: config.exportSlotReservedConcurrency }),
       rowsPerPart: config.rowsPerPart,
-      retentionDays: config.retentionDays,
+      supersededRunGraceDays: config.supersededRunGraceDays,
       pageSize: config.pageSize,
       removalPolicy,
     });

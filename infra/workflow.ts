@@ -1,5 +1,5 @@
 /**
- * The export state machine (SPEC §3), defined once: deployed by the stack and, synthesized
+ * The export state machine (design.md, Workflow), defined once: deployed by the stack and, synthesized
  * in-process, executed on a laptop by `functions/local/run-workflow.ts`.
  */
 import { ArnFormat, Duration, Stack } from 'aws-cdk-lib';
@@ -12,18 +12,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
 import { runPrefix } from '../functions/core/layout.js';
-import { STATE_NAMES } from '../functions/core/workflow/messages.js';
-
-/** The workflow's Lambda-backed steps, in the order a run meets them. */
-export const WORKFLOW_STEPS = [
-  'startRun',
-  'planExperiment',
-  'exportSlot',
-  'commitExperiment',
-  'recordExperimentFailure',
-  'finalizeRun',
-] as const;
-export type WorkflowStep = (typeof WORKFLOW_STEPS)[number];
+import { STATE_NAMES, type WorkflowStep } from '../functions/core/workflow/messages.js';
 
 export interface ExportWorkflowProps {
   /** The Lambda function behind each Task state. */

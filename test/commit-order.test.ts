@@ -11,7 +11,8 @@ import { exportSlot } from '../functions/core/workflow/export-slot.js';
 import { slotSchema } from '../functions/core/workflow/messages.js';
 import { planExperiment } from '../functions/core/workflow/plan-experiment.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
-import { exportWith, FAST_SETTINGS, type FolderLake, newLake, queryLake } from './support/fault-harness.js';
+import { exportWith, FAST_SETTINGS, type FolderLake, newLake } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 let simulator: RunningSimulator;
 let lake: FolderLake;

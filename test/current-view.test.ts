@@ -7,9 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openFolderLake } from '../functions/local/lake-location.js';
+import { CurrentTreeCatalog } from '../functions/adapters/current-tree.js';
+import { FolderStore } from '../functions/adapters/folder-store.js';
+import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
-import { exportWith, queryLake } from './support/fault-harness.js';
+import { exportWith } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
+
+/** The folder lake as openLake builds it, with the `current/` tree catalog's own methods in reach. */
+function openFolderLake(root: string) {
+  const store = new FolderStore(root);
+  return { store, catalog: new CurrentTreeCatalog(new StoreCatalog(store), root) };
+}
 
 let simulator: RunningSimulator;
 let root: string;

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LakeQuery, openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
+import { type LakeQuery, openLakeQuery, toJsonRows } from '../functions/adapters/duckdb-lake.js';
 import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../functions/core/contract.js';
 import { StoreError } from '../functions/core/errors.js';
 import { experimentRow, meltAssay, meltResults, meltSamples, TableRows } from '../functions/core/melt.js';
@@ -149,7 +149,7 @@ beforeAll(async () => {
   await point('experiments', 'PLX2', 'R2');
   await point('export_log', 'R1', 'R1');
   await point('export_log', 'R2', 'R2');
-  lake = await openLake({ root, catalog });
+  lake = await openLakeQuery({ root, catalog });
 });
 
 afterAll(async () => {
@@ -167,7 +167,7 @@ async function expectContractViews(query: LakeQuery): Promise<void> {
   }
 }
 
-describe('openLake', () => {
+describe('openLakeQuery', () => {
   it('has one view per contract table with the contract columns and the partition key', async () => {
     await expectContractViews(lake);
     const views = await lake.query(
@@ -303,7 +303,7 @@ describe('openLake', () => {
 
   it('follows the catalog: repointing PLX1 samples to R0 shows the superseded rows', async () => {
     await point('samples', 'PLX1', 'R0');
-    const repointed = await openLake({ root, catalog });
+    const repointed = await openLakeQuery({ root, catalog });
     try {
       const rows = toJsonRows(
         await repointed.query(
@@ -325,14 +325,14 @@ describe('openLake', () => {
     await broken.putPartitions([
       { table: 'assay', partitionValue: 'PLX9', runId: 'R9', location: location('assay', 'PLX9', 'R9') },
     ]);
-    const opening = openLake({ root, catalog: broken });
+    const opening = openLakeQuery({ root, catalog: broken });
     await expect(opening).rejects.toThrow(StoreError);
     await expect(opening).rejects.toThrow('assay partition PLX9 points at');
   });
 
   it('works on an empty lake: every view exists, typed, with zero rows', async () => {
     const emptyRoot = await mkdtemp(join(tmpdir(), 'duckdb-lake-empty-'));
-    const empty = await openLake({ root: emptyRoot, catalog: new MemoryCatalog() });
+    const empty = await openLakeQuery({ root: emptyRoot, catalog: new MemoryCatalog() });
     try {
       await expectContractViews(empty);
       for (const table of TABLE_NAMES) {

@@ -8,29 +8,20 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LakeQuery, openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
-import { FolderStore } from '../functions/adapters/folder-store.js';
-import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { TABLE_NAMES } from '../functions/core/contract.js';
 import { isDifferentialExpression } from '../functions/core/melt.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 import { numericCell, sampleCell, tidyCells } from './support/expected.js';
 import { snapshotFiles } from './support/lake-files.js';
+import { queryLakeJson } from './support/lake-query.js';
 
 type Row = Record<string, unknown>;
 
 let simulator: RunningSimulator;
 let root: string;
 
-async function query(sql: string): Promise<Row[]> {
-  const lake: LakeQuery = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
-  try {
-    return toJsonRows(await lake.query(sql));
-  } finally {
-    lake.close();
-  }
-}
+const query = (sql: string): Promise<Row[]> => queryLakeJson(root, sql);
 
 const byKey = (a: Row, b: Row) => {
   const ka = JSON.stringify(Object.values(a));

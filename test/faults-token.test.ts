@@ -24,12 +24,12 @@ import {
   type FolderLake,
   lakeDigest,
   newLake,
-  queryLake,
   SMALL_ORGANISATION,
   type StepCall,
   stepRecorder,
 } from './support/fault-harness.js';
 import { snapshotFiles } from './support/lake-files.js';
+import { queryLake } from './support/lake-query.js';
 
 const TOKEN = 'NqVwYS81VP7Hb1DX8pPd5khxE3pyIgKpaUnArl63';
 /** What the command line uses with `--rows-per-part 300 --concurrency 1`, so plans and slots match it. */

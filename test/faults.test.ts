@@ -19,11 +19,11 @@ import {
   type FolderLake,
   lakeDigest,
   lakeRegistry,
-  queryLake,
   SMALL_ORGANISATION,
   stepRecorder,
   type TableDigest,
 } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 let simulator: RunningSimulator;
 let plan: FaultPlan | undefined;

@@ -19,7 +19,7 @@ import { ConfigError } from '../functions/core/errors.js';
 import { LEASE_KEY, manifestKey, reportKey } from '../functions/core/layout.js';
 import { type Manifest, manifestSchema } from '../functions/core/records.js';
 import { parseEnvironment } from '../functions/handlers/runtime.js';
-import { openFolderLake } from '../functions/local/lake-location.js';
+import { openLake } from '../functions/local/lake-location.js';
 import { type RunningHostile, startHostileSimulator } from '../functions/simulator/hostile.js';
 import type { Fault, FaultRule } from '../functions/simulator/index.js';
 import { type CliResult, runCli } from './support/cli.js';
@@ -97,11 +97,20 @@ async function manifestOf(lake: string): Promise<Manifest> {
   return manifestSchema.parse(JSON.parse(await readFile(join(lake, manifestKey(RUN_ID)), 'utf8')));
 }
 
+/**
+ * The error is recorded where it struck: on the experiment when it failed whole, or on the one
+ * dataset that failed, the experiment then being `partial` with the rest committed.
+ */
 async function expectFailed(lake: string, experimentId: string, name: string, message: string) {
-  expect(recordOf(await manifestOf(lake), experimentId)).toMatchObject({
-    status: 'failed',
-    error: { name, message },
-  });
+  const record = recordOf(await manifestOf(lake), experimentId);
+  if (record.status === 'failed') {
+    expect(record).toMatchObject({ error: { name, message } });
+    return;
+  }
+  expect(record.status).toBe('partial');
+  expect(record.datasets.filter((dataset) => dataset.status === 'failed').map((d) => d.error)).toContainEqual(
+    expect.objectContaining({ name, message }),
+  );
 }
 
 function recordOf(manifest: Manifest, experimentId: string) {
@@ -139,7 +148,7 @@ async function expectSafe(outcome: Outcome, touched: readonly string[]): Promise
 
   // The hostile run left nothing that keeps the next run out: the normal simulator commits at once.
   hostile.use([]);
-  const next = openFolderLake(lake);
+  const next = await openLake(lake);
   const after = await exportWith({ simulator: hostile, ...next, runId: 'after-hostile' });
   expect(after.status).toBe('committed');
   expect(after.experiments.failed).toBe(0);
@@ -531,7 +540,7 @@ describe('query stays read-only and inside the lake', () => {
     work.push(dir);
     lake = join(dir, 'lake');
     hostile.use([]);
-    expect((await exportWith({ simulator: hostile, ...openFolderLake(lake), runId: RUN_ID })).status).toBe(
+    expect((await exportWith({ simulator: hostile, ...(await openLake(lake)), runId: RUN_ID })).status).toBe(
       'committed',
     );
   });

@@ -6,20 +6,20 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLake, toJsonRows } from '../functions/adapters/duckdb-lake.js';
 import { listRuns } from '../functions/core/history.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { FinalizeOutput, RunInput } from '../functions/core/workflow/messages.js';
-import { openFolderLake } from '../functions/local/lake-location.js';
+import { openLake } from '../functions/local/lake-location.js';
 import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
+import { queryLakeJson } from './support/lake-query.js';
 
 let simulator: RunningSimulator;
 let root: string;
 
 async function exportRun(runId: string, extra: Partial<RunInput> = {}): Promise<FinalizeOutput> {
-  const { store, catalog } = openFolderLake(root);
+  const { store, catalog } = await openLake(root);
   const token = simulator.truth.token;
   return runLocalExport({
     input: { runId, ...extra },
@@ -43,15 +43,7 @@ async function exportRun(runId: string, extra: Partial<RunInput> = {}): Promise<
   });
 }
 
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const { catalog } = openFolderLake(root);
-  const lake = await openLake({ root, catalog });
-  try {
-    return toJsonRows(await lake.query(sql));
-  } finally {
-    lake.close();
-  }
-}
+const query = (sql: string) => queryLakeJson(root, sql);
 
 const statuses = async (runId: string) =>
   Object.fromEntries(
@@ -171,7 +163,7 @@ describe('incremental export', () => {
 
 describe('run history', () => {
   it('lists runs newest first from their manifests, on the command line too', async () => {
-    const { store } = openFolderLake(root);
+    const { store } = await openLake(root);
     const runs = await listRuns(store);
     expect(runs.every((run) => run.status === 'committed')).toBe(true);
     const manifests = runs.flatMap((run) => (run.manifest === undefined ? [] : [run.manifest]));
@@ -200,7 +192,7 @@ describe('run history', () => {
   });
 
   it('writes a report that names what changed, with counts that match the manifest', async () => {
-    const { store } = openFolderLake(root);
+    const { store } = await openLake(root);
     const day3 = (await listRuns(store)).find((m) => m.runId === 'day-3')?.manifest;
     const report = await readFile(join(root, 'runs', 'day-3', 'report.md'), 'utf8');
     const changed = simulator.truth.exportable[0]?.id ?? '';

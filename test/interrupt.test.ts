@@ -20,7 +20,7 @@ import {
   startSimulator,
 } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
-import { queryLake } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 let simulator: RunningSimulator;
 let plan: FaultPlan | undefined;

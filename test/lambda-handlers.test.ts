@@ -11,9 +11,10 @@ import { S3Store } from '../functions/adapters/s3-store.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
 import { manifestSchema, readJson } from '../functions/core/records.js';
-import { STATE_NAMES } from '../functions/core/workflow/messages.js';
+import { CODE_VERSION } from '../functions/core/version.js';
+import { STATE_NAMES, type StepName } from '../functions/core/workflow/messages.js';
 import { createRuntime, parseEnvironment, type Runtime, stepHandler } from '../functions/handlers/runtime.js';
-import { type LocalStepName, runWorkflowLocally } from '../functions/local/run-workflow.js';
+import { runWorkflowLocally } from '../functions/local/run-workflow.js';
 import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { type FakePartitions, fakeGluePartitions } from './support/fake-glue.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
@@ -38,12 +39,19 @@ describe('parseEnvironment', () => {
       glueDatabase: 'pluto',
       plutoApiUrl: 'https://api.pluto.bio/',
       secretId: SECRET_ARN,
-      rowsPerPart: 1_000_000,
-      pageSize: 10_000,
-      leaseTtlMs: 12 * 3600 * 1000,
-      supersededRunGraceMs: 30 * 86_400_000,
+      settings: {
+        rowsPerPart: 1_000_000,
+        pageSize: 10_000,
+        leaseTtlMs: 12 * 3600 * 1000,
+        supersededRunGraceMs: 7 * 86_400_000,
+        codeVersion: CODE_VERSION,
+        limits: {
+          maxExperimentsPerRun: 100_000,
+          maxRowsPerDataset: 50_000_000,
+          maxSlotsPerExperiment: 20_000,
+        },
+      },
       serviceName: 'pluto-export',
-      limits: { maxExperimentsPerRun: 100_000, maxRowsPerDataset: 50_000_000, maxSlotsPerExperiment: 20_000 },
       maxListPages: 10_000,
       maxResponseBytes: 128 * 1024 * 1024,
     });
@@ -57,8 +65,7 @@ describe('parseEnvironment', () => {
       }),
     ).toMatchObject({
       prefix: '',
-      rowsPerPart: 5000,
-      limits: { maxRowsPerDataset: 1000 },
+      settings: { rowsPerPart: 5000, limits: { maxRowsPerDataset: 1000 } },
       maxResponseBytes: 16 * 1024 * 1024,
     });
   });
@@ -123,7 +130,7 @@ describe('Lambda handlers through the workflow', () => {
       vi.spyOn(process.stdout, 'write').mockImplementation(capture),
       vi.spyOn(process.stderr, 'write').mockImplementation(capture),
     ];
-    const steps: LocalStepName[] = [
+    const steps: StepName[] = [
       STATE_NAMES.startRun,
       STATE_NAMES.planExperiment,
       STATE_NAMES.exportSlot,
@@ -137,7 +144,7 @@ describe('Lambda handlers through the workflow', () => {
         {
           handlers: Object.fromEntries(
             steps.map((step) => [step, stepHandler(step, () => runtime)]),
-          ) as Record<LocalStepName, (input: unknown) => Promise<unknown>>,
+          ) as Record<StepName, (input: unknown) => Promise<unknown>>,
           readItems: async (key) => JSON.parse(new TextDecoder().decode(await runtime.deps.store.get(key))),
           // Lambda runs one invocation per container at a time; so does this test's single runtime.
           experimentConcurrency: 1,

@@ -5,13 +5,10 @@
  * state input or output; "ItemSelector (Map)" and "ItemReader (Map)", how a child's input is built).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  type LocalHandler,
-  type LocalStepName,
-  runDefinitionLocally,
-} from '../functions/local/run-workflow.js';
+import type { StepName } from '../functions/core/workflow/messages.js';
+import { type LocalHandler, runDefinitionLocally } from '../functions/local/run-workflow.js';
 
-const fn = (name: LocalStepName) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
+const fn = (name: StepName) => `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
 const KIB = 1024;
 
 /** StartRun, then a Distributed Map over `runs/r1/items.json` whose child is PlanExperiment. */
@@ -54,7 +51,7 @@ interface Trial {
 async function run(trial: Trial) {
   const inputs: Record<string, unknown[]> = { PlanExperiment: [], FinalizeRun: [] };
   const record =
-    (state: LocalStepName, output: (input: unknown) => unknown): LocalHandler =>
+    (state: StepName, output: (input: unknown) => unknown): LocalHandler =>
     async (input) => {
       inputs[state]?.push(input);
       return output(input);

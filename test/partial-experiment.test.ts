@@ -7,13 +7,8 @@ import {
   type RunningSimulator,
   startSimulator,
 } from '../functions/simulator/index.js';
-import {
-  exportWith,
-  type FolderLake,
-  lakeRegistry,
-  queryLake,
-  SMALL_ORGANISATION,
-} from './support/fault-harness.js';
+import { exportWith, type FolderLake, lakeRegistry, SMALL_ORGANISATION } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 let simulator: RunningSimulator;
 let plan: FaultPlan | undefined;

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
-import { itemsKey, LEASE_KEY, partitionLocation } from '../functions/core/layout.js';
+import { itemsKey, LEASE_KEY, partitionLocation, receiptKey } from '../functions/core/layout.js';
 import type { ObjectStore } from '../functions/core/ports.js';
 import { encodeJson } from '../functions/core/records.js';
 import { removeSupersededRuns } from '../functions/core/retention.js';
@@ -23,6 +23,7 @@ const bytes = (text: string) => new TextEncoder().encode(text);
 async function plantRuns(store: ObjectStore): Promise<void> {
   for (const runId of ['dead', 'alive']) {
     await store.putIfAbsent(itemsKey(runId), encodeJson([{ experimentId: 'PLX1', projectId: null }]));
+    await store.putIfAbsent(receiptKey(runId, 'PLX1', 'assay', 0), encodeJson({ parts: [] }));
     for (const table of ['assay', 'samples'] as const) {
       await store.putIfAbsent(
         `${partitionLocation(table, 'PLX1', runId)}part-${table}-00000.parquet`,
@@ -93,6 +94,9 @@ describe.each([
       `${partitionLocation('samples', 'PLX1', 'alive')}part-samples-00000.parquet`,
     ]);
     expect(await store.head(itemsKey('dead'))).toBeDefined();
+    // Resumed, the killed run exports again what retention removed instead of trusting its receipts.
+    expect(await store.head(receiptKey('dead', 'PLX1', 'assay', 0))).toBeUndefined();
+    expect(await store.head(receiptKey('alive', 'PLX1', 'assay', 0))).toBeDefined();
   });
 });
 

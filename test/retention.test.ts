@@ -15,9 +15,9 @@ import {
   holdStep,
   lakeDigest,
   newLake,
-  queryLake,
   SMALL_ORGANISATION,
 } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 const HOUR = 3_600_000;
 

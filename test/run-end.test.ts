@@ -20,9 +20,9 @@ import {
   type FolderLake,
   holdStep,
   newLake,
-  queryLake,
   SMALL_ORGANISATION,
 } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 const EXECUTION = 'arn:aws:states:eu-west-1:111111111111:execution:PlutoExport:run-guarded';
 const OTHER_EXECUTION = 'arn:aws:states:eu-west-1:111111111111:execution:PlutoExport:run-guarded-again';

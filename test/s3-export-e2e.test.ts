@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompleteMultipartUploadCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { openLake } from '../functions/adapters/duckdb-lake.js';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
@@ -20,6 +19,7 @@ import { CODE_VERSION } from '../functions/core/version.js';
 import type { FinalizeOutput } from '../functions/core/workflow/messages.js';
 import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
+import { queryLake } from './support/lake-query.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 
 const BUCKET = 'acme-data-lake';
@@ -83,17 +83,6 @@ async function download(lake: ObjectStore, root: string): Promise<void> {
   for (const { key } of await lake.list('')) {
     if (key.startsWith('data/') || key.startsWith('_catalog/'))
       await local.put(key, (await lake.get(key)) ?? new Uint8Array());
-  }
-}
-
-async function queryLake(root: string, sql: string): Promise<Record<string, unknown>[]> {
-  const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
-  try {
-    return (await lake.query(sql)).map((row) =>
-      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-    );
-  } finally {
-    lake.close();
   }
 }
 

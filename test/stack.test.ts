@@ -27,8 +27,9 @@ import {
   slotsKey,
 } from '../functions/core/layout.js';
 import { TableRows } from '../functions/core/melt.js';
+import { EXPORT_METRICS } from '../functions/core/metrics.js';
 import { encodeParquet } from '../functions/core/parquet.js';
-import { runInputSchema } from '../functions/core/workflow/messages.js';
+import { runInputSchema, WORKFLOW_STEPS, type WorkflowStep } from '../functions/core/workflow/messages.js';
 import {
   type DeployConfigInput,
   deployConfigSchema,
@@ -38,12 +39,7 @@ import {
 import { afterBundlingCommands } from '../infra/constructs/export-functions.js';
 import { exampleQueries } from '../infra/example-queries.js';
 import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
-import {
-  LAMBDA_CRASH_ERRORS,
-  LAMBDA_SERVICE_ERRORS,
-  WORKFLOW_STEPS,
-  type WorkflowStep,
-} from '../infra/workflow.js';
+import { LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
 
@@ -429,6 +425,7 @@ describe('the functions', () => {
             PLUTO_SECRET_ID: 'pluto/api-token',
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
+            SUPERSEDED_RUN_GRACE_DAYS: '7',
             POWERTOOLS_SERVICE_NAME: 'pluto-export',
             POWERTOOLS_METRICS_NAMESPACE: 'PlutoExport',
           },
@@ -505,7 +502,7 @@ describe('the functions', () => {
       [abortKey(run), ['recordExperimentFailure'], ['startRun']],
       [planKey(run, 'PLX1'), ['planExperiment'], []],
       [slotsKey(run, 'PLX1'), ['planExperiment'], []],
-      [receiptKey(run, 'PLX1', 'assay', 0), ['exportSlot'], []],
+      [receiptKey(run, 'PLX1', 'assay', 0), ['exportSlot'], ['finalizeRun']],
       [slotFailureKey(run, 'PLX1', 'assay', 0), ['exportSlot'], ['startRun', 'exportSlot']],
       [part('assay', 'assay'), ['exportSlot', 'commitExperiment'], ['commitExperiment', 'finalizeRun']],
       [
@@ -922,7 +919,7 @@ describe('monitoring', () => {
     expect(Object.values(defaults.resources).filter((r) => r.Type === 'AWS::SNS::Subscription')).toEqual([]);
   });
 
-  it('charts rows, experiments per outcome, run duration and Pluto retries on a dashboard', () => {
+  it('charts every metric the functions emit, and run duration, on a dashboard', () => {
     const s = defaults;
     const dashboard = Object.values(s.resources).find((r) => r.Type === 'AWS::CloudWatch::Dashboard');
     const body = JSON.parse(render(dashboard?.Properties?.DashboardBody)) as {
@@ -931,14 +928,7 @@ describe('monitoring', () => {
     const charted = body.widgets.flatMap((w) =>
       (w.properties.metrics ?? []).map((m) => `${w.properties.title}: ${m.slice(0, 4).join(' ')}`),
     );
-    for (const name of [
-      'RowsExported',
-      'ExperimentsExported',
-      'ExperimentsUnchanged',
-      'ExperimentsSkipped',
-      'ExperimentsFailed',
-      'PlutoRetries',
-    ]) {
+    for (const name of EXPORT_METRICS) {
       expect(
         charted.some((line) => line.includes(`PlutoExport ${name} service pluto-export`)),
         name,
@@ -991,6 +981,7 @@ describe('the deploy configuration', () => {
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
       retentionDays: 30,
+      supersededRunGraceDays: 7,
       toleratedFailurePercentage: 100,
       athenaBytesScannedCutoffGb: 100,
       removalPolicy: 'retain',

@@ -29,7 +29,7 @@ const STEP_MODULES = [
   'plan-experiment',
   'export-slot',
   'commit-experiment',
-  'record-failure',
+  'record-experiment-failure',
   'finalize-run',
 ].map((name) => `functions/core/workflow/${name}.ts`);
 
@@ -54,6 +54,42 @@ describe('module structure', () => {
         .filter((imported) => imported.startsWith('test/'))
         .map((imported) => `${file} -> ${imported}`),
     );
+    expect(crossings).toEqual([]);
+  });
+
+  it('Parquet parts reach the lake only through publishPart', () => {
+    const encoders = sourceFiles('functions').filter((file) =>
+      readFileSync(join(ROOT, file), 'utf8').includes('encodeParquet('),
+    );
+    expect(encoders.sort()).toEqual(['functions/core/parquet.ts', 'functions/core/publish-part.ts']);
+  });
+
+  it('comments cite only documents in the repository, and design.md has every section they name', () => {
+    const design = readFileSync(join(ROOT, 'docs/design.md'), 'utf8');
+    const headings = new Set([...design.matchAll(/^#{2,3} (.+)$/gm)].map((m) => m[1]));
+    const outsideCitation = new RegExp(['SPEC', '§'].join(' '));
+    const files = ['functions', 'infra', 'test', 'bench', 'scripts'].flatMap(sourceFiles);
+    const outside = files.filter((file) => outsideCitation.test(readFileSync(join(ROOT, file), 'utf8')));
+    const missing = files.flatMap((file) =>
+      [...readFileSync(join(ROOT, file), 'utf8').matchAll(/design\.md[,(] ?([A-Z][A-Za-z ]+?)[).]/g)]
+        .map((m) => m[1] ?? '')
+        .filter((section) => !headings.has(section))
+        .map((section) => `${file}: ${section}`),
+    );
+    expect(outside).toEqual([]);
+    expect(missing).toEqual([]);
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain('](docs/design.md)');
+  });
+
+  it('the product builds no CDK app at run time: nothing under functions/ imports aws-cdk-lib or infra/', () => {
+    const crossings = sourceFiles('functions').flatMap((file) => [
+      ...packageImports(file)
+        .filter((name) => name.startsWith('aws-cdk-lib'))
+        .map((name) => `${file} -> ${name}`),
+      ...localImports(file)
+        .filter((imported) => imported.startsWith('infra/'))
+        .map((imported) => `${file} -> ${imported}`),
+    ]);
     expect(crossings).toEqual([]);
   });
 

@@ -11,10 +11,10 @@ import {
   type FolderLake,
   lakeDigest,
   lakeRegistry,
-  queryLake,
   SMALL_ORGANISATION,
   type TableDigest,
 } from './support/fault-harness.js';
+import { queryLake } from './support/lake-query.js';
 
 const SEED = 31;
 const { lake, removeAll } = lakeRegistry();

@@ -24,20 +24,17 @@ import {
   recordFailureInputSchema,
   type Slot,
   type StartRunOutput,
+  type StepName,
+  WORKFLOW_STEPS,
 } from '../functions/core/workflow/messages.js';
 import {
   LocalExecutionError,
-  type LocalStepName,
   loadWorkflowDefinition,
   runWorkflowLocally,
   toLocalDefinition,
 } from '../functions/local/run-workflow.js';
-import {
-  ExportWorkflow,
-  LAMBDA_CRASH_ERRORS,
-  LAMBDA_SERVICE_ERRORS,
-  WORKFLOW_STEPS,
-} from '../infra/workflow.js';
+import { synthesizeLocalDefinition } from '../infra/local-definition.js';
+import { ExportWorkflow, LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const THRESHOLD = {
   Error: 'States.ExceedToleratedFailureThreshold',
@@ -45,7 +42,7 @@ const THRESHOLD = {
 };
 
 interface Call {
-  readonly state: LocalStepName;
+  readonly state: StepName;
   readonly input: unknown;
 }
 
@@ -102,14 +99,14 @@ function lab(slotCounts: Record<string, number>, status: StartRunOutput['status'
   return { start, plans, slots, objects };
 }
 
-type FailHook = (state: LocalStepName, input: unknown, attempt: number) => Error | undefined;
+type FailHook = (state: StepName, input: unknown, attempt: number) => Error | undefined;
 
 interface RunResult {
   readonly output: unknown;
   readonly calls: readonly Call[];
   readonly keysRead: readonly string[];
-  readonly maxInFlight: ReadonlyMap<LocalStepName, number>;
-  inputs(state: LocalStepName): unknown[];
+  readonly maxInFlight: ReadonlyMap<StepName, number>;
+  inputs(state: StepName): unknown[];
 }
 
 async function execute(
@@ -125,10 +122,10 @@ async function execute(
 ): Promise<RunResult> {
   const calls: Call[] = [];
   const keysRead: string[] = [];
-  const inFlight = new Map<LocalStepName, number>();
-  const maxInFlight = new Map<LocalStepName, number>();
+  const inFlight = new Map<StepName, number>();
+  const maxInFlight = new Map<StepName, number>();
   const step =
-    (state: LocalStepName, run: (input: unknown) => unknown) =>
+    (state: StepName, run: (input: unknown) => unknown) =>
     async (input: unknown): Promise<unknown> => {
       const attempt = calls.filter(
         (c) => c.state === state && JSON.stringify(c.input) === JSON.stringify(input),
@@ -173,7 +170,7 @@ async function execute(
         }),
         FinalizeRun: step('FinalizeRun', (input): FinalizeOutput => {
           const { runId } = finalizeInputSchema.parse(input);
-          const count = (state: LocalStepName) => calls.filter((c) => c.state === state).length;
+          const count = (state: StepName) => calls.filter((c) => c.state === state).length;
           return {
             runId,
             status: 'committed',
@@ -233,6 +230,10 @@ function state(asl: AslView, ...path: string[]): AslStateView {
 }
 
 describe('the state machine definition', () => {
+  it('the local runner executes exactly what CDK synthesizes (npm run definition rewrites it)', () => {
+    expect(loadWorkflowDefinition()).toEqual(synthesizeLocalDefinition());
+  });
+
   it('is valid ASL, deployed and in its local form', () => {
     const deployed = loadWorkflowDefinition();
     const local = toLocalDefinition(deployed);
@@ -243,7 +244,7 @@ describe('the state machine definition', () => {
     }
   });
 
-  it('is the flow of SPEC §3, with retries only on transient errors', () => {
+  it('is the documented flow, with retries only on transient errors', () => {
     const asl = loadWorkflowDefinition() as AslView;
     const backoff = {
       IntervalSeconds: 2,

@@ -24,9 +24,10 @@ import {
   StatementType,
 } from '@duckdb/node-api';
 import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../core/contract.js';
-import { ReadOnlyQueryError, StoreError } from '../core/errors.js';
-import type { Catalog, PartitionPointer } from '../core/ports.js';
+import { ConfigError, ReadOnlyQueryError, StoreError } from '../core/errors.js';
+import type { Catalog, ObjectStore, PartitionPointer } from '../core/ports.js';
 import { printable } from '../core/safe-text.js';
+import type { S3Location } from './s3-store.js';
 
 export interface LakeQuery {
   /**
@@ -37,11 +38,21 @@ export interface LakeQuery {
   close(): void;
 }
 
-export interface OpenLakeOptions {
+export interface LakeQueryOptions {
   /** Local lake folder. */
   readonly root: string;
   readonly catalog: Catalog;
 }
+
+export interface S3LakeQueryOptions {
+  readonly s3: S3Location;
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  /** The standard AWS variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ENDPOINT_URL_S3`, ...). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+type PartLister = (pointer: PartitionPointer) => Promise<string[]>;
 
 const SQL_TYPE: Readonly<Record<ColumnType, string>> = {
   string: 'VARCHAR',
@@ -130,7 +141,11 @@ function viewSql(table: TableName, files: readonly string[]): string {
   );
 }
 
-async function createViews(connection: DuckDBConnection, root: string, catalog: Catalog): Promise<void> {
+async function createViews(
+  connection: DuckDBConnection,
+  listParts: PartLister,
+  catalog: Catalog,
+): Promise<void> {
   await connection.run(
     `CREATE SCHEMA lake_meta; CREATE TABLE ${PARTS_TABLE} (table_name VARCHAR, file VARCHAR, partition_value VARCHAR)`,
   );
@@ -138,7 +153,7 @@ async function createViews(connection: DuckDBConnection, root: string, catalog: 
   const views: string[] = [];
   for (const table of TABLE_NAMES) {
     const pointers = await catalog.listPartitions(table);
-    const perPartition = await Promise.all(pointers.map((pointer) => partFiles(root, pointer)));
+    const perPartition = await Promise.all(pointers.map(listParts));
     const files: string[] = [];
     perPartition.forEach((partitionFiles, i) => {
       const value = (pointers[i] as PartitionPointer).partitionValue;
@@ -161,16 +176,78 @@ async function createViews(connection: DuckDBConnection, root: string, catalog: 
  * the session can read files only under `<root>/data/`, loads no extension, and cannot change
  * these settings again.
  */
-export async function openLake(options: OpenLakeOptions): Promise<LakeQuery> {
+export async function openLakeQuery(options: LakeQueryOptions): Promise<LakeQuery> {
+  const root = path.resolve(options.root);
+  return openSession(
+    (connection) => createViews(connection, (pointer) => partFiles(root, pointer), options.catalog),
+    path.join(root, 'data') + path.sep,
+  );
+}
+
+/**
+ * The same views over an S3 lake: parts are listed through the store and read by DuckDB's httpfs
+ * extension, with credentials from the standard AWS environment variables (or DuckDB's own credential
+ * chain when none are set). DuckDB downloads httpfs on first use; where it is not installed and
+ * cannot be fetched, the query is refused with one line saying so.
+ */
+export async function openS3LakeQuery(options: S3LakeQueryOptions): Promise<LakeQuery> {
+  const { s3, store } = options;
+  const listParts: PartLister = async (pointer) =>
+    (await store.list(pointer.location))
+      .map((object) => object.key)
+      .filter((key) => key.endsWith('.parquet') && !path.posix.basename(key).startsWith('.'))
+      .sort()
+      .map((key) => `s3://${s3.bucket}/${s3.prefix}${key}`);
+  return openSession(async (connection) => {
+    await loadHttpfs(connection, `s3://${s3.bucket}/${s3.prefix}`);
+    await connection.run(s3SecretSql(options.env ?? process.env));
+    await createViews(connection, listParts, options.catalog);
+  }, `s3://${s3.bucket}/${s3.prefix}data/`);
+}
+
+async function loadHttpfs(connection: DuckDBConnection, location: string): Promise<void> {
+  try {
+    await connection.run('INSTALL httpfs; LOAD httpfs');
+  } catch (cause) {
+    throw new ConfigError(
+      `${location}: DuckDB cannot read S3 here: its httpfs extension is not installed and could not be downloaded; copy the lake to a folder (aws s3 sync ${location} ./lake) and query that`,
+      { cause },
+    );
+  }
+}
+
+/** The DuckDB secret that lets httpfs read the lake with the standard AWS environment's credentials. */
+export function s3SecretSql(env: NodeJS.ProcessEnv): string {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  const fields: string[] = ['TYPE s3'];
+  if (env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined) {
+    fields.push(`KEY_ID ${literal(env.AWS_ACCESS_KEY_ID)}`, `SECRET ${literal(env.AWS_SECRET_ACCESS_KEY)}`);
+    if (env.AWS_SESSION_TOKEN !== undefined) fields.push(`SESSION_TOKEN ${literal(env.AWS_SESSION_TOKEN)}`);
+  } else {
+    fields.push('PROVIDER credential_chain');
+  }
+  if (region !== undefined) fields.push(`REGION ${literal(region)}`);
+  if (endpoint !== undefined) {
+    const url = new URL(endpoint);
+    fields.push(`ENDPOINT ${literal(url.host)}`, `USE_SSL ${url.protocol === 'https:'}`, "URL_STYLE 'path'");
+  }
+  return `CREATE SECRET lake_s3 (${fields.join(', ')})`;
+}
+
+/** `readableRoot`: the only place the session may read once its views exist (the lake's `data/`). */
+async function openSession(
+  setUp: (connection: DuckDBConnection) => Promise<void>,
+  readableRoot: string,
+): Promise<LakeQuery> {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
-  const root = path.resolve(options.root);
   try {
     // The metadata cache reads each part's footer once per session rather than once per query.
     await connection.run("SET TimeZone = 'UTC'; SET parquet_metadata_cache = true");
-    await createViews(connection, root, options.catalog);
+    await setUp(connection);
     await connection.run(
-      `SET allowed_directories = [${literal(path.join(root, 'data') + path.sep)}]; ` +
+      `SET allowed_directories = [${literal(readableRoot)}]; ` +
         'SET enable_external_access = false; SET autoinstall_known_extensions = false; ' +
         'SET autoload_known_extensions = false; SET lock_configuration = true',
     );

@@ -46,9 +46,9 @@ const S3_MAX_PARTS = 10_000;
 /** Keys per DeleteObjects request. */
 const DELETE_BATCH = 1_000;
 
-export function parseS3Url(url: string): S3Location {
+export function parseS3Url(url: string, option = '--out'): S3Location {
   const match = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
-  if (match === null) throw new ConfigError(`--out ${url}: expected s3://bucket or s3://bucket/prefix`);
+  if (match === null) throw new ConfigError(`${option} ${url}: expected s3://bucket or s3://bucket/prefix`);
   return { bucket: match[1] ?? '', prefix: normalizePrefix(match[2] ?? '') };
 }
 

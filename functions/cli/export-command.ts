@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
+import { idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import {
@@ -14,15 +15,13 @@ import {
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { SAFE_ID, SAFE_ID_RULE } from '../core/safe-text.js';
+import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { formatCounts } from '../core/workflow/report.js';
-import { openLakeStore } from '../local/lake-location.js';
+import { openLake } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
-
-const DEFAULT_API_URL = 'https://api.pluto.bio/';
 
 const idList = z
   .string()
@@ -32,26 +31,27 @@ const idList = z
       .map((part) => part.trim())
       .filter((part) => part !== ''),
   )
-  .pipe(z.array(z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'ids are letters, digits, _ . : -')).min(1));
+  .pipe(z.array(idSchema).min(1));
 
 const MIB = 1024 * 1024;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const exportConfigSchema = z.object({
-  apiUrl: apiUrlSchema.default(DEFAULT_API_URL),
+  apiUrl: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
   out: z.string().min(1).default('./lake'),
   experimentIds: idList.optional(),
   projectIds: idList.optional(),
-  runId: z
-    .string()
-    .regex(SAFE_ID, `a run id is ${SAFE_ID_RULE}`)
-    .default(() => defaultRunId(new Date())),
+  runId: idSchema.default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(4),
-  rowsPerPart: positiveInt(50_000_000).default(1_000_000),
+  rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default('keep'),
-  retentionDays: z.coerce.number().min(0).max(3650).default(7),
+  retentionDays: z.coerce
+    .number()
+    .min(0)
+    .max(SETTINGS.supersededRunGraceDays.max)
+    .default(SETTINGS.supersededRunGraceDays.default),
   maxExperimentsPerRun: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
   maxRowsPerDataset: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
@@ -120,20 +120,17 @@ export async function runExportCommand(
 ): Promise<number> {
   const config = parseExportConfig(values);
   await secrets.getToken();
-  const lake = await openLakeStore(config.out, 'export');
+  const lake = await openLake(config.out, { purpose: 'export' });
   const progress = new TerminalProgress(process.stderr);
-  const settings = {
+  const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
-    pageSize: 10_000,
-    leaseTtlMs: 12 * 3600_000,
-    supersededRunGraceMs: config.retentionDays * 86_400_000,
-    codeVersion: CODE_VERSION,
+    supersededRunGraceDays: config.retentionDays,
     limits: {
       maxExperimentsPerRun: config.maxExperimentsPerRun,
       maxRowsPerDataset: config.maxRowsPerDataset,
       maxSlotsPerExperiment: config.maxSlotsPerExperiment,
     },
-  };
+  });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C
   // does: what committed is recorded and the lease released. A second signal exits at once.
@@ -252,7 +249,7 @@ function interruptedLine(error: RunInterruptedError, config: ExportConfig, locat
     'pluto-export export',
     `--run-id ${config.runId}`,
     `--out ${location}`,
-    ...(config.apiUrl === DEFAULT_API_URL ? [] : [`--api-url ${config.apiUrl}`]),
+    ...(config.apiUrl === DEFAULT_PLUTO_API_URL ? [] : [`--api-url ${config.apiUrl}`]),
     ...(config.experimentIds === undefined ? [] : [`--experiments ${config.experimentIds.join(',')}`]),
     ...(config.projectIds === undefined ? [] : [`--projects ${config.projectIds.join(',')}`]),
     ...(config.full ? ['--full'] : []),

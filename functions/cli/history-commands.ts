@@ -1,18 +1,11 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { ConfigError } from '../core/errors.js';
 import { experimentStatus, listRuns } from '../core/history.js';
 import { printable } from '../core/safe-text.js';
-import { openLakeStore } from '../local/lake-location.js';
+import { openLake } from '../local/lake-location.js';
 import { formatMs, formatTable } from './progress.js';
 
-async function openExistingLake(lake: string | undefined) {
-  const location = lake ?? './lake';
-  if (!location.startsWith('s3://') && !existsSync(resolve(location))) {
-    throw new ConfigError(`--lake ${resolve(location)} does not exist: run pluto-export export first`);
-  }
-  return openLakeStore(location);
-}
+const openExistingLake = (lake: string | undefined) =>
+  openLake(lake ?? './lake', { option: '--lake', mustExist: true });
 
 export async function runRunsCommand(options: {
   lake?: string;

@@ -1,9 +1,6 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
-import { FolderStore } from '../adapters/folder-store.js';
-import { StoreCatalog } from '../adapters/store-catalog.js';
+import { openLakeQuery, openS3LakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import { ConfigError, ReadOnlyQueryError } from '../core/errors.js';
+import { openLake } from '../local/lake-location.js';
 import { formatTable } from './progress.js';
 
 export async function runQueryCommand(options: {
@@ -11,12 +8,14 @@ export async function runQueryCommand(options: {
   json?: boolean;
   sql: string;
 }): Promise<number> {
-  const root = resolve(options.lake ?? './lake');
-  if (!existsSync(root))
-    throw new ConfigError(`--lake ${root} does not exist: run pluto-export export first`);
+  const opened = await openLake(options.lake ?? './lake', { option: '--lake', mustExist: true });
   if (options.sql.trim() === '')
     throw new ConfigError('query needs a SQL string, e.g. "select count(*) from assay"');
-  const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
+  const { place, store, catalog } = opened;
+  const lake =
+    'folder' in place
+      ? await openLakeQuery({ root: place.folder, catalog })
+      : await openS3LakeQuery({ s3: place.s3, store, catalog });
   try {
     let result: Awaited<ReturnType<typeof lake.query>>;
     try {

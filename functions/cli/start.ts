@@ -3,10 +3,9 @@
  * the simulator's demo organisation into ./demo-lake and answer a few example queries.
  */
 
-import { openLake, toJsonRows } from '../adapters/duckdb-lake.js';
-import { FolderStore } from '../adapters/folder-store.js';
-import { StoreCatalog } from '../adapters/store-catalog.js';
+import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
+import { openLake } from '../local/lake-location.js';
 import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
@@ -58,7 +57,7 @@ async function main(): Promise<number> {
     await simulator.close();
   }
 
-  const lake = await openLake({ root: DEMO_LAKE, catalog: new StoreCatalog(new FolderStore(DEMO_LAKE)) });
+  const lake = await openLakeQuery({ root: DEMO_LAKE, catalog: (await openLake(DEMO_LAKE)).catalog });
   try {
     for (const { title, sql } of EXAMPLE_QUERIES) {
       const rows = toJsonRows(await lake.query(sql));

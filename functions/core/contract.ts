@@ -1,5 +1,5 @@
 /**
- * The lake contract (SPEC §4), defined once. The Parquet writer, the Glue tables of the stack,
+ * The lake contract (design.md, Lake contract), defined once. The Parquet writer, the Glue tables of the stack,
  * the DuckDB views and the README tables are all derived from this module.
  */
 export type ColumnType = 'string' | 'double' | 'bigint' | 'int' | 'boolean' | 'timestamp';
@@ -183,9 +183,6 @@ export type CellValue = string | number | bigint | boolean | null;
 
 /** Columnar data for one table: one array per contract column, all the same length. */
 export type ColumnarRows = Record<string, CellValue[]>;
-
-export const PARTITION_EXPERIMENT = 'experiment_id';
-export const PARTITION_RUN = 'run_id';
 
 /** The tables partitioned by experiment (all but export_log). */
 export const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter((table) => table !== 'export_log');

@@ -203,9 +203,6 @@ export const SKIPPING_ERROR_NAMES = [
   'PlutoInactiveEndpointError',
 ] as const;
 
-/** Errors the workflow retries with backoff. */
-export const RETRYABLE_ERROR_NAMES = ['PlutoRateLimitedError', 'PlutoUpstreamError', 'StoreError'] as const;
-
 /** Errors that end the whole run: nothing further can succeed. */
 export const RUN_FATAL_ERROR_NAMES = [
   'PlutoAuthError',
@@ -219,3 +216,36 @@ export class InvalidStepInputError extends PlutoExportError {
   override readonly name = 'InvalidStepInputError';
   readonly retryable = false;
 }
+
+/** Every error class a step can end with; the lists of names the workflow matches on derive from it. */
+export const ERROR_CLASSES = [
+  PlutoAuthError,
+  PlutoForbiddenError,
+  PlutoNotFoundError,
+  PlutoInvalidObjectError,
+  PlutoBadRequestError,
+  PlutoInactiveEndpointError,
+  PlutoNoTableError,
+  PlutoRateLimitedError,
+  PlutoUpstreamError,
+  PlutoBadResponseError,
+  PlutoUnreachableError,
+  PlutoWrongServerError,
+  PlutoUnavailableError,
+  PageDriftError,
+  LimitExceededError,
+  PlutoUnsafeResponseError,
+  ContractError,
+  CommitVerificationError,
+  ObjectConflictError,
+  StoreError,
+  StoreFullError,
+  ReadOnlyQueryError,
+  ConfigError,
+  InvalidStepInputError,
+] as const;
+
+/** Errors the workflow retries with backoff: those whose class says retrying can help. */
+export const RETRYABLE_ERROR_NAMES: readonly string[] = ERROR_CLASSES.map((ErrorClass) => new ErrorClass(''))
+  .filter((error) => error.retryable)
+  .map((error) => error.name);

@@ -87,7 +87,7 @@ export function glueStorageDescriptor(table: TableName, location: string): GlueS
   };
 }
 
-/** Key prefix of a table's folder relative to the lake root (SPEC §4: `data/<table>/`). */
+/** Key prefix of a table's folder relative to the lake root (`data/<table>/`, design.md, Lake contract). */
 export const tableFolder = (table: TableName) => `data/${table}/`;
 
 /** `s3://bucket/<prefix><key>`; `prefix` is '' or ends with `/`. */

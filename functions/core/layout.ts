@@ -1,4 +1,4 @@
-/** Where everything lives in the lake (SPEC §4). S3 and the local folder share this layout. */
+/** Where everything lives in the lake (design.md, Lake contract). S3 and the local folder share this layout. */
 import type { TableName } from './contract.js';
 import { TABLES } from './contract.js';
 

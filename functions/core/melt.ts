@@ -1,5 +1,5 @@
 /**
- * Wide API pages to the tidy rows of the lake contract (SPEC §4). Every cell of a page lands in
+ * Wide API pages to the tidy rows of the lake contract (design.md, Lake contract). Every cell of a page lands in
  * exactly one row; a cell the contract cannot hold is a ContractError, never a skip.
  */
 import { type CellValue, type ColumnarRows, TABLES, type TableName } from './contract.js';

@@ -1,5 +1,5 @@
 /**
- * The Parquet writer (SPEC §4): contract columns to an Arrow table, written by parquet-wasm with
+ * The Parquet writer (design.md, Lake contract): contract columns to an Arrow table, written by parquet-wasm with
  * v1 data pages, SNAPPY, dictionary encoding and statistics.
  *
  * Timestamps are Arrow Timestamp(MILLISECOND, "UTC"), i.e. Parquet INT64 TIMESTAMP(MILLIS,

@@ -1,4 +1,4 @@
-/** The JSON objects the workflow keeps in the store under `runs/` (SPEC §4, §5). */
+/** The JSON objects the workflow keeps in the store under `runs/` (design.md, Commit protocol). */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';
@@ -6,6 +6,7 @@ import type { ObjectStore } from './ports.js';
 
 /** `partial`: committed with the datasets that worked; the failed ones are fetched again next run. */
 export const experimentStatusSchema = z.enum(['exported', 'partial', 'unchanged', 'skipped', 'failed']);
+export type ExperimentStatus = z.infer<typeof experimentStatusSchema>;
 
 /** `no_data`: Pluto has no table for it (an image, an external plot, a pending analysis). */
 export const datasetStatusSchema = z.enum(['exported', 'unchanged', 'no_data', 'skipped', 'failed']);

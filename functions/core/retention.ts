@@ -14,7 +14,7 @@
  * `graceMs` go.
  */
 import { EXPERIMENT_TABLES, type TableName } from './contract.js';
-import { commitRecordKey, manifestKey, runPrefix } from './layout.js';
+import { commitRecordKey, manifestKey, receiptPrefix, runPrefix } from './layout.js';
 import { readLease } from './lease.js';
 import type { Catalog, Clock, ObjectStore } from './ports.js';
 import { commitRecordSchema, decodeJson, manifestSchema } from './records.js';
@@ -59,6 +59,18 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
     return commitFinishedAt(store, runId, experimentId);
   });
 
+  // A failed or abandoned run resumed after the grace period must export again what retention
+  // removed: its receipts would otherwise claim parts that are gone.
+  const forgotten = new Set<string>();
+  const receipts: string[] = [];
+  const forgetUncommittedSlots = async (runId: string, experimentId: string) => {
+    const id = `${runId}/${experimentId}`;
+    if (forgotten.has(id)) return;
+    forgotten.add(id);
+    if ((await store.head(commitRecordKey(runId, experimentId))) !== undefined) return;
+    receipts.push(...(await store.list(receiptPrefix(runId, experimentId))).map((receipt) => receipt.key));
+  };
+
   const removedFolders: string[] = [];
   const removable: string[] = [];
   for (const table of EXPERIMENT_TABLES) {
@@ -75,8 +87,11 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
       if (superseded !== undefined && superseded > cutoff) continue;
       removable.push(...keys);
       removedFolders.push(folder);
+      await forgetUncommittedSlots(runId, experimentId);
     }
   }
+  // Receipts first: a slot without its receipt is exported again, a receipt without its part is not.
+  if (receipts.length > 0) await store.deleteAll(receipts);
   await store.deleteAll(removable);
   const removedObjects = removable.length;
   const removedLeftovers = (await store.removeLeftovers?.(new Date(cutoff))) ?? 0;

@@ -15,19 +15,19 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { DEFAULT_LIMITS, type ExportLimits } from '../core/limits.js';
+import { DEFAULT_LIMITS } from '../core/limits.js';
+import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
 import {
   apiUrlSchema,
   createPlutoClient,
   DEFAULT_MAX_LIST_PAGES,
   DEFAULT_MAX_RESPONSE_BYTES,
 } from '../core/pluto/client.js';
+import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
-import type { FinalizeOutput } from '../core/workflow/messages.js';
-import { STEPS, type StepName } from '../core/workflow/steps.js';
-
-export const METRICS_NAMESPACE = 'PlutoExport';
+import type { FinalizeOutput, StepName } from '../core/workflow/messages.js';
+import { STEPS } from '../core/workflow/steps.js';
 
 const MIB = 1024 * 1024;
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
@@ -36,15 +36,15 @@ export const environmentSchema = z.object({
   LAKE_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name'),
   LAKE_PREFIX: z.string().default(''),
   GLUE_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'expected a Glue database name'),
-  PLUTO_API_URL: apiUrlSchema.default('https://api.pluto.bio/'),
+  PLUTO_API_URL: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
   /** ARN or name of the secret holding the Pluto API token. */
   PLUTO_SECRET_ID: z.string().min(1),
-  ROWS_PER_PART: count(50_000_000).default(1_000_000),
-  PAGE_SIZE: count(100_000).default(10_000),
-  /** How long a run that died keeps other runs out. */
-  LEASE_TTL_SECONDS: count(7 * 24 * 3600).default(12 * 3600),
-  /** Days a superseded run's data stays after the run that replaced it. */
-  RETENTION_DAYS: count(3650).default(30),
+  ROWS_PER_PART: count(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
+  PAGE_SIZE: count(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  LEASE_TTL_SECONDS: count(SETTINGS.leaseTtlSeconds.max).default(SETTINGS.leaseTtlSeconds.default),
+  SUPERSEDED_RUN_GRACE_DAYS: count(SETTINGS.supersededRunGraceDays.max).default(
+    SETTINGS.supersededRunGraceDays.default,
+  ),
   POWERTOOLS_SERVICE_NAME: z.string().min(1).default('pluto-export'),
   MAX_EXPERIMENTS_PER_RUN: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
   MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
@@ -59,12 +59,8 @@ export interface RuntimeConfig {
   readonly glueDatabase: string;
   readonly plutoApiUrl: string;
   readonly secretId: string;
-  readonly rowsPerPart: number;
-  readonly pageSize: number;
-  readonly leaseTtlMs: number;
-  readonly supersededRunGraceMs: number;
+  readonly settings: ExportSettings;
   readonly serviceName: string;
-  readonly limits: ExportLimits;
   readonly maxListPages: number;
   readonly maxResponseBytes: number;
 }
@@ -88,16 +84,18 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     glueDatabase: e.GLUE_DATABASE,
     plutoApiUrl: e.PLUTO_API_URL,
     secretId: e.PLUTO_SECRET_ID,
-    rowsPerPart: e.ROWS_PER_PART,
-    pageSize: e.PAGE_SIZE,
-    leaseTtlMs: e.LEASE_TTL_SECONDS * 1000,
-    supersededRunGraceMs: e.RETENTION_DAYS * 86_400_000,
+    settings: exportSettings({
+      rowsPerPart: e.ROWS_PER_PART,
+      pageSize: e.PAGE_SIZE,
+      leaseTtlSeconds: e.LEASE_TTL_SECONDS,
+      supersededRunGraceDays: e.SUPERSEDED_RUN_GRACE_DAYS,
+      limits: {
+        maxExperimentsPerRun: e.MAX_EXPERIMENTS_PER_RUN,
+        maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
+        maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
+      },
+    }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
-    limits: {
-      maxExperimentsPerRun: e.MAX_EXPERIMENTS_PER_RUN,
-      maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
-      maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
-    },
     maxListPages: e.MAX_LIST_PAGES,
     maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
   };
@@ -130,7 +128,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     maxListPages: config.maxListPages,
     maxResponseBytes: config.maxResponseBytes,
     onRetry: ({ attempt, delayMs, error }) => {
-      metrics.addMetric('PlutoRetries', MetricUnit.Count, 1);
+      emit(metrics, 'PlutoRetries', MetricUnit.Count, 1);
       logger.warn('Retrying a Pluto request', {
         attempt,
         delayMs,
@@ -148,14 +146,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     }),
     pluto,
     clock: systemClock,
-    settings: {
-      rowsPerPart: config.rowsPerPart,
-      pageSize: config.pageSize,
-      leaseTtlMs: config.leaseTtlMs,
-      supersededRunGraceMs: config.supersededRunGraceMs,
-      codeVersion: CODE_VERSION,
-      limits: config.limits,
-    },
+    settings: config.settings,
     progress: observability(logger, metrics),
   };
   return { config, deps, logger, metrics };
@@ -169,24 +160,30 @@ function observability(logger: Logger, metrics: Metrics): ProgressListener {
     slotExported: (info) => logger.info('Slot exported', info),
     experimentFinished: (info) => logger.info('Experiment finished', info),
     partWritten: ({ table, key, rows, bytes }) => {
-      metrics.addMetric('PartsWritten', MetricUnit.Count, 1);
-      metrics.addMetric('RowsExported', MetricUnit.Count, rows);
-      metrics.addMetric('BytesWritten', MetricUnit.Bytes, bytes);
+      emit(metrics, 'PartsWritten', MetricUnit.Count, 1);
+      emit(metrics, 'RowsExported', MetricUnit.Count, rows);
+      emit(metrics, 'BytesWritten', MetricUnit.Bytes, bytes);
       logger.debug('Part written', { table, key, rows, bytes });
     },
   };
 }
 
-const RUN_METRICS = {
-  exported: 'ExperimentsExported',
-  unchanged: 'ExperimentsUnchanged',
-  skipped: 'ExperimentsSkipped',
-  failed: 'ExperimentsFailed',
-} as const;
+/** Only names the dashboard and alarms know reach CloudWatch. */
+function emit(
+  metrics: Metrics,
+  name: ExportMetricName,
+  unit: (typeof MetricUnit)[keyof typeof MetricUnit],
+  value: number,
+): void {
+  metrics.addMetric(name, unit, value);
+}
 
 function recordRunOutcome(metrics: Metrics, output: FinalizeOutput): void {
-  for (const [status, name] of Object.entries(RUN_METRICS) as [keyof typeof RUN_METRICS, string][]) {
-    metrics.addMetric(name, MetricUnit.Count, output.experiments[status]);
+  for (const [status, name] of Object.entries(OUTCOME_METRICS) as [
+    keyof typeof OUTCOME_METRICS,
+    ExportMetricName,
+  ][]) {
+    emit(metrics, name, MetricUnit.Count, output.experiments[status]);
   }
 }
 

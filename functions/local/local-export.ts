@@ -10,11 +10,17 @@ import { z } from 'zod';
 import { releaseLease } from '../core/lease.js';
 import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson, parseCause } from '../core/records.js';
-import type { ExportSettings, ProcessHost, ProgressListener, StepDeps } from '../core/workflow/deps.js';
+import type { ExportSettings } from '../core/settings.js';
+import type { ProcessHost, ProgressListener, StepDeps } from '../core/workflow/deps.js';
 import { systemClock } from '../core/workflow/deps.js';
 import { closeEndedRun, type EndedExecution, type EndedRun } from '../core/workflow/end-run.js';
-import { type FinalizeOutput, finalizeOutputSchema, type RunInput } from '../core/workflow/messages.js';
-import { STEPS, type StepName } from '../core/workflow/steps.js';
+import {
+  type FinalizeOutput,
+  finalizeOutputSchema,
+  type RunInput,
+  type StepName,
+} from '../core/workflow/messages.js';
+import { STEPS } from '../core/workflow/steps.js';
 import { LocalExecutionAbortedError, LocalExecutionError, runWorkflowLocally } from './run-workflow.js';
 
 export interface LocalExportOptions {

@@ -1,7 +1,8 @@
 /**
- * Runs the deployed state machine definition on a laptop (SPEC §1, §3). The ASL is synthesized
- * in-process from `infra/workflow.ts`, so local runs execute exactly what `cdk deploy` ships;
- * aws-local-stepfunctions executes it with the step functions as in-process handlers.
+ * Runs the deployed state machine definition on a laptop (design.md, Workflow). The ASL is the one
+ * `infra/workflow.ts` synthesizes, written to `workflow-definition.json` at build time (a test keeps
+ * them equal), so local runs execute exactly what `cdk deploy` ships without building a CDK app at
+ * start-up; aws-local-stepfunctions executes it with the step functions as in-process handlers.
  *
  * aws-local-stepfunctions has no Distributed Map, so `toLocalDefinition` rewrites each one into
  * a Parallel state of the same name (keeping its Retry, Catch and ResultPath) whose branch loads
@@ -17,34 +18,19 @@
  * Map state's input, `$$.Map.Item.Value` being the item the ItemReader read.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
-import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as s3 from 'aws-cdk-lib/aws-s3';
-import type { CfnStateMachine } from 'aws-cdk-lib/aws-stepfunctions';
+import { readFileSync } from 'node:fs';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { z } from 'zod';
-import { ExportWorkflow, WORKFLOW_STEPS, type WorkflowStep } from '../../infra/workflow.js';
-import { STATE_NAMES } from '../core/workflow/messages.js';
+import { STATE_NAMES, STEP_NAMES, type StepName, WORKFLOW_STEPS } from '../core/workflow/messages.js';
 
 installPromiseWithResolvers();
 enforcePayloadQuota();
 
 export type LocalHandler = (input: unknown) => Promise<unknown>;
 
-export type LocalStepName =
-  | 'StartRun'
-  | 'PlanExperiment'
-  | 'ExportSlot'
-  | 'CommitExperiment'
-  | 'RecordExperimentFailure'
-  | 'FinalizeRun';
-
 export interface LocalWorkflowOptions {
   /** The step behind each Task state, keyed by state name; they run in-process as Lambda would run them. */
-  handlers: Readonly<Record<LocalStepName, LocalHandler>>;
+  handlers: Readonly<Record<StepName, LocalHandler>>;
   /** Reads the JSON array an ItemReader would read; `key` is relative to the lake root. */
   readItems: (key: string) => Promise<unknown[]>;
   /** Overrides MaxConcurrency of ExportExperiments. */
@@ -91,14 +77,6 @@ interface AslMachine {
   readonly [field: string]: unknown;
 }
 
-const LOCAL_ACCOUNT = '000000000000';
-const LOCAL_REGION = 'us-east-1';
-const PSEUDO_PARAMETERS: Readonly<Record<string, string>> = {
-  'AWS::Partition': 'aws',
-  'AWS::Region': LOCAL_REGION,
-  'AWS::AccountId': LOCAL_ACCOUNT,
-  'AWS::URLSuffix': 'amazonaws.com',
-};
 const LOCAL_LOAD_ITEMS = 'arn:aws:states:::pluto-export-local:load-items';
 const LOCAL_ITEM_FAILED = 'arn:aws:states:::pluto-export-local:item-failed';
 const LOCAL_ITEM_START = 'arn:aws:states:::pluto-export-local:item-start';
@@ -129,57 +107,17 @@ const DISTRIBUTED_MAP_FIELDS = new Set([
   'End',
 ]);
 
-let synthesized: AslMachine | undefined;
+let definition: AslMachine | undefined;
 
-/** The ASL of `ExportWorkflow`, synthesized once per process with imported functions (no bundling). */
+/**
+ * The ASL of `ExportWorkflow` as `npm run definition` synthesized it (infra/local-definition.ts);
+ * a test keeps the file equal to what CDK synthesizes now.
+ */
 export function loadWorkflowDefinition(): object {
-  synthesized ??= synthesizeDefinition();
-  return structuredClone(synthesized);
-}
-
-function synthesizeDefinition(): AslMachine {
-  const outdir = mkdtempSync(join(tmpdir(), 'pluto-export-asl-'));
-  try {
-    // Only the ASL is wanted: CloudFormation schema validation of this throwaway template costs seconds.
-    const app = new App({ outdir, builtinCloudFormationValidation: false });
-    const stack = new Stack(app, 'PlutoExportLocalWorkflow', {
-      env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
-    });
-    const functions = Object.fromEntries(
-      WORKFLOW_STEPS.map((step) => {
-        const name = STATE_NAMES[step];
-        const arn = `arn:aws:lambda:${LOCAL_REGION}:${LOCAL_ACCOUNT}:function:${name}`;
-        return [step, lambda.Function.fromFunctionArn(stack, name, arn)];
-      }),
-    ) as Record<WorkflowStep, lambda.IFunction>;
-    const workflow = new ExportWorkflow(stack, 'Workflow', {
-      functions,
-      lakeBucket: s3.Bucket.fromBucketName(stack, 'Lake', 'local-lake'),
-    });
-    const template = app.synth().getStackArtifact(stack.artifactId).template as {
-      Resources: Record<string, { Properties?: { DefinitionString?: unknown } }>;
-    };
-    const logicalId = stack.getLogicalId(workflow.stateMachine.node.defaultChild as CfnStateMachine);
-    const definitionString = resolveIntrinsics(template.Resources[logicalId]?.Properties?.DefinitionString);
-    return JSON.parse(definitionString) as AslMachine;
-  } finally {
-    rmSync(outdir, { recursive: true, force: true });
-  }
-}
-
-function resolveIntrinsics(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null) {
-    const join = (value as { 'Fn::Join'?: unknown })['Fn::Join'];
-    if (Array.isArray(join) && join.length === 2 && typeof join[0] === 'string' && Array.isArray(join[1])) {
-      return join[1].map(resolveIntrinsics).join(join[0]);
-    }
-    const ref = (value as { Ref?: unknown }).Ref;
-    if (typeof ref === 'string' && PSEUDO_PARAMETERS[ref] !== undefined) return PSEUDO_PARAMETERS[ref];
-  }
-  throw new Error(
-    `the local workflow definition holds an intrinsic it cannot resolve: ${JSON.stringify(value)}`,
-  );
+  definition ??= JSON.parse(
+    readFileSync(new URL('./workflow-definition.json', import.meta.url), 'utf8'),
+  ) as AslMachine;
+  return structuredClone(definition);
 }
 
 /**
@@ -657,12 +595,12 @@ export async function runDefinitionLocally(
 }
 
 /** The step whose function (`function:<StateName>`, as synthesized here) a Task's Resource names. */
-function functionStep(resource: unknown): LocalStepName | undefined {
+function functionStep(resource: unknown): StepName | undefined {
   if (typeof resource !== 'string') return undefined;
   const name = /:function:([A-Za-z]+)$/.exec(resource)?.[1];
-  return WORKFLOW_STEPS.find((step) => STATE_NAMES[step] === name) === undefined
+  return WORKFLOW_STEPS.find((step) => STEP_NAMES[step] === name) === undefined
     ? undefined
-    : (name as LocalStepName);
+    : (name as StepName);
 }
 
 function scaleRetrier(retrier: unknown, scale: number): unknown {

@@ -1,6 +1,6 @@
 /**
  * A Pluto API simulator: a real HTTP server on 127.0.0.1 serving a seeded organisation with the
- * shapes of SPEC §2, plus the ground truth tests compare against. Free of test-runner imports so
+ * shapes of design.md (Pluto API), plus the ground truth tests compare against. Free of test-runner imports so
  * the CLI (`pluto-export simulate`, `npm start`) can run it too.
  */
 import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';

@@ -1,5 +1,5 @@
 /**
- * The HTTP face of the simulator: the endpoints of SPEC §2 on 127.0.0.1, DRF-style errors,
+ * The HTTP face of the simulator: the Pluto endpoints (design.md, Pluto API) on 127.0.0.1, DRF-style errors,
  * limit/offset paging, a request log and a fault hook.
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';

@@ -1,5 +1,5 @@
 /**
- * The lake (SPEC §4): the bucket, its encryption key and access-log bucket, the Glue database with
+ * The lake (design.md, Lake contract): the bucket, its encryption key and access-log bucket, the Glue database with
  * one table per contract table, and the Athena workgroup that queries them.
  */
 import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';

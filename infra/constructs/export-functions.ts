@@ -26,8 +26,10 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
+import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
+import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
-import type { WorkflowStep } from '../workflow.js';
 import type { DataLake } from './data-lake.js';
 
 export interface ExportFunctionsProps {
@@ -47,7 +49,7 @@ export interface ExportFunctionsProps {
   readonly secretId?: string;
   /**
    * Base URL of the Pluto API.
-   * @default 'https://api.pluto.bio/'
+   * @default DEFAULT_PLUTO_API_URL
    */
   readonly plutoApiUrl?: string;
   /**
@@ -58,19 +60,19 @@ export interface ExportFunctionsProps {
   readonly exportSlotReservedConcurrency?: number;
   /**
    * Target Parquet rows per part.
-   * @default 1_000_000
+   * @default SETTINGS.rowsPerPart.default
    */
   readonly rowsPerPart?: number;
   /**
    * `limit` of each Pluto data page request.
-   * @default 10_000
+   * @default SETTINGS.pageSize.default
    */
   readonly pageSize?: number;
   /**
    * Days a superseded run's data stays after the run that replaced it.
-   * @default 30
+   * @default SETTINGS.supersededRunGraceDays.default
    */
-  readonly retentionDays?: number;
+  readonly supersededRunGraceDays?: number;
   /**
    * Powertools service name: the `service` dimension of every metric and log line.
    * @default 'pluto-export'
@@ -87,9 +89,6 @@ export interface ExportFunctionsProps {
    */
   readonly removalPolicy?: RemovalPolicy;
 }
-
-/** The namespace of every metric the functions emit. */
-export const METRICS_NAMESPACE = 'PlutoExport';
 
 /** The functions' Node.js; the local CLI and the tests run on the same major (the `node` dev dependency). */
 export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
@@ -207,11 +206,13 @@ export class ExportFunctions extends Construct {
       LAKE_BUCKET: lake.bucket.bucketName,
       LAKE_PREFIX: lake.prefix,
       GLUE_DATABASE: lake.databaseName,
-      PLUTO_API_URL: props.plutoApiUrl ?? 'https://api.pluto.bio/',
+      PLUTO_API_URL: props.plutoApiUrl ?? DEFAULT_PLUTO_API_URL,
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
-      ROWS_PER_PART: String(props.rowsPerPart ?? 1_000_000),
-      PAGE_SIZE: String(props.pageSize ?? 10_000),
-      RETENTION_DAYS: String(props.retentionDays ?? 30),
+      ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
+      PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
+      SUPERSEDED_RUN_GRACE_DAYS: String(
+        props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
+      ),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
@@ -363,8 +364,9 @@ export class ExportFunctions extends Construct {
       reportKey(ANY),
       commitRecords,
     ]);
-    // Retention removes superseded run folders of the experiment tables once their grace period is over.
-    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES)]);
+    // Retention removes superseded and abandoned run folders of the experiment tables once their grace
+    // period is over, and the receipts of slots that were never committed.
+    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES), `${receiptPrefix(ANY, ANY)}*`]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 

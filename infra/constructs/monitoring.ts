@@ -13,9 +13,9 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { type ExportMetricName, METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES } from '../../functions/core/workflow/messages.js';
-import type { WorkflowStep } from '../workflow.js';
-import { METRICS_NAMESPACE } from './export-functions.js';
 
 export interface ExportMonitoringProps {
   readonly stateMachine: sfn.StateMachine;
@@ -40,18 +40,6 @@ export interface ExportMonitoringProps {
    */
   readonly dashboardName?: string;
 }
-
-export const EXPORT_METRICS = [
-  'RowsExported',
-  'PartsWritten',
-  'BytesWritten',
-  'PlutoRetries',
-  'ExperimentsExported',
-  'ExperimentsUnchanged',
-  'ExperimentsSkipped',
-  'ExperimentsFailed',
-] as const;
-export type ExportMetricName = (typeof EXPORT_METRICS)[number];
 
 export class ExportMonitoring extends Construct {
   readonly topic: sns.Topic;

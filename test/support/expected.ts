@@ -1,5 +1,5 @@
 /**
- * The lake contract's cell rules (SPEC §4), written out independently of functions/core/melt.ts
+ * The lake contract's cell rules (design.md, Lake contract), written out independently of functions/core/melt.ts
  * so that end-to-end tests compare the exporter with the specification, not with itself.
  */
 import { LosslessNumber } from '../../functions/core/pluto/model.js';

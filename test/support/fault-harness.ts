@@ -5,17 +5,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openLake } from '../../functions/adapters/duckdb-lake.js';
 import { FolderStore } from '../../functions/adapters/folder-store.js';
 import { StoreCatalog } from '../../functions/adapters/store-catalog.js';
 import { TABLE_NAMES, TABLES, type TableName } from '../../functions/core/contract.js';
 import { createPlutoClient, type PlutoClientOptions } from '../../functions/core/pluto/client.js';
 import type { Catalog, ObjectStore } from '../../functions/core/ports.js';
-import type { ExportSettings, ProgressListener } from '../../functions/core/workflow/deps.js';
-import type { FinalizeOutput } from '../../functions/core/workflow/messages.js';
-import type { StepName } from '../../functions/core/workflow/steps.js';
+import type { ExportSettings } from '../../functions/core/settings.js';
+import type { ProgressListener } from '../../functions/core/workflow/deps.js';
+import type { FinalizeOutput, StepName } from '../../functions/core/workflow/messages.js';
 import { runLocalExport, type StepInterceptor } from '../../functions/local/local-export.js';
 import type { RunningSimulator } from '../../functions/simulator/index.js';
+import { withLakeQuery } from './lake-query.js';
 
 /** Five experiments (one forbidden), a few hundred rows each: a full export takes well under a second. */
 export const SMALL_ORGANISATION = { experiments: 5, genes: [90, 160], samples: [4, 7] } as const;
@@ -101,39 +101,27 @@ export async function lakeDigest(
   root: string,
   options: { experimentId?: string; catalog?: Catalog } = {},
 ): Promise<Record<TableName, TableDigest>> {
-  const lake = await openLake({ root, catalog: options.catalog ?? new StoreCatalog(new FolderStore(root)) });
-  try {
-    const digest = {} as Record<TableName, TableDigest>;
-    for (const table of TABLE_NAMES) {
-      const skip = RUN_DEPENDENT[table] ?? [];
-      const columns = [...TABLES[table].columns.map((c) => c.name), TABLES[table].partitionKey]
-        .filter((name, i, all) => !skip.includes(name) && all.indexOf(name) === i)
-        .map((name) => `"${name}"`);
-      const where =
-        options.experimentId === undefined ? '' : `where experiment_id = '${options.experimentId}'`;
-      const [row] = await lake.query(
-        `select count(*)::DOUBLE as n, coalesce(md5(string_agg(r, chr(10) order by r)), '') as checksum
+  return withLakeQuery(
+    root,
+    async (lake) => {
+      const digest = {} as Record<TableName, TableDigest>;
+      for (const table of TABLE_NAMES) {
+        const skip = RUN_DEPENDENT[table] ?? [];
+        const columns = [...TABLES[table].columns.map((c) => c.name), TABLES[table].partitionKey]
+          .filter((name, i, all) => !skip.includes(name) && all.indexOf(name) === i)
+          .map((name) => `"${name}"`);
+        const where =
+          options.experimentId === undefined ? '' : `where experiment_id = '${options.experimentId}'`;
+        const [row] = await lake.query(
+          `select count(*)::DOUBLE as n, coalesce(md5(string_agg(r, chr(10) order by r)), '') as checksum
          from (select cast(row(${columns.join(', ')}) as varchar) as r from "${table}" ${where})`,
-      );
-      digest[table] = { rows: Number(row?.n), checksum: String(row?.checksum) };
-    }
-    return digest;
-  } finally {
-    lake.close();
-  }
-}
-
-/** Runs SQL against the lake's current partitions; values as DuckDB returns them, BIGINT as number. */
-export async function queryLake(root: string, sql: string): Promise<Record<string, unknown>[]> {
-  const lake = await openLake({ root, catalog: new StoreCatalog(new FolderStore(root)) });
-  try {
-    const rows = await lake.query(sql);
-    return rows.map((row) =>
-      Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])),
-    );
-  } finally {
-    lake.close();
-  }
+        );
+        digest[table] = { rows: Number(row?.n), checksum: String(row?.checksum) };
+      }
+      return digest;
+    },
+    options.catalog,
+  );
 }
 
 export interface StepCall {

@@ -1,5 +1,5 @@
 /**
- * The Pluto API as far as it is known (SPEC §2). Every schema tolerates unknown fields and
+ * The Pluto API as far as it is known (design.md, Pluto API). Every schema tolerates unknown fields and
  * missing optional ones: only what the sources show is assumed.
  */
 import { z } from 'zod';
@@ -57,9 +57,6 @@ export const listEnvelopeSchema = z.looseObject({
   count: z.number().int().nonnegative(),
   items: z.array(z.unknown()),
 });
-
-/** Display type whose data pages are column-major: `items[i]` is the column `headers[i]`. */
-export const COLUMN_MAJOR_DISPLAY_TYPE = 'volcano_plot_v2';
 
 export type DatasetKind = 'samples' | 'assay' | 'results';
 

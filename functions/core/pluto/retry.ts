@@ -2,7 +2,7 @@
  * Retries within a time budget, with full-jitter exponential backoff
  * (delay = random() × min(cap, base × 2^(attempt−1))).
  */
-import { PlutoBadResponseError, PlutoRateLimitedError, PlutoUpstreamError } from '../errors.js';
+import { PlutoBadResponseError, PlutoExportError, PlutoRateLimitedError } from '../errors.js';
 
 export interface RetryInfo {
   /** The attempt that just failed, from 1. */
@@ -29,11 +29,8 @@ export const DEFAULT_BACKOFF_BASE_MS = 250;
 export const DEFAULT_BACKOFF_CAP_MS = 20_000;
 
 export function isRetryableByClient(error: unknown): error is Error {
-  return (
-    error instanceof PlutoRateLimitedError ||
-    error instanceof PlutoUpstreamError ||
-    error instanceof PlutoBadResponseError
-  );
+  // A bad response is terminal for the workflow, but the client tries it once more: it may have been damaged on the way.
+  return (error instanceof PlutoExportError && error.retryable) || error instanceof PlutoBadResponseError;
 }
 
 export function backoffDelay(

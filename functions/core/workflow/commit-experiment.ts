@@ -7,9 +7,10 @@ import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
 import { CommitVerificationError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, partitionLocation, partKey, planKey, receiptKey, slotsKey } from '../layout.js';
 import { experimentRow, plotRow, TableRows } from '../melt.js';
-import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
+import { tableSchemaFingerprint } from '../parquet.js';
 import { experimentSchema, type PlutoExperiment, type PlutoPlot, plotSchema } from '../pluto/model.js';
 import type { PartitionPointer } from '../ports.js';
+import { publishPart } from '../publish-part.js';
 import {
   type CommitRecord,
   commitRecordSchema,
@@ -254,18 +255,7 @@ async function writeMetadataParts(
     ['plots', plots, 'plots'],
   ] as const) {
     const key = partKey(table, plan.experimentId, plan.runId, dataset, 0);
-    const body = encodeParquet(table, rows.columns(), rows.rowCount);
-    const created = (await deps.store.putIfAbsent(key, body)).created;
-    const stored = created ? body : await deps.store.get(key);
-    if (stored === undefined) throw new CommitVerificationError(`Part ${key} vanished while committing`);
-    parts.push({
-      table,
-      key,
-      rows: rows.rowCount,
-      bytes: stored.byteLength,
-      sha256: sha256(stored),
-      schemaFingerprint: tableSchemaFingerprint(table),
-    });
+    parts.push((await publishPart(deps.store, key, rows)).part);
   }
   return parts;
 }

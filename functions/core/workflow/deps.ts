@@ -3,20 +3,7 @@ import type { TableName } from '../contract.js';
 import type { Lease, LocalHost } from '../lease.js';
 import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
-
-export interface ExportSettings {
-  /** Target Parquet rows per part; a slot covers as many API rows as give about this many tidy rows. */
-  readonly rowsPerPart: number;
-  /** `limit` of each data page request. */
-  readonly pageSize: number;
-  /** How long a run's lease keeps other runs out if the run dies without releasing it. */
-  readonly leaseTtlMs: number;
-  /** How long a superseded run's data stays after the run that replaced it finished (readers may still hold it). */
-  readonly supersededRunGraceMs: number;
-  readonly codeVersion: string;
-  /** Ceilings on what Pluto's counts may ask for; each missing one takes its default. */
-  readonly limits?: Partial<ExportLimits>;
-}
+import type { ExportSettings } from '../settings.js';
 
 export const limitsOf = (settings: ExportSettings): ExportLimits => ({
   ...DEFAULT_LIMITS,

@@ -4,7 +4,7 @@
  * that finds a part without a receipt verifies the part and reuses it.
  */
 import type { TableName } from '../contract.js';
-import { ObjectConflictError, PageDriftError } from '../errors.js';
+import { PageDriftError } from '../errors.js';
 import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
 import {
   analysisIdOf,
@@ -15,8 +15,8 @@ import {
   type ResultsContext,
   TableRows,
 } from '../melt.js';
-import { encodeParquet, parquetRowCount, tableSchemaFingerprint } from '../parquet.js';
 import { type DataPage, type DatasetRef, plotSchema } from '../pluto/model.js';
+import { publishPart } from '../publish-part.js';
 import {
   encodeJson,
   errorInfo,
@@ -29,7 +29,6 @@ import {
   readJson,
   receiptSchema,
   rowDigestOf,
-  sha256,
 } from '../records.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
 import type { StepDeps } from './deps.js';
@@ -98,45 +97,13 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
   if (de !== undefined) outputs.push(['differential_expression', de]);
   const parts: PartInfo[] = [];
   for (const [table, rows] of outputs) {
-    parts.push(
-      await writePart(
-        deps,
-        table,
-        experimentId,
-        partKey(table, experimentId, runId, slot.dataset, slot.slot),
-        rows,
-      ),
-    );
+    const key = partKey(table, experimentId, runId, slot.dataset, slot.slot);
+    const { part, created } = await publishPart(deps.store, key, rows);
+    if (created)
+      deps.progress?.partWritten?.({ experimentId, table, key, rows: part.rows, bytes: part.bytes });
+    parts.push(part);
   }
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
-}
-
-async function writePart(
-  deps: StepDeps,
-  table: TableName,
-  experimentId: string,
-  key: string,
-  rows: TableRows,
-): Promise<PartInfo> {
-  const body = encodeParquet(table, rows.columns(), rows.rowCount);
-  const info: PartInfo = {
-    table,
-    key,
-    rows: rows.rowCount,
-    bytes: body.byteLength,
-    sha256: sha256(body),
-    schemaFingerprint: tableSchemaFingerprint(table),
-  };
-  if (!(await deps.store.putIfAbsent(key, body)).created) {
-    // Another attempt of this slot got there first: keep its part if it holds the same rows.
-    const existing = await deps.store.get(key);
-    if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
-      throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
-    }
-    return { ...info, bytes: existing.byteLength, sha256: sha256(existing) };
-  }
-  deps.progress?.partWritten?.({ experimentId, table, key, rows: rows.rowCount, bytes: body.byteLength });
-  return info;
 }
 
 async function* fetchSlotPages(

@@ -1,12 +1,10 @@
 /**
  * The payloads that travel between workflow states. Each is small and bounded: lists that grow
- * with the data (experiments, slots) live in the store and travel as keys (SPEC §3).
+ * with the data (experiments, slots) live in the store and travel as keys (design.md, Workflow).
  */
 import { z } from 'zod';
+import { idSchema as id } from '../ids.js';
 import { experimentCountsSchema, experimentStatusSchema } from '../records.js';
-import { SAFE_ID, SAFE_ID_RULE } from '../safe-text.js';
-
-const id = z.string().regex(SAFE_ID, `an id of ${SAFE_ID_RULE}`);
 
 export const runInputSchema = z.object({
   runId: id,
@@ -127,14 +125,26 @@ export const finalizeOutputSchema = z.object({
 });
 export type FinalizeOutput = z.infer<typeof finalizeOutputSchema>;
 
-/** State names, shared by the CDK definition and the local runner's handler table. */
-export const STATE_NAMES = {
+/**
+ * The workflow's Lambda-backed steps, in the order a run meets them, each with its state name. The
+ * CDK definition, the functions, the handler table, the local runner and the dashboard all read this.
+ */
+export const STEP_NAMES = {
   startRun: 'StartRun',
-  exportExperiments: 'ExportExperiments',
   planExperiment: 'PlanExperiment',
-  exportSlots: 'ExportSlots',
   exportSlot: 'ExportSlot',
   commitExperiment: 'CommitExperiment',
   recordExperimentFailure: 'RecordExperimentFailure',
   finalizeRun: 'FinalizeRun',
+} as const;
+export type WorkflowStep = keyof typeof STEP_NAMES;
+/** A step's state name; the handler table and the local runner are keyed by it. */
+export type StepName = (typeof STEP_NAMES)[WorkflowStep];
+export const WORKFLOW_STEPS = Object.keys(STEP_NAMES) as WorkflowStep[];
+
+/** Every state name of the definition: the steps and the two Map states that fan out over them. */
+export const STATE_NAMES = {
+  ...STEP_NAMES,
+  exportExperiments: 'ExportExperiments',
+  exportSlots: 'ExportSlots',
 } as const;

@@ -13,7 +13,8 @@ import {
   reportKey,
 } from '../layout.js';
 import { TableRows } from '../melt.js';
-import { encodeParquet, tableSchemaFingerprint } from '../parquet.js';
+import { tableSchemaFingerprint } from '../parquet.js';
+import { replacePart } from '../publish-part.js';
 import {
   type CommitRecord,
   commitRecordSchema,
@@ -23,7 +24,6 @@ import {
   type Manifest,
   type PartInfo,
   readJson,
-  sha256,
 } from '../records.js';
 import type { StepDeps } from './deps.js';
 import { type ExperimentItem, experimentItemSchema } from './messages.js';
@@ -123,19 +123,9 @@ async function writeExportLog(
       });
     }
   }
-  const key = exportLogPartKey(runId);
-  const body = encodeParquet('export_log', rows.columns(), rows.rowCount);
-  // Replaced, not kept: a resumed run's export_log covers what its earlier attempts recorded.
-  await deps.store.put(key, body);
+  const part = await replacePart(deps.store, exportLogPartKey(runId), rows);
   await deps.catalog.putPartitions([
     { table: 'export_log', partitionValue: runId, runId, location: partitionLocation('export_log', runId) },
   ]);
-  return {
-    table: 'export_log',
-    key,
-    rows: rows.rowCount,
-    bytes: body.byteLength,
-    sha256: sha256(body),
-    schemaFingerprint: tableSchemaFingerprint('export_log'),
-  };
+  return part;
 }

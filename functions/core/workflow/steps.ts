@@ -15,20 +15,13 @@ import {
   planInputSchema,
   recordFailureInputSchema,
   STATE_NAMES,
+  type StepName,
   startRunInputSchema,
 } from './messages.js';
 import { planExperiment } from './plan-experiment.js';
-import { recordExperimentFailure } from './record-failure.js';
+import { recordExperimentFailure } from './record-experiment-failure.js';
 import { failIfRunAborted } from './run-abort.js';
 import { startRun } from './start-run.js';
-
-export type StepName =
-  | typeof STATE_NAMES.startRun
-  | typeof STATE_NAMES.planExperiment
-  | typeof STATE_NAMES.exportSlot
-  | typeof STATE_NAMES.commitExperiment
-  | typeof STATE_NAMES.recordExperimentFailure
-  | typeof STATE_NAMES.finalizeRun;
 
 type Step = (input: unknown, deps: StepDeps) => Promise<unknown>;
 

@@ -1,0 +1,50 @@
+/**
+ * Every tunable of an export, with its default and upper bound. The CLI options, the deploy
+ * configuration and the Lambda environment are all parsed against these, so a default has one home.
+ */
+import type { ExportLimits } from './limits.js';
+import { CODE_VERSION } from './version.js';
+
+export const SETTINGS = {
+  /** Target Parquet rows per part; a slot covers as many API rows as give about this many tidy rows. */
+  rowsPerPart: { default: 1_000_000, max: 50_000_000 },
+  /** `limit` of each data page request (Pluto's R client uses 10,000). */
+  pageSize: { default: 10_000, max: 100_000 },
+  /** How long a run's lease keeps other runs out if the run dies without releasing it. */
+  leaseTtlSeconds: { default: 12 * 3600, max: 7 * 24 * 3600 },
+  /** Days a superseded run's data stays after the run that replaced it (readers may still hold it). */
+  supersededRunGraceDays: { default: 7, max: 3650 },
+} as const;
+
+export const DEFAULT_PLUTO_API_URL = 'https://api.pluto.bio/';
+
+export interface ExportSettings {
+  readonly rowsPerPart: number;
+  readonly pageSize: number;
+  readonly leaseTtlMs: number;
+  readonly supersededRunGraceMs: number;
+  readonly codeVersion: string;
+  /** Ceilings on what Pluto's counts may ask for; each missing one takes its default. */
+  readonly limits?: Partial<ExportLimits>;
+}
+
+export interface SettingsInput {
+  readonly rowsPerPart?: number;
+  readonly pageSize?: number;
+  readonly leaseTtlSeconds?: number;
+  readonly supersededRunGraceDays?: number;
+  readonly limits?: Partial<ExportLimits>;
+}
+
+/** The settings a run uses: what was given, the default for the rest. */
+export function exportSettings(input: SettingsInput = {}): ExportSettings {
+  return {
+    rowsPerPart: input.rowsPerPart ?? SETTINGS.rowsPerPart.default,
+    pageSize: input.pageSize ?? SETTINGS.pageSize.default,
+    leaseTtlMs: (input.leaseTtlSeconds ?? SETTINGS.leaseTtlSeconds.default) * 1000,
+    supersededRunGraceMs:
+      (input.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default) * 86_400_000,
+    codeVersion: CODE_VERSION,
+    ...(input.limits === undefined ? {} : { limits: input.limits }),
+  };
+}
