@@ -4,6 +4,10 @@
  */
 import { z } from 'zod';
 
-export const ID_PATTERN = /^[A-Za-z0-9_.:-]{1,128}$/;
+/** Letters, digits, `_ . : -`, at most 128, and not only dots (`.` and `..` are path segments). */
+export const ID_PATTERN = /^(?!\.+$)[A-Za-z0-9_.:-]{1,128}$/;
+export const ID_RULE = '1-128 letters, digits, _ . : - (not only dots)';
 
-export const idSchema = z.string().regex(ID_PATTERN, 'an id is 1-128 letters, digits, _ . : -');
+export const isSafeId = (id: string): boolean => ID_PATTERN.test(id);
+
+export const idSchema = z.string().regex(ID_PATTERN, `an id is ${ID_RULE}`);

@@ -4,17 +4,11 @@
  * to print.
  */
 
-/** Letters, digits, `_ . : -`, at most 128, and not only dots (`.` and `..` are path segments). */
-export const SAFE_ID = /^(?!\.+$)[A-Za-z0-9_.:-]{1,128}$/;
-export const SAFE_ID_RULE = '1-128 letters, digits, _ . : - (not only dots)';
-
-export const isSafeId = (id: string): boolean => SAFE_ID.test(id);
-
 const SHOWN_ID_CHARACTERS = 40;
 
 /**
- * A printable, bounded rendering of an id that failed `SAFE_ID`: quoted, control characters
- * escaped, long ids cut with their length given. Never matches `SAFE_ID`, so it cannot collide
+ * A printable, bounded rendering of an id that failed `ID_PATTERN`: quoted, control characters
+ * escaped, long ids cut with their length given. Never matches `ID_PATTERN`, so it cannot collide
  * with a real id.
  */
 export function describeUnsafeId(id: string): string {

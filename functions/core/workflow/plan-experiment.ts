@@ -3,6 +3,8 @@
  * every dataset), fingerprints it, and either records the experiment as unchanged or writes the
  * slots that ExportSlots will fan out over.
  */
+
+import { ID_RULE, isSafeId } from '../ids.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import { checkLimit } from '../limits.js';
 import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
@@ -20,7 +22,7 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
-import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
+import { describeUnsafeId } from '../safe-text.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
 import { limitsOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
@@ -158,6 +160,12 @@ async function probe(
   let last: DataPage;
   try {
     first = await deps.pluto.getDataPage(ref, 0, 1);
+    checkLimit(
+      first.count,
+      limitsOf(deps.settings).maxRowsPerDataset,
+      `${ref.experimentId} ${dataset}: Pluto's row count`,
+      'maxRowsPerDataset',
+    );
     last = first.whole || first.count <= 1 ? first : await deps.pluto.getDataPage(ref, first.count - 1, 1);
   } catch (error) {
     const status = datasetOutcomeOf(error, ref.kind);
@@ -174,12 +182,6 @@ async function probe(
     };
     return { planned, firstRow: null, lastRow: null };
   }
-  checkLimit(
-    first.count,
-    limitsOf(deps.settings).maxRowsPerDataset,
-    `${ref.experimentId} ${dataset}: Pluto's row count`,
-    'maxRowsPerDataset',
-  );
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
   const firstRow = rowAt(first, 0);
@@ -221,7 +223,7 @@ function unsafePlot(plotId: string): DatasetProbe {
       slotCount: 0,
       error: {
         name: 'InvalidIdError',
-        message: `Pluto listed a plot with the id ${describeUnsafeId(plotId)}, which is not ${SAFE_ID_RULE}; its data was not exported`,
+        message: `Pluto listed a plot with the id ${describeUnsafeId(plotId)}, which is not ${ID_RULE}; its data was not exported`,
       },
     },
     firstRow: null,

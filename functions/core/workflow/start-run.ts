@@ -4,12 +4,13 @@
  */
 import { ConfigError, PlutoForbiddenError, PlutoInvalidObjectError, PlutoNotFoundError } from '../errors.js';
 import { readManifest } from '../history.js';
+import { ID_RULE, isSafeId } from '../ids.js';
 import { abortKey, itemsKey, rejectedItemsKey, slotFailurePrefix } from '../layout.js';
 import { acquireLease } from '../lease.js';
 import { checkLimit } from '../limits.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
 import { encodeJson, type RejectedItem, readJson } from '../records.js';
-import { describeUnsafeId, isSafeId, SAFE_ID_RULE } from '../safe-text.js';
+import { describeUnsafeId } from '../safe-text.js';
 import { limitsOf, type StepDeps } from './deps.js';
 import {
   type ExperimentItem,
@@ -140,7 +141,7 @@ async function listExperiments(
         projectId: projectOf.get(id) ?? null,
         error: {
           name: 'InvalidIdError',
-          message: `Pluto listed an experiment with the id ${shownId}, which is not ${SAFE_ID_RULE}; it was not exported`,
+          message: `Pluto listed an experiment with the id ${shownId}, which is not ${ID_RULE}; it was not exported`,
         },
       };
     });
