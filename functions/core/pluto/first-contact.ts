@@ -2,13 +2,8 @@
  * The first request of a run started by hand (the listing) decides quickly: a wrong URL is told
  * at once, an outage after a few visible retries within a fixed budget, never minutes of silence.
  */
-import {
-  PlutoBadResponseError,
-  PlutoRateLimitedError,
-  PlutoUnavailableError,
-  PlutoWrongServerError,
-} from '../errors.js';
-import { isRetryableByClient, type RetryInfo } from './retry.js';
+import { PlutoRateLimitedError, PlutoUnavailableError, PlutoWrongServerError } from '../errors.js';
+import { clientRetryGate, type RetryInfo } from './retry.js';
 
 export interface FirstContactPolicy {
   /** Upper bound for the first request, its retries and the waits between them. */
@@ -49,13 +44,12 @@ export async function withFirstContactRetry<T>(
 ): Promise<T> {
   const now = hooks.now ?? (() => performance.now());
   const started = now();
-  let badResponses = 0;
+  const mayRetry = clientRetryGate();
   for (let attempt = 1; ; attempt++) {
     try {
       return await operation(schedule.requestTimeoutMs);
     } catch (error) {
-      if (!isRetryableByClient(error)) throw error;
-      if (error instanceof PlutoBadResponseError && ++badResponses > 1) throw error;
+      if (!mayRetry(error)) throw error;
       const planned = schedule.delaysMs[attempt - 1];
       const asked = error instanceof PlutoRateLimitedError ? (error.retryAfterMs ?? 0) : 0;
       const delayMs = Math.max(planned ?? 0, asked);

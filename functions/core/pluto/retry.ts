@@ -28,6 +28,16 @@ export interface RetryPolicy {
 export const DEFAULT_BACKOFF_BASE_MS = 250;
 export const DEFAULT_BACKOFF_CAP_MS = 20_000;
 
+/**
+ * The client's retry decision for one call: a retryable class, or the call's first bad response;
+ * a second answer that breaks the schema will not heal.
+ */
+export function clientRetryGate(): (error: unknown) => error is Error {
+  let badResponses = 0;
+  return (error): error is Error =>
+    isRetryableByClient(error) && (!(error instanceof PlutoBadResponseError) || ++badResponses <= 1);
+}
+
 export function isRetryableByClient(error: unknown): error is Error {
   // A bad response is terminal for the workflow, but the client tries it once more: it may have been damaged on the way.
   return (error instanceof PlutoExportError && error.retryable) || error instanceof PlutoBadResponseError;
@@ -53,15 +63,14 @@ export function backoffDelay(
 export async function withRetry<T>(operation: () => Promise<T>, policy: RetryPolicy): Promise<T> {
   const now = policy.now ?? (() => performance.now());
   let spent = 0;
-  let badResponses = 0;
+  const mayRetry = clientRetryGate();
   for (let attempt = 1; ; attempt++) {
     const started = now();
     try {
       return await operation();
     } catch (error) {
       spent += now() - started;
-      if (!isRetryableByClient(error)) throw error;
-      if (error instanceof PlutoBadResponseError && ++badResponses > 1) throw error;
+      if (!mayRetry(error)) throw error;
       const remaining = policy.budgetMs - spent;
       let delayMs = backoffDelay(attempt, policy.random, policy.baseMs, policy.capMs);
       if (error instanceof PlutoRateLimitedError && error.retryAfterMs !== undefined) {
