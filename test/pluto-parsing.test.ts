@@ -159,6 +159,35 @@ describe('data page normalization', () => {
     });
   });
 
+  it('reads a page without count, asked for in one request, as the whole dataset in either shape', () => {
+    const rows = {
+      headers,
+      items: [
+        { Gene_Symbol: 'A', P_Value: 0.1 },
+        { Gene_Symbol: 'B', P_Value: 0.2 },
+      ],
+    };
+    const columns = {
+      headers,
+      items: [
+        ['A', 'B', 'C'],
+        [0.1, 0.2, 0.3],
+      ],
+    };
+    expect(toDataPage(rows, 0, 100, 'x', true)).toMatchObject({ count: 2, rowCount: 2, whole: true });
+    expect(toDataPage(columns, 0, 100, 'x', true)).toMatchObject({
+      count: 3,
+      rowCount: 3,
+      layout: 'columns',
+      whole: true,
+    });
+    // Paged reads (sample and assay data) still need the count.
+    expect(() => toDataPage(rows, 0, 100, 'x')).toThrow('`count` is not a non-negative integer');
+    expect(() => toDataPage({ ...rows, count: null }, 0, 100, 'x', true)).toThrow(
+      '`count` is not a non-negative integer',
+    );
+  });
+
   it('rejects malformed pages as bad responses', () => {
     const cases: [unknown, string][] = [
       [[], 'the body is not an object'],

@@ -20,16 +20,41 @@ const SEED = 31;
 const { lake, removeAll } = lakeRegistry();
 let cleanDigest: Record<TableName, TableDigest>;
 
-async function exportVariants(variants: readonly SimulatorVariant[], name: string) {
-  const simulator = await startSimulator({ seed: SEED, ...SMALL_ORGANISATION, variants });
+async function exportVariants(
+  variants: readonly SimulatorVariant[],
+  name: string,
+  options: { genes?: readonly [number, number]; unpagedRowLimit?: number } = {},
+) {
+  const simulator = await startSimulator({
+    seed: SEED,
+    ...SMALL_ORGANISATION,
+    ...(options.genes === undefined ? {} : { genes: options.genes }),
+    variants,
+  });
   const target = await lake(name);
   try {
-    const output = await exportWith({ simulator, ...target, runId: 'run-1' });
+    const output = await exportWith({
+      simulator,
+      ...target,
+      runId: 'run-1',
+      ...(options.unpagedRowLimit === undefined
+        ? {}
+        : { client: { unpagedRowLimit: options.unpagedRowLimit } }),
+    });
     const statuses = await queryLake(
       target.root,
       `select experiment_id, dataset, status, error_detail from export_log where dataset like 'plot-%'`,
     );
-    return { simulator, target, output, statuses, signed: simulator.requests.byEndpoint.signed ?? 0 };
+    return {
+      simulator,
+      target,
+      output,
+      statuses,
+      signed: simulator.requests.byEndpoint.signed ?? 0,
+      plotDataQueries: simulator.requests.recent
+        .filter((request) => request.endpoint === 'plot-data')
+        .map((request) => `${request.path}${request.query}`),
+    };
   } finally {
     await simulator.close();
   }
@@ -106,23 +131,104 @@ describe('simulator variants exported end to end', () => {
     }
   });
 
+  it.each([
+    ['pending-analysis', / is pending: it has no results yet$/],
+    ['external-plot', / has no columns: the plot has no table$/],
+  ] as const)(
+    '%s: the plot without a table is no_data with its reason, everything else as clean',
+    async (variant, reason) => {
+      const { simulator, target, output, statuses, plotDataQueries } = await exportVariants(
+        [variant],
+        variant,
+      );
+      expect(output).toMatchObject({
+        status: 'committed',
+        experiments: { exported: 4, partial: 0, failed: 0 },
+      });
+      const tableless = simulator.truth.exportable.flatMap((e) => [...e.tableless]);
+      expect(tableless).toHaveLength(simulator.truth.exportable.length);
+      const noData = statuses.filter((row) => row.status === 'no_data');
+      expect(noData.map((row) => row.dataset).sort()).toEqual(tableless.map((id) => `plot-${id}`).sort());
+      for (const row of noData) expect(String(row.error_detail)).toMatch(reason);
+      expect(
+        statuses.filter((row) => row.status !== 'no_data').every((row) => row.status === 'exported'),
+      ).toBe(true);
+      // A pending analysis is known from the plot list: its data is never asked for.
+      const askedForTableless = plotDataQueries.filter((query) => tableless.some((id) => query.includes(id)));
+      expect(askedForTableless.length > 0).toBe(variant === 'external-plot');
+      const { samples, assay, results, differential_expression } = cleanDigest;
+      expect(await tablesOf(target)).toEqual({ samples, assay, results, differential_expression });
+    },
+  );
+
+  it('plot-data-without-count: plot data is read in one request of limit=100000, every table as clean', async () => {
+    const { target, output, statuses, plotDataQueries } = await exportVariants(
+      ['plot-data-without-count'],
+      'countless',
+    );
+    expect(output).toMatchObject({ status: 'committed', experiments: { partial: 0, failed: 0 } });
+    expect(statuses.every((row) => row.status === 'exported')).toBe(true);
+    const unpaged = plotDataQueries.filter((query) => query.endsWith('?limit=100000&offset=0'));
+    // Twice per plot: once to plan it, once by its one slot.
+    expect(unpaged).toHaveLength(2 * statuses.length);
+    const { samples, assay, results, differential_expression } = cleanDigest;
+    expect(await tablesOf(target)).toEqual({ samples, assay, results, differential_expression });
+  });
+
+  it('plot-data-without-count: an answer of exactly the limit may be cut, so that plot fails and the rest commits', async () => {
+    const rows = 60;
+    const { simulator, target, output, statuses } = await exportVariants(['plot-data-without-count'], 'cut', {
+      genes: [rows, rows],
+      unpagedRowLimit: rows,
+    });
+    const experiments = simulator.truth.exportable.length;
+    expect(output).toMatchObject({ status: 'committed', experiments: { exported: 0, partial: experiments } });
+    const cut = simulator.truth.exportable.map((e) => `plot-${e.plots[0]?.uuid}`);
+    const failed = statuses.filter((row) => row.status === 'failed');
+    expect(failed.map((row) => row.dataset).sort()).toEqual(cut.sort());
+    for (const row of failed) {
+      expect(row.error_detail).toBe(
+        `Pluto sent plot data without a count for lab/experiments/${row.experiment_id}/${String(row.dataset).replace('plot-', 'plots/')}/data/?limit=${rows}&offset=0, and exactly the ${rows} rows asked for: the table may be cut, so it was not exported`,
+      );
+    }
+    expect(statuses.filter((row) => row.status !== 'failed').every((row) => row.status === 'exported')).toBe(
+      true,
+    );
+    const [committed] = await queryLake(
+      target.root,
+      `select count(distinct experiment_id) as experiments, count(*) filter (where feature_id is null) as nulls,
+              count(distinct plot_id) as plots from results`,
+    );
+    expect(committed).toEqual({ experiments, nulls: 0, plots: statuses.length - failed.length });
+    const [samples] = await queryLake(target.root, 'select count(distinct experiment_id) as n from samples');
+    expect(samples?.n).toBe(experiments);
+  });
+
   it('all variants at once: every table that could be exported is committed', async () => {
     const { simulator, target, output, statuses } = await exportVariants(SIMULATOR_VARIANTS, 'all');
     expect(output).toMatchObject({ status: 'committed', experiments: { partial: 0, failed: 0 } });
-    const extra = new Set(
-      simulator.truth.exportable.flatMap((e) => e.plots.slice(e.plots.length - 2).map((plot) => plot.uuid)),
-    );
+    const { exportable } = simulator.truth;
+    const withoutTable = new Set(exportable.flatMap((e) => [...e.images, ...e.tableless]));
+    const sharedPlots = exportable.flatMap((e) => {
+      const de = e.plots[0];
+      return e.plots.filter((plot) => plot !== de && plot.analysis?.uuid === de?.analysis?.uuid);
+    });
     const counts = new Map<string, number>();
     for (const row of statuses) counts.set(String(row.status), (counts.get(String(row.status)) ?? 0) + 1);
-    const plots = simulator.truth.exportable.reduce((sum, e) => sum + e.plots.length, 0);
+    const plots = exportable.reduce((sum, e) => sum + e.plots.length, 0);
+    expect(withoutTable.size).toBe(3 * exportable.length);
     expect(Object.fromEntries(counts)).toEqual({
-      exported: plots - simulator.truth.exportable.length,
-      no_data: simulator.truth.exportable.length,
+      exported: plots - withoutTable.size,
+      no_data: withoutTable.size,
     });
-    const tables = await tablesOf(target, extra);
+    const tables = await tablesOf(
+      target,
+      new Set([...withoutTable, ...sharedPlots.map((plot) => plot.uuid)]),
+    );
     expect(tables).toMatchObject({ samples: cleanDigest.samples, assay: cleanDigest.assay });
-    const shared = simulator.truth.exportable.reduce((sum, e) => {
-      const data = e.results.get(e.plots.at(-2)?.uuid ?? '');
+    expect(sharedPlots).toHaveLength(exportable.length);
+    const shared = exportable.reduce((sum, e) => {
+      const data = e.results.get(e.plots[0]?.uuid ?? '');
       return sum + (data === undefined ? 0 : data.rowCount * (data.headers.length - 1));
     }, 0);
     expect(tables.resultsOfExtraPlots).toBe(shared);

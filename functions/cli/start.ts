@@ -4,14 +4,11 @@
  */
 
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
-import type { SecretReader } from '../core/ports.js';
 import { openLake } from '../local/lake-location.js';
-import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
+import { DEMO_LAKE, exportDemo } from './demo.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
-
-export const DEMO_LAKE = 'demo-lake';
 
 export const EXAMPLE_QUERIES: readonly { title: string; sql: string }[] = [
   {
@@ -44,18 +41,8 @@ async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
   process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
-  // The demo shows a plot without a table (an image: no_data) beside the PCA and volcano plots.
-  const simulator = await startSimulator({ ...DEMO_ORGANISATION, variants: ['image-plot'] });
-  const secrets: SecretReader = {
-    getToken: async () => simulator.truth.token,
-    refresh: async () => simulator.truth.token,
-  };
-  try {
-    const code = await runExportCommand({ 'api-url': simulator.url, out: DEMO_LAKE }, secrets);
-    if (code !== 0) return code;
-  } finally {
-    await simulator.close();
-  }
+  const code = await exportDemo(DEMO_LAKE);
+  if (code !== 0) return code;
 
   const lake = await openLakeQuery({ root: DEMO_LAKE, catalog: (await openLake(DEMO_LAKE)).catalog });
   try {

@@ -160,13 +160,19 @@ function nonNegativeInt(text: string | null, fallback: number, positive: boolean
   return positive && value === 0 ? fallback : value;
 }
 
-/** Serializes one page straight to bytes, without building row objects. */
-export function dataPageBytes(dataset: DatasetTruth, offset: number, limit: number): Buffer {
+/** Serializes one page straight to bytes, without building row objects; `count` can be left out. */
+export function dataPageBytes(
+  dataset: DatasetTruth,
+  offset: number,
+  limit: number,
+  withCount = true,
+): Buffer {
   const { headers, rowCount } = dataset;
   const start = Math.min(offset, rowCount);
   const end = Math.min(rowCount, start + limit);
   const out = new JsonBytes(1024 + (end - start) * headers.length * 16);
-  out.raw(`{"count":${rowCount},"headers":`).utf8(JSON.stringify(headers)).raw(',"items":[');
+  out.raw(withCount ? `{"count":${rowCount},"headers":` : '{"headers":').utf8(JSON.stringify(headers));
+  out.raw(',"items":[');
   if (dataset.layout === 'columns') {
     for (let c = 0; c < headers.length; c++) {
       out.raw(c === 0 ? '[' : ',[');
@@ -242,12 +248,14 @@ function answer(
       if (signed !== undefined) {
         return json(200, { url: `http://${req.headers.host}/signed/${first}/${plot.uuid}.${signed}` });
       }
+      if (experiment.tableless.has(plot.uuid)) return json(200, { count: 0, headers: [], items: [] });
       const data = experiment.results.get(second);
       if (data === undefined) return unknownId(unknownIds, 'plot', second);
+      const withCount = !world.variants.has('plot-data-without-count');
       if (data.layout === 'columns' && world.variants.has('paging-ignored')) {
-        return { status: 200, body: dataPageBytes(data, 0, data.rowCount) };
+        return { status: 200, body: dataPageBytes(data, 0, data.rowCount, withCount) };
       }
-      return { status: 200, body: dataPageBytes(data, offset, limit) };
+      return { status: 200, body: dataPageBytes(data, offset, limit, withCount) };
     }
   }
 }

@@ -18,7 +18,14 @@ import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random
  *   this server, refusing any Authorization header as S3 does) serving the table as CSV or JSON;
  * - `image-plot`: every experiment has one more plot, an image analysis whose `{url}` serves a PNG;
  * - `shared-analysis`: every experiment has one more plot showing the differential expression
- *   analysis again (same analysis uuid, same rows).
+ *   analysis again (same analysis uuid, same rows);
+ * - `pending-analysis`: every experiment has one more plot whose analysis is still pending
+ *   (`pipeline_status` and `status` `pending`); its data endpoint answers a page without columns;
+ * - `external-plot`: every experiment has one more plot uploaded from outside Pluto (analysis type
+ *   `external`, as Pluto's R client creates them) without a results file; its data endpoint answers
+ *   a page without columns;
+ * - `plot-data-without-count`: plot data pages leave out `count` (Pluto's R client history says
+ *   the endpoint once did), while still honouring `limit` and `offset`.
  */
 export const SIMULATOR_VARIANTS = [
   'paging-ignored',
@@ -26,6 +33,9 @@ export const SIMULATOR_VARIANTS = [
   'signed-url-json',
   'image-plot',
   'shared-analysis',
+  'pending-analysis',
+  'external-plot',
+  'plot-data-without-count',
 ] as const;
 export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
 
@@ -67,6 +77,11 @@ export interface ExperimentTruth extends ListedExperiment {
   readonly plots: readonly PlutoPlot[];
   /** Plots whose data is an image (variant `image-plot`): no table, exported as `no_data`. */
   readonly images: ReadonlySet<string>;
+  /**
+   * Plots without a table whose data endpoint answers a page without columns (variants
+   * `pending-analysis` and `external-plot`): exported as `no_data`.
+   */
+  readonly tableless: ReadonlySet<string>;
   readonly samples: DatasetTruth;
   readonly assay: DatasetTruth;
   /** By plot uuid. */
@@ -331,18 +346,46 @@ export class World implements SimulatorTruth {
       if (data !== undefined)
         (built.results as Map<string, GeneratedDataset>).set(uuid, data as GeneratedDataset);
     }
-    if (variants.includes('image-plot')) {
+    /** A plot of one analysis without a table; `pending` also marks the plot itself pending. */
+    const plotWithoutTable = (
+      into: ReadonlySet<string>,
+      analysisType: string,
+      displayType: string,
+      title: string,
+      pipelineStatus: 'completed' | 'pending',
+      extra: Record<string, unknown> = {},
+    ) => {
       const uuid = seededUuid(random);
       built.plotObjects.push({
         uuid,
-        analysis_type: 'image',
-        analysis: { uuid: seededUuid(random), name: 'Western blot', pipeline_status: 'completed' },
-        display: { display_type: 'image', plot_title: 'Western blot', is_archived: false },
+        analysis_type: analysisType,
+        analysis: { uuid: seededUuid(random), name: title, pipeline_status: pipelineStatus },
+        display: { display_type: displayType, plot_title: title, is_archived: false },
         share_level: 'shareable',
-        status: 'published',
+        status: pipelineStatus === 'pending' ? 'pending' : 'published',
+        ...extra,
       });
-      (built.images as Set<string>).add(uuid);
+      (into as Set<string>).add(uuid);
+    };
+    if (variants.includes('image-plot')) {
+      plotWithoutTable(built.images, 'image', 'image', 'Western blot', 'completed');
     }
+    if (variants.includes('pending-analysis')) {
+      plotWithoutTable(
+        built.tableless,
+        'differential_expression',
+        'volcano_plot_v2',
+        'Re-run with batch correction',
+        'pending',
+      );
+    }
+    if (variants.includes('external-plot')) {
+      // Pluto's R client uploads such figures with analysis type `external` and its origin.
+      plotWithoutTable(built.tableless, 'external', 'external', 'Figure made in R', 'completed', {
+        origin: 'R',
+      });
+    }
+    (built.metadata as Mutable<PlutoExperiment>).plot_count = built.plotObjects.length;
   }
 
   experiment(id: string): BuiltExperiment {
@@ -577,6 +620,7 @@ export class World implements SimulatorTruth {
       forbidden,
       metadata,
       images: new Set<string>(),
+      tableless: new Set<string>(),
       plots: plotObjects,
       plotObjects,
       samples: sampleData,

@@ -14,6 +14,7 @@ import {
   PlutoForbiddenError,
   PlutoInactiveEndpointError,
   PlutoInvalidObjectError,
+  PlutoNoTableError,
   PlutoNotFoundError,
   PlutoRateLimitedError,
   PlutoUnreachableError,
@@ -23,7 +24,7 @@ import {
 import { checkLimit } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
-import { toDataPage } from './data-page.js';
+import { isCountlessPage, toDataPage } from './data-page.js';
 import {
   type FirstContactPolicy,
   type FirstContactSchedule,
@@ -73,6 +74,11 @@ export interface PlutoClientOptions {
   /** Ceiling on the pages of one list, so a count that keeps growing cannot page forever. */
   maxListPages?: number;
   /**
+   * `limit` of the one request that reads plot data whose pages have no `count`; an answer with
+   * exactly this many rows may have been cut, and fails its dataset.
+   */
+  unpagedRowLimit?: number;
+  /**
    * For a run started by hand: the first listing tells a server that is not Pluto's API at once
    * and gives up on an outage within this budget, instead of the usual retries.
    */
@@ -96,6 +102,8 @@ export const DEFAULT_RETRY_BUDGET_MS = 60_000;
 export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
 /** With 1,000 items a page, ten million projects or experiments. */
 export const DEFAULT_MAX_LIST_PAGES = 10_000;
+/** Pluto's R client reads plot data in one request with this `limit` and never pages it. */
+export const DEFAULT_UNPAGED_ROW_LIMIT = 100_000;
 const BODY_BYTES_PER_REQUEST = 1024 * 1024;
 const BODY_BYTES_PER_ROW = 64 * 1024;
 const MAX_LOCATION_IN_MESSAGE = 200;
@@ -160,6 +168,7 @@ class PlutoHttpClient implements PlutoApi {
   private readonly pageSize: number;
   private readonly maxResponseBytes: number;
   private readonly maxListPages: number;
+  private readonly unpagedRowLimit: number;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
   private token: Promise<string> | undefined;
@@ -177,6 +186,7 @@ class PlutoHttpClient implements PlutoApi {
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.maxListPages = options.maxListPages ?? DEFAULT_MAX_LIST_PAGES;
+    this.unpagedRowLimit = options.unpagedRowLimit ?? DEFAULT_UNPAGED_ROW_LIMIT;
     this.userAgent = `pluto-export/${options.version}`;
   }
 
@@ -209,10 +219,37 @@ class PlutoHttpClient implements PlutoApi {
     }
     const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
     const answer = await this.call(path, limit, parseJsonLossless, (json) =>
-      isSignedUrlAnswer(json) ? json : toDataPage(json, offset, limit, path),
+      isSignedUrlAnswer(json) || (dataset.kind === 'results' && isCountlessPage(json))
+        ? json
+        : toDataPage(json, offset, limit, path),
     );
-    if (!isSignedUrlAnswer(answer)) return answer;
-    return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
+    if (isSignedUrlAnswer(answer)) {
+      return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
+    }
+    const page = isCountlessPage(answer) ? await this.unpagedPlotData(dataset) : (answer as DataPage);
+    if (dataset.kind === 'results' && page.headers.length === 0) {
+      throw new PlutoNoTableError(`The data of ${dataPath(dataset)} has no columns: the plot has no table`);
+    }
+    return page;
+  }
+
+  /**
+   * Plot data whose pages carry no `count` cannot be planned in slots: it is read in one request,
+   * as Pluto's R client reads it. An answer that fills the limit may have been cut, and is refused
+   * here rather than retried: the same request would be cut the same way.
+   */
+  private async unpagedPlotData(dataset: DatasetRef): Promise<DataPage> {
+    const limit = this.unpagedRowLimit;
+    const path = `${dataPath(dataset)}?limit=${limit}&offset=0`;
+    const page = await this.call(path, limit, parseJsonLossless, (json) =>
+      toDataPage(json, 0, limit, path, true),
+    );
+    if (page.rowCount >= limit) {
+      throw new PlutoBadResponseError(
+        `Pluto sent plot data without a count for ${path}, and exactly the ${limit} rows asked for: the table may be cut, so it was not exported`,
+      );
+    }
+    return page;
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {

@@ -14,11 +14,29 @@ function isCount(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** `where` names the request in messages (a path relative to the API root). */
-export function toDataPage(body: unknown, offset: number, limit: number, where: string): DataPage {
+/** A page object that leaves `count` out entirely (not one whose `count` is broken). */
+export function isCountlessPage(body: unknown): boolean {
+  return isRecord(body) && !('count' in body) && 'headers' in body && 'items' in body;
+}
+
+/**
+ * `where` names the request in messages (a path relative to the API root). A page read in one
+ * request (`countless`) may leave `count` out: the rows it holds are then the count.
+ */
+export function toDataPage(
+  body: unknown,
+  offset: number,
+  limit: number,
+  where: string,
+  countless = false,
+): DataPage {
   const bad = (what: string) =>
     new PlutoBadResponseError(`Pluto sent an unexpected data page for ${where}: ${what}`);
   if (!isRecord(body)) throw bad('the body is not an object');
+  if (countless && isCountlessPage(body)) {
+    const page = toDataPage({ ...body, count: rowsOf(body.items) }, offset, limit, where);
+    return { ...page, whole: true };
+  }
   const { count, headers, items } = body;
   if (!isCount(count)) throw bad('`count` is not a non-negative integer');
   if (!Array.isArray(headers) || !headers.every((h) => typeof h === 'string')) {
@@ -54,6 +72,12 @@ export function toDataPage(body: unknown, offset: number, limit: number, where: 
     );
   }
   return page;
+}
+
+/** Rows of a page's `items`, row objects or column arrays; what is not a list counts none. */
+function rowsOf(items: unknown): number {
+  if (!Array.isArray(items)) return 0;
+  return items.every(Array.isArray) ? ((items[0] as unknown[] | undefined)?.length ?? 0) : items.length;
 }
 
 function fromColumns(

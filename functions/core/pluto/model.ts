@@ -53,6 +53,14 @@ export const plotSchema = z.looseObject({
 });
 export type PlutoPlot = z.infer<typeof plotSchema>;
 
+/**
+ * Pluto's R client names `pending` among an analysis's statuses, as `analysis.pipeline_status`
+ * and as the plot's `status`: such an analysis has no results yet, so its data is not read.
+ */
+export function isPendingAnalysis(plot: PlutoPlot): boolean {
+  return plot.analysis?.pipeline_status === 'pending' || plot.status === 'pending';
+}
+
 export const listEnvelopeSchema = z.looseObject({
   count: z.number().int().nonnegative(),
   items: z.array(z.unknown()),

@@ -4,10 +4,11 @@
  * slots that ExportSlots will fan out over.
  */
 
+import { PlutoNoTableError } from '../errors.js';
 import { ID_RULE, isSafeId } from '../ids.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import { checkLimit } from '../limits.js';
-import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
+import { type DataPage, type DatasetRef, isPendingAnalysis, type PlutoPlot } from '../pluto/model.js';
 import {
   type CommitRecord,
   canonicalJson,
@@ -159,6 +160,9 @@ async function probe(
   let first: DataPage;
   let last: DataPage;
   try {
+    if (plot !== undefined && isPendingAnalysis(plot)) {
+      throw new PlutoNoTableError(`The analysis of plot ${plot.uuid} is pending: it has no results yet`);
+    }
     first = await deps.pluto.getDataPage(ref, 0, 1);
     checkLimit(
       first.count,
