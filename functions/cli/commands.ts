@@ -24,6 +24,7 @@ const command = <O extends Options>(spec: Command<O>) => spec;
 
 const LAKE_HELP = ['DIR', 'the local lake folder (default ./lake)'] as const;
 const JSON_HELP = ['', 'print a JSON array instead of a table'] as const;
+const API_URL_HELP = ['URL', "Pluto's API (default https://api.pluto.bio/)"] as const;
 
 export const COMMANDS = {
   export: command({
@@ -47,7 +48,7 @@ export const COMMANDS = {
       'max-response-mib': { type: 'string' },
     },
     help: {
-      'api-url': ['URL', "Pluto's API (default https://api.pluto.bio/)"],
+      'api-url': API_URL_HELP,
       out: ['DIR|s3://BUCKET/PREFIX', 'where the lake is (default ./lake)'],
       experiments: ['ID,..', 'only these experiments'],
       projects: ['ID,..', 'only the experiments of these projects'],
@@ -68,6 +69,16 @@ export const COMMANDS = {
       'max-response-mib': ['N', 'ceiling on one response body, decompressed (default 128)'],
     },
     run: async (values) => (await import('./export-command.js')).runExportCommand(values),
+  }),
+  probe: command({
+    summary: 'Check that Pluto answers as the exporter assumes (token from PLUTO_API_TOKEN).',
+    options: { 'api-url': { type: 'string' }, experiments: { type: 'string' }, save: { type: 'string' } },
+    help: {
+      'api-url': API_URL_HELP,
+      experiments: ['ID,..', 'probe these experiments (default the first 3 listed that Pluto shows)'],
+      save: ['FILE', 'write the shapes seen (keys, types, counts; no values, no token) as JSON'],
+    },
+    run: async (values) => (await import('./probe-command.js')).runProbeCommand(values),
   }),
   query: command({
     summary: 'Run SQL with DuckDB over the current partitions of a local lake.',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
-import { idSchema } from '../core/ids.js';
+import { idListSchema, idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
 import { DEFAULT_LIMITS } from '../core/limits.js';
 import {
@@ -23,16 +23,6 @@ import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
-const idList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(idSchema).min(1));
-
 const MIB = 1024 * 1024;
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
@@ -40,8 +30,8 @@ const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 export const exportConfigSchema = z.object({
   apiUrl: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
   out: z.string().min(1).default('./lake'),
-  experimentIds: idList.optional(),
-  projectIds: idList.optional(),
+  experimentIds: idListSchema.optional(),
+  projectIds: idListSchema.optional(),
   runId: idSchema.default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(4),
   rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),

@@ -1,5 +1,5 @@
 /**
- * `pluto-export <command>`: export, query, runs, status, simulate (design.md, Command line).
+ * `pluto-export <command>`: export, query, runs, status, probe, simulate (design.md, Command line).
  * Exit codes: 0 the run committed, 1 the run failed, 2 bad usage or configuration, 3 another live run
  * holds the lease, 128 + n interrupted by signal n (the README's table).
  */

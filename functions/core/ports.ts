@@ -76,6 +76,24 @@ export interface PlutoApi {
   getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage>;
 }
 
+/** One answer as it came: nothing parsed beyond JSON. */
+export interface RawAnswer {
+  readonly status: number;
+  /** The media type, lowercased, without parameters; '' when absent. */
+  readonly contentType: string;
+  /** The body parsed as JSON; undefined when it is not JSON. */
+  readonly json: unknown;
+  readonly text: string;
+}
+
+/** Pluto's answers as they come, for `probe`, which checks the shapes the exporter assumes. */
+export interface PlutoRawReader {
+  /** GET a path under the API root with the token; 4xx answers are returned, not thrown. */
+  getRaw(path: string): Promise<RawAnswer>;
+  /** GET a signed URL Pluto gave for `where`, without the token. */
+  getSignedRaw(url: string, where: string): Promise<RawAnswer>;
+}
+
 export interface Clock {
   now(): Date;
 }

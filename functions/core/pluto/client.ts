@@ -22,7 +22,7 @@ import {
   PlutoUpstreamError,
 } from '../errors.js';
 import { checkLimit } from '../limits.js';
-import type { PlutoApi, SecretReader } from '../ports.js';
+import type { PlutoApi, PlutoRawReader, RawAnswer, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { isCountlessPage, toDataPage } from './data-page.js';
 import {
@@ -48,7 +48,7 @@ import {
   projectSchema,
 } from './model.js';
 import { type RetryInfo, withRetry } from './retry.js';
-import { isSignedUrlAnswer, readSignedTable } from './signed-url.js';
+import { fetchSigned, isSignedUrlAnswer, mediaType, readSignedTable } from './signed-url.js';
 
 export interface PlutoClientOptions {
   /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
@@ -159,11 +159,11 @@ export function parseRetryAfter(value: string | null, nowMs: number = Date.now()
   return Number.isNaN(date) ? undefined : Math.max(0, date - nowMs);
 }
 
-export function createPlutoClient(options: PlutoClientOptions): PlutoApi {
+export function createPlutoClient(options: PlutoClientOptions): PlutoApi & PlutoRawReader {
   return new PlutoHttpClient(options);
 }
 
-class PlutoHttpClient implements PlutoApi {
+class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   private readonly baseUrl: URL;
   private readonly pageSize: number;
   private readonly maxResponseBytes: number;
@@ -371,48 +371,9 @@ class PlutoHttpClient implements PlutoApi {
     timeoutMs: number,
     { firstContact, rootListing }: CallOptions,
   ): Promise<unknown> {
-    const url = new URL(path, this.baseUrl);
-    let status: number;
-    let text: string;
-    let headers: Headers;
-    let statusText: string;
-    try {
-      const response = await fetch(url, {
-        headers: {
-          Authorization: `Token ${token}`,
-          Accept: 'application/json',
-          'User-Agent': this.userAgent,
-        },
-        signal: AbortSignal.timeout(timeoutMs),
-        // A redirect to another origin would be answered without the token, and that answer taken as Pluto's.
-        redirect: 'manual',
-      });
-      status = response.status;
-      statusText = response.statusText;
-      headers = response.headers;
-      if (status >= 300 && status < 400) {
-        await response.body?.cancel();
-        const location = printable(headers.get('location') ?? '(no Location)');
-        throw new PlutoUnsafeResponseError(
-          `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
-        );
-      }
-      text = await readCapped(response, maxBytes, path);
-    } catch (cause) {
-      if (cause instanceof PlutoExportError) throw cause;
-      if (cause instanceof Error && cause.name === 'TimeoutError') {
-        throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${timeoutMs} ms`, { cause });
-      }
-      const reason = describeNetworkError(cause);
-      if (firstContact !== undefined && isTlsMismatch(reason)) throw tlsMismatchError(this.baseUrl, cause);
-      if (UNREACHABLE.some((pattern) => reason.includes(pattern))) {
-        throw new PlutoUnreachableError(
-          `Cannot reach Pluto at ${this.baseUrl} (${reason.replace(/^.*: /, '')}): check the API URL and the network`,
-          { cause },
-        );
-      }
-      throw new PlutoUpstreamError(`The connection to Pluto failed for ${path}: ${reason}`, { cause });
-    }
+    const { status, statusText, headers, text } = await this.send(path, token, maxBytes, timeoutMs, {
+      ...(firstContact === undefined ? {} : { firstContact }),
+    });
     if (firstContact !== undefined) {
       const contentType = headers.get('content-type');
       const answered = (status >= 200 && status < 300) || status === 404;
@@ -429,15 +390,117 @@ class PlutoHttpClient implements PlutoApi {
           `Pluto sent invalid JSON for ${path} (${text.length} characters): ${(cause as Error).message}`,
         );
       }
-      if (holdsToken(text, json, token)) {
-        throw new PlutoUnsafeResponseError(
-          `Pluto's answer for ${path} contains the API token; it was refused and nothing of it was kept`,
-        );
-      }
+      if (holdsToken(text, json, token)) throw tokenInAnswer(path);
       return json;
     }
     throw httpError(status, statusText, path, text, headers);
   }
+
+  /**
+   * One answer as it came, for `probe`: 4xx statuses are returned, not thrown; a refused token,
+   * 429 and 5xx are retried or thrown as in every other call.
+   */
+  async getRaw(path: string): Promise<RawAnswer> {
+    const token = await this.currentToken();
+    const maxBytes = Math.min(this.maxResponseBytes, BODY_BYTES_PER_REQUEST);
+    return withRetry(
+      async () => {
+        try {
+          const { status, statusText, headers, text } = await this.send(
+            path,
+            token,
+            maxBytes,
+            this.timeoutMs,
+          );
+          if (status === 401 || status === 429 || status >= 500) {
+            throw httpError(status, statusText, path, text, headers);
+          }
+          const answer = rawAnswer(status, headers.get('content-type'), text);
+          if (holdsToken(text, answer.json, token)) throw tokenInAnswer(path);
+          return answer;
+        } catch (error) {
+          throw withoutToken(error, token);
+        }
+      },
+      {
+        budgetMs: this.options.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS,
+        sleep: this.options.sleep ?? defaultSleep,
+        random: this.options.random ?? Math.random,
+        onRetry: this.options.onRetry,
+      },
+    );
+  }
+
+  /** A signed URL Pluto gave, fetched as the exporter fetches it: without the token. */
+  async getSignedRaw(url: string, where: string): Promise<RawAnswer> {
+    const { status, contentType, text } = await fetchSigned(url, where, {
+      timeoutMs: this.timeoutMs,
+      userAgent: this.userAgent,
+    });
+    return rawAnswer(status, contentType, text);
+  }
+
+  /** One request with the token, redirects refused, the body read up to `maxBytes`. */
+  private async send(
+    path: string,
+    token: string,
+    maxBytes: number,
+    timeoutMs: number,
+    { firstContact }: Pick<CallOptions, 'firstContact'> = {},
+  ): Promise<{ status: number; statusText: string; headers: Headers; text: string }> {
+    const url = new URL(path, this.baseUrl);
+    try {
+      const response = await fetch(url, {
+        headers: {
+          Authorization: `Token ${token}`,
+          Accept: 'application/json',
+          'User-Agent': this.userAgent,
+        },
+        signal: AbortSignal.timeout(timeoutMs),
+        // A redirect to another origin would be answered without the token, and that answer taken as Pluto's.
+        redirect: 'manual',
+      });
+      const { status, statusText, headers } = response;
+      if (status >= 300 && status < 400) {
+        await response.body?.cancel();
+        const location = printable(headers.get('location') ?? '(no Location)');
+        throw new PlutoUnsafeResponseError(
+          `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
+        );
+      }
+      return { status, statusText, headers, text: await readCapped(response, maxBytes, path) };
+    } catch (cause) {
+      if (cause instanceof PlutoExportError) throw cause;
+      if (cause instanceof Error && cause.name === 'TimeoutError') {
+        throw new PlutoUpstreamError(`Pluto did not answer ${path} within ${timeoutMs} ms`, { cause });
+      }
+      const reason = describeNetworkError(cause);
+      if (firstContact !== undefined && isTlsMismatch(reason)) throw tlsMismatchError(this.baseUrl, cause);
+      if (UNREACHABLE.some((pattern) => reason.includes(pattern))) {
+        throw new PlutoUnreachableError(
+          `Cannot reach Pluto at ${this.baseUrl} (${reason.replace(/^.*: /, '')}): check the API URL and the network`,
+          { cause },
+        );
+      }
+      throw new PlutoUpstreamError(`The connection to Pluto failed for ${path}: ${reason}`, { cause });
+    }
+  }
+}
+
+function tokenInAnswer(path: string): PlutoUnsafeResponseError {
+  return new PlutoUnsafeResponseError(
+    `Pluto's answer for ${path} contains the API token; it was refused and nothing of it was kept`,
+  );
+}
+
+function rawAnswer(status: number, contentType: string | null, text: string): RawAnswer {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status, contentType: mediaType(contentType), json, text };
 }
 
 /**

@@ -21,32 +21,46 @@ export function isSignedUrlAnswer(body: unknown): body is SignedUrlAnswer {
   );
 }
 
-/** `where` names the Pluto request that gave the URL; the URL itself (it carries a signature) is never shown. */
+/** The media type of a Content-Type header, lowercased, without parameters; '' when absent. */
+export function mediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+/**
+ * Fetches a signed URL without the API token: the URL is its own credential, and the token must
+ * not leave for another origin. `where` names the Pluto request that gave the URL; the URL itself
+ * (it carries a signature) is never shown.
+ */
+export async function fetchSigned(
+  url: string,
+  where: string,
+  options: { timeoutMs: number; userAgent: string },
+): Promise<{ status: number; contentType: string; text: string }> {
+  try {
+    const response = await fetch(url, {
+      headers: { 'User-Agent': options.userAgent },
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+    const text = await response.text();
+    return { status: response.status, contentType: mediaType(response.headers.get('content-type')), text };
+  } catch (cause) {
+    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
+  }
+}
+
 export async function readSignedTable(
   answer: SignedUrlAnswer,
   where: string,
   options: { timeoutMs: number; userAgent: string },
 ): Promise<DataPage> {
-  let response: Response;
-  let body: string;
-  try {
-    // No Authorization: the URL is its own credential, and the token must not leave for another origin.
-    response = await fetch(answer.url, {
-      headers: { 'User-Agent': options.userAgent },
-      signal: AbortSignal.timeout(options.timeoutMs),
-    });
-    body = await response.text();
-  } catch (cause) {
-    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
+  const { status, contentType, text } = await fetchSigned(answer.url, where, options);
+  if (status < 200 || status > 299) {
+    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} answered ${status}`);
   }
-  if (!response.ok) {
-    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} answered ${response.status}`);
-  }
-  const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type === 'text/csv') return csvTable(body, where);
-  if (type === 'application/json') return jsonTable(body, where);
+  if (contentType === 'text/csv') return csvTable(text, where);
+  if (contentType === 'application/json') return jsonTable(text, where);
   throw new PlutoNoTableError(
-    `The data of ${where} is ${type === '' ? 'content without a type' : type}, not a table`,
+    `The data of ${where} is ${contentType === '' ? 'content without a type' : contentType}, not a table`,
   );
 }
 
