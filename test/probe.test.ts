@@ -195,13 +195,20 @@ describe('pluto-export probe', () => {
     }
   });
 
-  it('exits 2 with one line for an experiment Pluto does not list, and without a token', async () => {
+  it('exits 2 with one line for an experiment Pluto does not list, no Pluto at --api-url, and no token', async () => {
     const unknown = await runCli(['probe', '--api-url', simulator.url, '--experiments', 'PLX999999'], {
       PLUTO_API_TOKEN: simulator.truth.token,
     });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toBe(
       'pluto-export: Pluto lists no experiment PLX999999 for this token: check --experiments\n',
+    );
+    const nothing = await runCli(['probe', '--api-url', 'http://127.0.0.1:1/'], {
+      PLUTO_API_TOKEN: simulator.truth.token,
+    });
+    expect(nothing.code).toBe(2);
+    expect(nothing.stderr).toMatch(
+      /^pluto-export: Cannot reach Pluto at http:\/\/127\.0\.0\.1:1\/ .*: check --api-url\n$/,
     );
     const noToken = await runCli(['probe', '--api-url', simulator.url]);
     expect(noToken.code).toBe(2);

@@ -310,7 +310,7 @@ const ANALYSIS_CHECKS: readonly ProbeCheck[] = [
     evaluate: async (session) => {
       const { plots } = session.survey;
       if (plots.length === 0) return notSeen('no plot listed');
-      const pending = plots.filter(({ plot }) => isPendingAnalysis(plot as never)).length;
+      const pending = plots.filter(({ parsed }) => parsed !== undefined && isPendingAnalysis(parsed)).length;
       return pending === 0
         ? holds(`not pending ×${plots.length}`)
         : differs(`pending ×${pending} of ${plots.length} (their data is not read)`);

@@ -5,7 +5,7 @@
  */
 import { mapConcurrent } from '../concurrency.js';
 import { ConfigError, PlutoExportError } from '../errors.js';
-import { isPendingAnalysis, type PlutoPlot } from '../pluto/model.js';
+import { isPendingAnalysis, type PlutoPlot, plotSchema } from '../pluto/model.js';
 import type { PlutoRawReader, RawAnswer } from '../ports.js';
 import { type Shape, shapeOf } from './shape.js';
 
@@ -20,6 +20,8 @@ export interface ListedPlot {
   readonly experimentId: string;
   /** The plot object as listed (possibly not matching what the exporter expects). */
   readonly plot: Record<string, unknown>;
+  /** The plot as the exporter reads it; undefined when it does not have the fields read. */
+  readonly parsed: PlutoPlot | undefined;
 }
 
 export interface Survey {
@@ -109,13 +111,13 @@ export class ProbeSession {
     return out;
   }
 
-  /** Plots of the probed experiments that have a uuid the exporter could request. */
+  /** Plots of the probed experiments that the exporter can read. */
   probedPlots(): { experimentId: string; plot: PlutoPlot }[] {
-    return this.survey.plots
-      .filter(
-        (listed) => this.survey.probed.includes(listed.experimentId) && typeof listed.plot.uuid === 'string',
-      )
-      .map((listed) => ({ experimentId: listed.experimentId, plot: listed.plot as PlutoPlot }));
+    return this.survey.plots.flatMap(({ experimentId, parsed }) =>
+      parsed !== undefined && this.survey.probed.includes(experimentId)
+        ? [{ experimentId, plot: parsed }]
+        : [],
+    );
   }
 
   requests(): RecordedRequest[] {
@@ -224,7 +226,7 @@ export async function surveyOrganisation(
   const plotLists = await mapConcurrent(experimentIds, LISTING_CONCURRENCY, async (experimentId) => {
     try {
       return (await listAll(listing, `lab/experiments/${encodeURIComponent(experimentId)}/plots/`)).map(
-        (plot) => ({ experimentId, plot }),
+        (plot) => ({ experimentId, plot, parsed: plotSchema.safeParse(plot).data }),
       );
     } catch (error) {
       if (!(error instanceof ListingRefusedError)) throw error;
