@@ -21,7 +21,7 @@ export interface ProbeCheck {
   evaluate(session: ProbeSession): Promise<Finding>;
 }
 
-/** An id no organisation holds: Pluto's experiment ids are PLX and six digits from 100000. */
+/** An id of the form of Pluto's experiment ids that no organisation is expected to hold. */
 export const UNKNOWN_EXPERIMENT_ID = 'PLX000000';
 /** Display types whose plot data comes as column arrays (Pluto's R client reads them so). */
 const COLUMN_MAJOR_DISPLAY_TYPES = ['volcano_plot_v2'];
