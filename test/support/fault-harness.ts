@@ -51,7 +51,9 @@ export interface ExportOptions {
   readonly settings?: Partial<ExportSettings>;
   /** Experiments and slots at once; default 4. */
   readonly concurrency?: number;
-  readonly client?: Partial<Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep'>>;
+  readonly client?: Partial<
+    Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry'>
+  >;
   readonly interceptStep?: StepInterceptor;
   readonly progress?: ProgressListener;
 }
