@@ -14,6 +14,7 @@ import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 import { queryLakeJson } from './support/lake-query.js';
+import { fixedSecret } from './support/secrets.js';
 
 let simulator: RunningSimulator;
 let root: string;
@@ -27,7 +28,7 @@ async function exportRun(runId: string, extra: Partial<RunInput> = {}): Promise<
     catalog,
     pluto: createPlutoClient({
       baseUrl: simulator.url,
-      secrets: { getToken: async () => token, refresh: async () => token },
+      secrets: fixedSecret(token),
       version: 'test',
     }),
     settings: {
