@@ -19,6 +19,7 @@ import {
 } from '../functions/simulator/index.js';
 import { runCli } from './support/cli.js';
 import { SMALL_ORGANISATION } from './support/fault-harness.js';
+import { fixedSecret } from './support/secrets.js';
 
 const SEED = 31;
 const PLOT_DATA = 'lab/experiments/{experiment}/plots/{plot}/data/';
@@ -26,10 +27,9 @@ const PLOT_DATA = 'lab/experiments/{experiment}/plots/{plot}/data/';
 async function probe(options: SimulatorOptions): Promise<{ report: ProbeReport; truth: SimulatorTruth }> {
   const simulator = await startSimulator({ seed: SEED, ...SMALL_ORGANISATION, ...options });
   try {
-    const token = simulator.truth.token;
     const client = createPlutoClient({
       baseUrl: simulator.url,
-      secrets: { getToken: async () => token, refresh: async () => token },
+      secrets: fixedSecret(simulator.truth.token),
       version: 'test',
     });
     return { report: await runProbe(client), truth: simulator.truth };
