@@ -6,6 +6,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../core/errors.js';
+import { DEFAULT_PLUTO_API_URL } from '../core/settings.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -24,7 +25,7 @@ const command = <O extends Options>(spec: Command<O>) => spec;
 
 const LAKE_HELP = ['DIR', 'the local lake folder (default ./lake)'] as const;
 const JSON_HELP = ['', 'print a JSON array instead of a table'] as const;
-const API_URL_HELP = ['URL', "Pluto's API (default https://api.pluto.bio/)"] as const;
+const API_URL_HELP = ['URL', `Pluto's API (default ${DEFAULT_PLUTO_API_URL})`] as const;
 
 export const COMMANDS = {
   export: command({
