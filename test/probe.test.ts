@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import { CHECKS } from '../functions/core/probe/checks.js';
 import { type ProbeReport, runProbe } from '../functions/core/probe/probe.js';
+import { shapeOf } from '../functions/core/probe/shape.js';
 import {
   type RunningSimulator,
   SIMULATOR_VARIANTS,
@@ -124,6 +125,55 @@ describe('probe verdicts', () => {
     expect(differing(report)).toEqual({
       'an unknown id answers 400 {code: invalid_object_id, message}': '404 {detail}',
     });
+  });
+});
+
+describe('saved shapes', () => {
+  it('keep the keys of Pluto objects, and of data only the sizes and types of rows', () => {
+    expect(
+      shapeOf({ pluto_id: 'PLX123456', plot_count: 2, owner: { first_name: 'Zoë' }, tags: ['a', 'b'] }),
+    ).toEqual({
+      object: {
+        pluto_id: 'string',
+        plot_count: 'number',
+        owner: { object: { first_name: 'string' } },
+        tags: { list: 2, of: ['string'] },
+      },
+    });
+    const rows = {
+      count: 9,
+      headers: ['sample_id', 'Cell Type'],
+      items: [{ sample_id: 'WT_1', 'Cell Type': 'HEK' }],
+    };
+    expect(shapeOf(rows, { dataPage: true })).toEqual({
+      object: {
+        count: 'number',
+        headers: { list: 2, of: ['string'] },
+        items: { list: 1, of: [{ row: 2, of: ['string'] }] },
+      },
+    });
+    const columns = {
+      headers: ['Gene_Symbol', 'P_Value'],
+      items: [
+        ['GAPDH', 'ACTB'],
+        [0.1, null],
+      ],
+    };
+    expect(shapeOf(columns, { dataPage: true })).toEqual({
+      object: {
+        headers: { list: 2, of: ['string'] },
+        items: {
+          list: 2,
+          of: [
+            { list: 2, of: ['string'] },
+            { list: 2, of: ['number', 'null'] },
+          ],
+        },
+      },
+    });
+    expect(JSON.stringify(shapeOf([{ Gene_Symbol: 'GAPDH', P_Value: 0.1 }], { dataPage: true }))).toBe(
+      '{"list":1,"of":[{"row":2,"of":["string","number"]}]}',
+    );
   });
 });
 

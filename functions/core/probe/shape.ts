@@ -31,7 +31,9 @@ function describe(value: unknown, where: Where, depth: number): Shape {
   if (typeof value === 'string') return 'string';
   if (depth >= MAX_DEPTH) return { list: 0, of: [] };
   if (Array.isArray(value)) {
-    return { list: value.length, of: elementShapes(value, where === 'items' ? 'items' : 'plain', depth) };
+    // A data page that is a bare list (a signed URL's JSON) holds rows too.
+    const rows = where === 'items' || where === 'page';
+    return { list: value.length, of: elementShapes(value, rows ? 'items' : 'plain', depth) };
   }
   const entries = Object.entries(value as Record<string, unknown>);
   if (where === 'row' || where === 'items') {
