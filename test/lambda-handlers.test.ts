@@ -49,11 +49,11 @@ describe('parseEnvironment', () => {
           maxExperimentsPerRun: 100_000,
           maxRowsPerDataset: 50_000_000,
           maxSlotsPerExperiment: 20_000,
+          maxListPages: 10_000,
+          maxResponseBytes: 128 * 1024 * 1024,
         },
       },
       serviceName: 'pluto-export',
-      maxListPages: 10_000,
-      maxResponseBytes: 128 * 1024 * 1024,
     });
     expect(
       parseEnvironment({
@@ -65,8 +65,10 @@ describe('parseEnvironment', () => {
       }),
     ).toMatchObject({
       prefix: '',
-      settings: { rowsPerPart: 5000, limits: { maxRowsPerDataset: 1000 } },
-      maxResponseBytes: 16 * 1024 * 1024,
+      settings: {
+        rowsPerPart: 5000,
+        limits: { maxRowsPerDataset: 1000, maxResponseBytes: 16 * 1024 * 1024 },
+      },
     });
   });
 
