@@ -11,6 +11,7 @@ import {
   type SimulatorVariant,
   startSimulator,
 } from '../functions/simulator/index.js';
+import { readmeExampleQueries } from '../infra/example-queries.js';
 import { exportWith, type FolderLake, lakeRegistry, SMALL_ORGANISATION } from './support/fault-harness.js';
 import { queryLakeJson } from './support/lake-query.js';
 
@@ -145,6 +146,54 @@ describe('projects, analyses and files against the simulator', () => {
     expect(new Set(expected.map((row) => row.data_type))).toEqual(
       new Set(['attachment', 'qc_report', 'bam']),
     );
+  });
+
+  it("README: results joined to their analysis give each plot's analysis, parameters and cell count", async () => {
+    const sql = readmeExampleQueries().find((q) => q.name.startsWith('results joined to the analysis'))?.sql;
+    const rows = await query(String(sql));
+    const expected = simulator.truth.exportable.flatMap((experiment) =>
+      experiment.plots.map((plot) => {
+        const analysis = experiment.analyses.get(String(plot.analysis?.uuid));
+        const data = experiment.results.get(plot.uuid);
+        return {
+          experiment_id: experiment.id,
+          plot_id: plot.uuid,
+          analysis_type: analysis?.analysis_type,
+          analysis_name: analysis?.name,
+          pipeline_version: analysis?.pipeline_version,
+          parameters: analysis?.parameters,
+          methods: analysis?.methods,
+          cells: (data?.rowCount ?? 0) * ((data?.headers.length ?? 1) - 1),
+        };
+      }),
+    );
+    const order = (a: Row, b: Row) =>
+      `${a.experiment_id}${a.plot_id}` < `${b.experiment_id}${b.plot_id}` ? -1 : 1;
+    expect(
+      rows.map((row) => ({ ...row, parameters: JSON.parse(String(row.parameters)) })).sort(order),
+    ).toEqual(expected.sort(order));
+  });
+
+  it('README: the inventory query names the experiments of the project with a protocol attachment', async () => {
+    const sql = readmeExampleQueries().find((q) => q.name.includes('protocol'))?.sql;
+    const rows = await query(String(sql));
+    const project = simulator.truth.projects.find((p) => p.detail.name === 'Neuroinflammation atlas');
+    const expected = simulator.truth.exportable
+      .filter((experiment) => experiment.projectId === project?.id)
+      .flatMap((experiment) =>
+        experiment.files
+          .filter((f) => f.dataType === 'attachment' && f.fileName.toLowerCase().includes('protocol'))
+          .map((f) => ({
+            project: 'Neuroinflammation atlas',
+            experiment_id: experiment.id,
+            experiment: experiment.metadata.name,
+            file_name: f.fileName,
+            size_bytes: f.size,
+            lake_key: null,
+          })),
+      );
+    expect(expected.length).toBeGreaterThan(0);
+    expect(rows).toEqual(expected.sort((a, b) => (a.experiment_id < b.experiment_id ? -1 : 1)));
   });
 
   it('a second run over the unchanged organisation writes nothing and asks only the cheap requests', async () => {

@@ -343,6 +343,8 @@ describe('Athena named queries', () => {
       'plots and their analyses',
       'PCA coordinates from the generic results table',
       'significant genes in every differential expression analysis',
+      'results joined to the analysis that produced them, with its parameters',
+      'experiments of one project with a protocol among their attachments',
       'what each run did',
     ]);
     const block = /### Example SQL[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
