@@ -6,6 +6,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXAMPLE_QUERIES } from '../functions/cli/start.js';
 import {
   type RunningSimulator,
   type SimulatorVariant,
@@ -194,6 +195,21 @@ describe('projects, analyses and files against the simulator', () => {
       );
     expect(expected.length).toBeGreaterThan(0);
     expect(rows).toEqual(expected.sort((a, b) => (a.experiment_id < b.experiment_id ? -1 : 1)));
+  });
+
+  it("npm start's demo queries show the projects, an analysis with its methods, and the attachments", async () => {
+    const answer = (title: string) =>
+      query(EXAMPLE_QUERIES.find((q) => q.title.startsWith(title))?.sql ?? 'select 1 where false');
+    expect((await answer('Projects')).map((row) => row.project_id)).toEqual(
+      simulator.truth.projects.map((p) => p.id).sort(),
+    );
+    const analyses = await answer('The analysis behind each differential expression plot');
+    expect(analyses.length).toBeGreaterThan(0);
+    expect(analyses.every((row) => String(row.methods).includes(String(row.analysis)))).toBe(true);
+    const files = await answer('Attachments and QC reports');
+    expect(files.length).toBe(
+      simulator.truth.exportable.flatMap((e) => e.files).filter((f) => f.dataType !== 'bam').length,
+    );
   });
 
   it('a second run over the unchanged organisation writes nothing and asks only the cheap requests', async () => {

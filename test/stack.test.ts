@@ -603,7 +603,9 @@ describe('the functions', () => {
       expect(steps('glue:BatchDeletePartition', name), name).toEqual(writers(name));
     }
     expect(
-      TABLE_NAMES.filter((name) => name !== 'projects' && steps('glue:GetPartition', name).includes('startRun')),
+      TABLE_NAMES.filter(
+        (name) => name !== 'projects' && steps('glue:GetPartition', name).includes('startRun'),
+      ),
     ).toEqual([]);
     expect(steps('glue:GetPartition', 'experiments')).toEqual([
       'planExperiment',
