@@ -49,6 +49,10 @@ function plotsOf(truth: SimulatorTruth) {
   return { listed, probed };
 }
 
+/** The files of the 3 probed experiments. */
+const filesOf = (truth: SimulatorTruth) => truth.exportable.slice(0, 3).map((e) => e.files);
+const sum = (numbers: readonly number[]) => numbers.reduce((a, b) => a + b, 0);
+
 describe('probe verdicts', () => {
   it('the default simulator holds every assumption', async () => {
     const { report, truth } = await probe({});
@@ -112,6 +116,28 @@ describe('probe verdicts', () => {
     'plot-data-without-count': () => ({
       [`${PLOT_DATA} pages carry count`]: 'no count on 14 of 14 pages',
     }),
+    'analysis-detail-missing': (truth) => ({
+      "analyses/{analysis}/ answers each plot's analysis": `analyses/{analysis}/: 404 {detail} ×${
+        new Set(plotsOf(truth).probed.map((p) => p.analysis?.uuid)).size
+      }`,
+    }),
+    'project-detail-refused': () => ({ 'lab/projects/{project}/ answers the project': '403 {detail}' }),
+    'files-paged': (truth) => {
+      const groups = filesOf(truth).map((files) => new Set(files.map((f) => f.dataType)).size);
+      const short = filesOf(truth).map(
+        (files) =>
+          [...new Set(files.map((f) => f.dataType))].filter(
+            (type) => files.filter((f) => f.dataType === type).length > 1,
+          ).length,
+      );
+      return {
+        'lab/experiments/{experiment}/files/ answers {<data type>: {count, items}}, every item at once': `fewer items than count in ${sum(short)} of ${sum(groups)} groups`,
+      };
+    },
+    'files-without-size': (truth) => {
+      const items = sum(filesOf(truth).map((files) => files.length));
+      return { 'file items carry a size': `no size on ${items} of ${items} items` };
+    },
   };
 
   it.each(SIMULATOR_VARIANTS)('%s makes its own assumption DIFFERENT and nothing else', async (variant) => {

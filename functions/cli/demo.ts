@@ -2,7 +2,8 @@
  * The export `npm start` runs without a token: the simulator's demo organisation into a local lake.
  */
 import type { SecretReader } from '../core/ports.js';
-import { DEMO_ORGANISATION, type SimulatorOptions, startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION } from '../simulator/demo.js';
+import { type SimulatorOptions, startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 
 export const DEMO_LAKE = 'demo-lake';

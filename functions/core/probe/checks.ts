@@ -5,7 +5,7 @@
  * The `seen` text names templates, types, counts and API enums, never ids or values.
  */
 import { INVALID_OBJECT_ID } from '../pluto/client.js';
-import { experimentSchema, isPendingAnalysis, plotSchema } from '../pluto/model.js';
+import { experimentSchema, isPendingAnalysis, plotSchema, projectSchema } from '../pluto/model.js';
 import type { RawAnswer } from '../ports.js';
 import { type PagePair, PROBE_LIMIT, type ProbeSession, templateOf } from './session.js';
 
@@ -352,8 +352,78 @@ const ANALYSIS_CHECKS: readonly ProbeCheck[] = [
   },
 ];
 
+const isFileGroup = (group: unknown): group is { count: number; items: unknown[] } =>
+  isObject(group) && isCount(group.count) && Array.isArray(group.items);
+
+/** The file groups (`{<data type>: {count, items}}`) of the probed experiments. */
+async function fileGroups(session: ProbeSession) {
+  const groups: { count: number; items: unknown[] }[] = [];
+  for (const id of session.survey.probed) {
+    const answer = await session.get(`lab/experiments/${encodeURIComponent(id)}/files/`);
+    if (answer.status === 200 && isObject(answer.json))
+      groups.push(...Object.values(answer.json).filter(isFileGroup));
+  }
+  return groups;
+}
+
+const RESOURCE_CHECKS: readonly ProbeCheck[] = [
+  {
+    assumption: 'lab/projects/{project}/ answers the project',
+    evaluate: async (session) => {
+      const [id] = session.survey.projectIds;
+      if (id === undefined) return notSeen('no project listed');
+      const answer = await session.get(`lab/projects/${encodeURIComponent(id)}/`);
+      const problem =
+        answer.status === 200 ? schemaProblem(projectSchema, answer.json) : describeAnswer(answer);
+      return problem === undefined ? holds('project') : differs(problem);
+    },
+  },
+  {
+    assumption: "analyses/{analysis}/ answers each plot's analysis",
+    evaluate: async (session) => {
+      const uuids = [
+        ...new Set(
+          session.probedPlots().flatMap(({ plot }) => (plot.analysis?.uuid ? [plot.analysis.uuid] : [])),
+        ),
+      ];
+      if (uuids.length === 0) return notSeen('no plot names its analysis');
+      const answers = [];
+      for (const uuid of uuids)
+        answers.push({
+          label: 'analyses/{analysis}/',
+          answer: await session.get(`analyses/${encodeURIComponent(uuid)}/`),
+        });
+      return everyAnswer(answers, (answer) => answer.status === 200 && isObject(answer.json), 'analysis');
+    },
+  },
+  {
+    assumption:
+      'lab/experiments/{experiment}/files/ answers {<data type>: {count, items}}, every item at once',
+    evaluate: async (session) => {
+      const groups = await fileGroups(session);
+      if (groups.length === 0) return notSeen('no file group');
+      const short = groups.filter((group) => group.items.length < group.count).length;
+      return short === 0
+        ? holds(`group ×${groups.length}`)
+        : differs(`fewer items than count in ${short} of ${groups.length} groups`);
+    },
+  },
+  {
+    assumption: 'file items carry a size',
+    evaluate: async (session) => {
+      const items = (await fileGroups(session)).flatMap((group) => group.items);
+      if (items.length === 0) return notSeen('no file item');
+      const sized = (item: unknown) => isObject(item) && (isCount(item.file_size) || isCount(item.size));
+      const without = items.filter((item) => !sized(item)).length;
+      return without === 0
+        ? holds(`size ×${items.length}`)
+        : differs(`no size on ${without} of ${items.length} items`);
+    },
+  },
+];
+
 function schemaProblem(
-  schema: typeof experimentSchema | typeof plotSchema,
+  schema: typeof experimentSchema | typeof plotSchema | typeof projectSchema,
   value: unknown,
 ): string | undefined {
   const result = schema.safeParse(value);
@@ -369,4 +439,5 @@ export const CHECKS: readonly ProbeCheck[] = [
   ...DATA_ENDPOINTS.flatMap(dataChecks),
   ...PLOT_CHECKS,
   ...ANALYSIS_CHECKS,
+  ...RESOURCE_CHECKS,
 ];

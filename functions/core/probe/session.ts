@@ -156,9 +156,15 @@ export class ProbeSession {
 
 /** `lab/experiments/PLX123456/plots/<uuid>/data/?limit=2` -> `lab/experiments/{experiment}/plots/{plot}/data/?limit=2`. */
 export function templateOf(path: string): string {
-  const singular: Record<string, string> = { projects: 'project', experiments: 'experiment', plots: 'plot' };
+  const singular: Record<string, string> = {
+    projects: 'project',
+    experiments: 'experiment',
+    plots: 'plot',
+    analyses: 'analysis',
+    files: 'file',
+  };
   return path.replace(
-    /(projects|experiments|plots)\/([^/?]+)\//g,
+    /(projects|experiments|plots|analyses|files)\/([^/?]+)\//g,
     (_, kind: string) => `${kind}/{${singular[kind]}}/`,
   );
 }
