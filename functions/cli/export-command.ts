@@ -11,6 +11,7 @@ import {
   createPlutoClient,
   DEFAULT_MAX_LIST_PAGES,
   DEFAULT_MAX_RESPONSE_BYTES,
+  MAX_RESPONSE_MIB_SETTING,
 } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
@@ -56,7 +57,7 @@ export const exportConfigSchema = z.object({
   maxRowsPerDataset: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
-  maxResponseMiB: positiveInt(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  maxResponseMiB: positiveInt(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
   connectTimeoutSeconds: z.coerce
     .number()
     .positive()

@@ -22,6 +22,7 @@ import {
   createPlutoClient,
   DEFAULT_MAX_LIST_PAGES,
   DEFAULT_MAX_RESPONSE_BYTES,
+  MAX_RESPONSE_MIB_SETTING,
 } from '../core/pluto/client.js';
 import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
@@ -50,7 +51,7 @@ export const environmentSchema = z.object({
   MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
-  MAX_RESPONSE_MIB: count(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
 });
 
 export interface RuntimeConfig {

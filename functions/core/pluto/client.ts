@@ -94,6 +94,8 @@ export const DEFAULT_RETRY_BUDGET_MS = 60_000;
  * JSON; four times that leaves room for wide text cells while bounding a Lambda's memory.
  */
 export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
+/** The highest response cap a configuration may set, in MiB: a body is held in memory once read. */
+export const MAX_RESPONSE_MIB_SETTING = 4096;
 /** With 1,000 items a page, ten million projects or experiments. */
 export const DEFAULT_MAX_LIST_PAGES = 10_000;
 const BODY_BYTES_PER_REQUEST = 1024 * 1024;
