@@ -23,6 +23,7 @@ import {
 import { checkLimit } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
+import { readCapped } from './capped-body.js';
 import { toDataPage } from './data-page.js';
 import {
   type FirstContactPolicy,
@@ -214,7 +215,13 @@ class PlutoHttpClient implements PlutoApi {
       isSignedUrlAnswer(json) ? json : toDataPage(json, offset, limit, path),
     );
     if (!isSignedUrlAnswer(answer)) return answer;
-    return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
+    const token = await this.currentToken();
+    return readSignedTable(answer, path, {
+      timeoutMs: this.timeoutMs,
+      userAgent: this.userAgent,
+      maxBytes: this.maxResponseBytes,
+      holdsSecret: (text) => text.includes(token),
+    });
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
@@ -362,7 +369,14 @@ class PlutoHttpClient implements PlutoApi {
           `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
         );
       }
-      text = await readCapped(response, maxBytes, path);
+      text = await readCapped(
+        response,
+        maxBytes,
+        () =>
+          new PlutoUnsafeResponseError(
+            `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+          ),
+      );
     } catch (cause) {
       if (cause instanceof PlutoExportError) throw cause;
       if (cause instanceof Error && cause.name === 'TimeoutError') {
@@ -403,43 +417,6 @@ class PlutoHttpClient implements PlutoApi {
     }
     throw httpError(status, statusText, path, text, headers);
   }
-}
-
-/**
- * Reads a body as a stream, stopping at `maxBytes` (counted after decompression, so a small
- * gzip body cannot expand into gigabytes).
- */
-async function readCapped(response: Response, maxBytes: number, path: string): Promise<string> {
-  const tooLarge = () =>
-    new PlutoUnsafeResponseError(
-      `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
-    );
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(body);
 }
 
 /** The token as sent, or spelled with JSON `\u` escapes that parsing turns back into it. */
