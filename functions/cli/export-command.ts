@@ -23,6 +23,7 @@ import { openLake } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
+import { stderr, stdout } from './terminal.js';
 
 const idList = z
   .string()
@@ -122,7 +123,7 @@ export async function runExportCommand(
   const config = parseExportConfig(values);
   await secrets.getToken();
   const lake = await openLake(config.out, { purpose: 'export' });
-  const progress = new TerminalProgress(process.stderr);
+  const progress = new TerminalProgress(stderr);
   const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
     supersededRunGraceDays: config.retentionDays,
@@ -171,7 +172,7 @@ export async function runExportCommand(
   } catch (error) {
     if (error instanceof RunInterruptedError) {
       progress.finish();
-      process.stderr.write(`pluto-export: ${interruptedLine(error, config, lake.store.location)}\n`);
+      stderr.write(`pluto-export: ${interruptedLine(error, config, lake.store.location)}\n`);
       // Requests in flight when the signal came are abandoned, not awaited.
       process.exit(signalExitCode(error.reason as NodeJS.Signals));
     }
@@ -182,7 +183,7 @@ export async function runExportCommand(
   }
   if (output.status === 'leased') {
     const lease = await readLease(lake.store);
-    process.stderr.write(
+    stderr.write(
       `pluto-export: not started: ${lease === undefined ? 'another run' : describeHolder(lease)} holds the lease on ` +
         `${lake.store.location}${lease === undefined ? '' : ` until ${lease.expiresAt}`}; run again when it has finished\n`,
     );
@@ -196,7 +197,7 @@ export async function runExportCommand(
       record.status !== 'exported'
         ? 0
         : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
-    process.stdout.write(
+    stdout.write(
       `${formatTable(
         [
           'experiment',
@@ -227,7 +228,7 @@ export async function runExportCommand(
         `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
-  process.stdout.write(
+  stdout.write(
     `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ` +
       `${formatCounts(output.experiments)} -> ${lake.store.location}\n`,
   );

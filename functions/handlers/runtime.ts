@@ -24,6 +24,7 @@ import {
   DEFAULT_MAX_RESPONSE_BYTES,
   MAX_RESPONSE_MIB_SETTING,
 } from '../core/pluto/client.js';
+import { maskSecrets } from '../core/secrets.js';
 import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
@@ -116,7 +117,11 @@ export interface Runtime {
 }
 
 export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {}): Runtime {
-  const logger = new Logger({ serviceName: config.serviceName });
+  const logger = new Logger({
+    serviceName: config.serviceName,
+    // Log lines are a sink like the lake: an error message quoting the token prints `[redacted]`.
+    jsonReplacerFn: (_key, value) => (typeof value === 'string' ? maskSecrets(value) : value),
+  });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.serviceName });
   const lake = { bucket: config.bucket, prefix: config.prefix };
   const secrets = new SecretsManagerReader(config.secretId, {

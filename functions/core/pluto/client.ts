@@ -23,6 +23,7 @@ import {
 import { checkLimit } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
+import { holdSecret, maskErrorSecrets } from '../secrets.js';
 import { readCapped } from './capped-body.js';
 import { toDataPage } from './data-page.js';
 import {
@@ -116,6 +117,12 @@ export function validateToken(token: string): string {
   if (!TOKEN_FORMAT.test(token)) {
     throw new PlutoAuthError('the Pluto API token is malformed (expected 40 letters and digits)');
   }
+  return token;
+}
+
+/** A valid token, held from now on so that every sink masks it. */
+function heldToken(token: string): string {
+  holdSecret(validateToken(token));
   return token;
 }
 
@@ -282,7 +289,9 @@ class PlutoHttpClient implements PlutoApi {
       try {
         return read(await this.fetchJson(path, token, parse, maxBytes, timeoutMs, options));
       } catch (error) {
-        throw withoutToken(error, token);
+        // A server that echoes the Authorization header (a proxy's error page, a debug body) must
+        // not carry the token into an error.
+        throw maskErrorSecrets(error);
       }
     };
     const sleep = this.options.sleep ?? defaultSleep;
@@ -314,7 +323,7 @@ class PlutoHttpClient implements PlutoApi {
 
   private currentToken(): Promise<string> {
     if (this.token === undefined) {
-      const pending = this.options.secrets.getToken().then(validateToken);
+      const pending = this.options.secrets.getToken().then(heldToken);
       pending.catch(() => {
         if (this.token === pending) this.token = undefined;
       });
@@ -326,7 +335,7 @@ class PlutoHttpClient implements PlutoApi {
   /** Calls refused with the same stale token share one `refresh()`. */
   private refreshedToken(stale: string): Promise<string> {
     if (this.refreshing?.stale === stale) return this.refreshing.pending;
-    const pending = this.options.secrets.refresh().then(validateToken);
+    const pending = this.options.secrets.refresh().then(heldToken);
     this.refreshing = { stale, pending };
     this.token = pending;
     pending.catch(() => {
@@ -480,30 +489,6 @@ function errorBody(text: string): PlutoErrorBody {
 }
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-/**
- * A server that echoes the Authorization header (a proxy's error page, a debug body) must not
- * carry the token into an error: such an error is rebuilt, same class, with the token masked
- * and without its cause (whose message would hold it too).
- */
-function withoutToken(error: unknown, token: string): unknown {
-  if (!(error instanceof PlutoExportError)) return error;
-  const leaks = [error.message, error.detail, error.code, error.details].some((text) =>
-    text?.includes(token),
-  );
-  if (!leaks) return error;
-  const mask = (text: string | undefined) => text?.split(token).join('[redacted]');
-  const Rebuilt = error.constructor as new (
-    message: string,
-    options: PlutoErrorBody & { retryAfterMs?: number },
-  ) => PlutoExportError;
-  return new Rebuilt(mask(error.message) ?? '', {
-    detail: mask(error.detail),
-    code: mask(error.code),
-    details: mask(error.details),
-    retryAfterMs: error instanceof PlutoRateLimitedError ? error.retryAfterMs : undefined,
-  });
-}
 
 function httpError(
   status: number,
