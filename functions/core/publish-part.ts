@@ -20,7 +20,7 @@ export async function publishPart(store: ObjectStore, key: string, rows: TableRo
   const { body, part } = encodePart(key, rows);
   if ((await store.putIfAbsent(key, body)).created) return { part, created: true };
   const existing = await store.get(key);
-  if (existing === undefined || parquetRowCount(existing) !== rows.rowCount) {
+  if (existing === undefined || (await parquetRowCount(existing)) !== rows.rowCount) {
     throw new ObjectConflictError(`Part ${key} already exists with different rows; it was not replaced`);
   }
   return { part: { ...part, bytes: existing.byteLength, sha256: sha256(existing) }, created: false };
