@@ -202,7 +202,7 @@ describe('Lambda handlers through the workflow', () => {
     );
     const dataParts = (manifest?.experiments ?? [])
       .flatMap((e) => e.datasets)
-      .filter((d) => d.dataset !== 'experiment' && d.dataset !== 'plots')
+      .filter((d) => !['experiment', 'plots', 'analyses', 'files'].includes(d.dataset))
       .flatMap((d) => d.parts);
     const emf = jsonLines().filter((line) => '_aws' in line);
     const total = (name: string) =>

@@ -4,7 +4,15 @@
  * that speaks the Pluto API.
  */
 import type { TableName } from './contract.js';
-import type { DataPage, DatasetRef, PlutoExperiment, PlutoPlot, PlutoProject } from './pluto/model.js';
+import type {
+  DataPage,
+  DatasetRef,
+  PlutoAnalysis,
+  PlutoExperiment,
+  PlutoFile,
+  PlutoPlot,
+  PlutoProject,
+} from './pluto/model.js';
 
 export interface StoredObject {
   readonly key: string;
@@ -23,6 +31,14 @@ export interface ObjectStore {
   readonly location: string;
   /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
   putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
+  /**
+   * `putIfAbsent` for a body that arrives in chunks and need not fit in memory (S3 multipart
+   * upload completed with `IfNoneMatch: '*'`; a temporary file linked into place). Nothing is
+   * visible at `key` until the whole body is stored. When the body throws, its error comes out
+   * unchanged and nothing is published; a store failure stops reading the body. The body is read
+   * to its end even when `key` is taken: only the final step can tell.
+   */
+  putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult>;
   /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
@@ -69,11 +85,17 @@ export interface SecretReader {
 /** What the core needs of Pluto. The HTTP client is the real adapter. */
 export interface PlutoApi {
   listProjects(): AsyncIterable<PlutoProject>;
+  /** `lab/projects/{id}/`: the project's detail. */
+  getProject(projectId: string): Promise<PlutoProject>;
   listProjectExperiments(projectId: string): AsyncIterable<PlutoExperiment>;
   listExperiments(): AsyncIterable<PlutoExperiment>;
   getExperiment(experimentId: string): Promise<PlutoExperiment>;
   listPlots(experimentId: string): AsyncIterable<PlutoPlot>;
   getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage>;
+  /** `analyses/{uuid}/`: the analysis behind a plot. */
+  getAnalysis(analysisId: string): Promise<PlutoAnalysis>;
+  /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
+  listFiles(experimentId: string): Promise<PlutoFile[]>;
 }
 
 export interface Clock {

@@ -6,6 +6,7 @@
 import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
 import { type SimulatorTruth, type SimulatorVariant, World } from './world.js';
 
+export { fileBytes, type SimulatedFile } from './catalogue.js';
 export {
   createFaultPlan,
   DAMAGED_BODY_FAULTS,

@@ -38,11 +38,16 @@ import {
 } from './first-contact.js';
 import { parseJsonLossless } from './json.js';
 import {
+  analysisSchema,
   type DataPage,
   type DatasetRef,
   experimentSchema,
+  fileGroupSchema,
+  fileItemSchema,
   listEnvelopeSchema,
+  type PlutoAnalysis,
   type PlutoExperiment,
+  type PlutoFile,
   type PlutoPlot,
   type PlutoProject,
   plotSchema,
@@ -204,6 +209,44 @@ class PlutoHttpClient implements PlutoApi {
 
   listPlots(experimentId: string): AsyncIterable<PlutoPlot> {
     return this.list(`lab/experiments/${encodeURIComponent(experimentId)}/plots/`, plotSchema);
+  }
+
+  async getProject(projectId: string): Promise<PlutoProject> {
+    const path = `lab/projects/${encodeURIComponent(projectId)}/`;
+    return this.call(path, 1, JSON.parse, (json) => validate(projectSchema, json, path));
+  }
+
+  async getAnalysis(analysisId: string): Promise<PlutoAnalysis> {
+    const path = `analyses/${encodeURIComponent(analysisId)}/`;
+    return this.call(path, 1, JSON.parse, (json) => validate(analysisSchema, json, path));
+  }
+
+  /**
+   * The answer is grouped by data type, `{<type>: {count, items}}`, as Pluto's R client reads it;
+   * a group holding fewer items than its count is paged with `data_type`, `limit` and `offset`.
+   */
+  async listFiles(experimentId: string): Promise<PlutoFile[]> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/files/`;
+    const groups = await this.call(path, this.pageSize, JSON.parse, (json) => fileGroupsOf(json, path));
+    const files: PlutoFile[] = [];
+    for (const [dataType, group] of groups) {
+      const items = [...group.items];
+      for (let pages = 1; items.length < group.count; pages++) {
+        checkLimit(pages, this.maxListPages, `the pages of ${path}`, 'maxListPages');
+        const where = `${path}?data_type=${encodeURIComponent(dataType)}&limit=${this.pageSize}&offset=${items.length}`;
+        const page = await this.call(where, this.pageSize, JSON.parse, (json) =>
+          fileGroupsOf(json, where).get(dataType),
+        );
+        if (page === undefined || page.count !== group.count || page.items.length === 0) {
+          throw new PageDriftError(
+            `Pluto's ${dataType} files of ${experimentId} changed while paging (count ${group.count}, then ${page?.count ?? 'none'})`,
+          );
+        }
+        items.push(...page.items);
+      }
+      for (const item of items) files.push({ dataType, item: validate(fileItemSchema, item, path) });
+    }
+    return files;
   }
 
   async getExperiment(experimentId: string): Promise<PlutoExperiment> {
@@ -443,6 +486,27 @@ function dataPath(dataset: DatasetRef): string {
     case 'results':
       return `${experiment}plots/${encodeURIComponent(dataset.plotId)}/data/`;
   }
+}
+
+/** The `{count, items}` groups of a files answer, by data type; other members are ignored. */
+function fileGroupsOf(json: unknown, where: string): Map<string, { count: number; items: unknown[] }> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new PlutoBadResponseError(
+      `Pluto sent an unexpected body for ${where}: not an object of file groups`,
+    );
+  }
+  const groups = new Map<string, { count: number; items: unknown[] }>();
+  for (const [dataType, value] of Object.entries(json)) {
+    const group = fileGroupSchema.safeParse(value);
+    if (!group.success) continue;
+    if (group.data.items.length > group.data.count) {
+      throw new PlutoBadResponseError(
+        `Pluto sent ${group.data.items.length} ${dataType} files for ${where} with a count of ${group.data.count}`,
+      );
+    }
+    groups.set(dataType, group.data);
+  }
+  return groups;
 }
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
