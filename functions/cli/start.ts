@@ -6,7 +6,8 @@
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
 import { openLake } from '../local/lake-location.js';
-import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION } from '../simulator/demo.js';
+import { startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';

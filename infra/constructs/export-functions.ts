@@ -27,9 +27,8 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
-import { DEFAULT_LIMITS } from '../../functions/core/limits.js';
+import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { DEFAULT_MAX_LIST_PAGES, DEFAULT_MAX_RESPONSE_BYTES } from '../../functions/core/pluto/client.js';
 import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
@@ -93,12 +92,12 @@ export interface ExportFunctionsProps {
   readonly maxExperimentsPerRun?: number;
   /**
    * Pages of one Pluto list endpoint (`MAX_LIST_PAGES`).
-   * @default DEFAULT_MAX_LIST_PAGES
+   * @default DEFAULT_LIMITS.maxListPages
    */
   readonly maxListPages?: number;
   /**
    * The largest response body read, in MiB after decompression (`MAX_RESPONSE_MIB`).
-   * @default DEFAULT_MAX_RESPONSE_BYTES in MiB
+   * @default DEFAULT_LIMITS.maxResponseBytes in MiB
    */
   readonly maxResponseMiB?: number;
   /**
@@ -244,8 +243,8 @@ export class ExportFunctions extends Construct {
       MAX_ROWS_PER_DATASET: String(props.maxRowsPerDataset ?? DEFAULT_LIMITS.maxRowsPerDataset),
       MAX_SLOTS_PER_EXPERIMENT: String(props.maxSlotsPerExperiment ?? DEFAULT_LIMITS.maxSlotsPerExperiment),
       MAX_EXPERIMENTS_PER_RUN: String(props.maxExperimentsPerRun ?? DEFAULT_LIMITS.maxExperimentsPerRun),
-      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_MAX_LIST_PAGES),
-      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_MAX_RESPONSE_BYTES / (1024 * 1024)),
+      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_LIMITS.maxListPages),
+      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_LIMITS.maxResponseBytes / MIB),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
