@@ -15,6 +15,7 @@ import { ListingRefusedError } from '../core/probe/session.js';
 import { DEFAULT_PLUTO_API_URL } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { formatTable } from './progress.js';
+import { stdout } from './terminal.js';
 
 const probeConfigSchema = z.object({
   apiUrl: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
@@ -55,10 +56,10 @@ export async function runProbeCommand(
     }
     throw error;
   }
-  process.stdout.write(`${describeReport(report)}\n`);
+  stdout.write(`${describeReport(report)}\n`);
   if (config.save !== undefined) {
     await writeFile(config.save, `${JSON.stringify(savedReport(report, config.apiUrl), null, 2)}\n`);
-    process.stdout.write(`The shapes (keys, types and counts; no values, no token) are in ${config.save}\n`);
+    stdout.write(`The shapes (keys, types and counts; no values, no token) are in ${config.save}\n`);
   }
   return report.checks.some((check) => check.verdict === 'DIFFERENT') ? 1 : 0;
 }

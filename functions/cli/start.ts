@@ -9,6 +9,7 @@ import { DEMO_LAKE, exportDemo } from './demo.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
+import { stdout } from './terminal.js';
 
 export const EXAMPLE_QUERIES: readonly { title: string; sql: string }[] = [
   {
@@ -54,7 +55,7 @@ where data_type in ('attachment', 'qc_report') order by 1, 2, 3`,
 async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
-  process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
+  stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
   const code = await exportDemo(DEMO_LAKE);
   if (code !== 0) return code;
 
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
     for (const { title, sql } of EXAMPLE_QUERIES) {
       const rows = toJsonRows(await lake.query(sql));
       const columns = rows[0] === undefined ? [] : Object.keys(rows[0]);
-      process.stdout.write(
+      stdout.write(
         `\n-- ${title}\n${sql}\n${formatTable(
           columns,
           rows.map((row) => columns.map((c) => row[c])),
@@ -73,7 +74,7 @@ async function main(): Promise<number> {
   } finally {
     lake.close();
   }
-  process.stdout.write(
+  stdout.write(
     `\nAsk your own: npm run --silent pluto-export -- query --lake ${DEMO_LAKE} "select count(*) from assay"\n`,
   );
   return 0;

@@ -24,6 +24,8 @@ import {
 import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, PlutoRawReader, RawAnswer, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
+import { holdSecret, maskErrorSecrets } from '../secrets.js';
+import { readCapped } from './capped-body.js';
 import { isCountlessPage, toDataPage } from './data-page.js';
 import {
   type FirstContactPolicy,
@@ -53,7 +55,13 @@ import {
   projectSchema,
 } from './model.js';
 import { type RetryInfo, withRetry } from './retry.js';
-import { fetchSigned, isSignedUrlAnswer, mediaType, readSignedTable } from './signed-url.js';
+import {
+  fetchSigned,
+  isSignedUrlAnswer,
+  mediaType,
+  readSignedTable,
+  signedTokenError,
+} from './signed-url.js';
 
 export interface PlutoClientOptions {
   /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
@@ -116,6 +124,12 @@ export function validateToken(token: string): string {
   if (!TOKEN_FORMAT.test(token)) {
     throw new PlutoAuthError('the Pluto API token is malformed (expected 40 letters and digits)');
   }
+  return token;
+}
+
+/** A valid token, held from now on so that every sink masks it. */
+function heldToken(token: string): string {
+  holdSecret(validateToken(token));
   return token;
 }
 
@@ -257,7 +271,13 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
         : toDataPage(json, offset, limit, path),
     );
     if (isSignedUrlAnswer(answer)) {
-      return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
+      const token = await this.currentToken();
+      return readSignedTable(answer, path, {
+        timeoutMs: this.timeoutMs,
+        userAgent: this.userAgent,
+        maxBytes: this.maxResponseBytes,
+        holdsSecret: (text) => text.includes(token),
+      });
     }
     const page = isCountlessPage(answer) ? await this.unpagedPlotData(dataset) : (answer as DataPage);
     if (dataset.kind === 'results' && page.headers.length === 0) {
@@ -343,7 +363,9 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
       try {
         return read(await this.fetchJson(path, token, parse, maxBytes, timeoutMs, options));
       } catch (error) {
-        throw withoutToken(error, token);
+        // A server that echoes the Authorization header (a proxy's error page, a debug body) must
+        // not carry the token into an error.
+        throw maskErrorSecrets(error);
       }
     };
     const sleep = this.options.sleep ?? defaultSleep;
@@ -375,7 +397,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
 
   private currentToken(): Promise<string> {
     if (this.token === undefined) {
-      const pending = this.options.secrets.getToken().then(validateToken);
+      const pending = this.options.secrets.getToken().then(heldToken);
       pending.catch(() => {
         if (this.token === pending) this.token = undefined;
       });
@@ -387,7 +409,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   /** Calls refused with the same stale token share one `refresh()`. */
   private refreshedToken(stale: string): Promise<string> {
     if (this.refreshing?.stale === stale) return this.refreshing.pending;
-    const pending = this.options.secrets.refresh().then(validateToken);
+    const pending = this.options.secrets.refresh().then(heldToken);
     this.refreshing = { stale, pending };
     this.token = pending;
     pending.catch(() => {
@@ -452,7 +474,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
           if (holdsToken(text, answer.json, token)) throw tokenInAnswer(path);
           return answer;
         } catch (error) {
-          throw withoutToken(error, token);
+          throw maskErrorSecrets(error);
         }
       },
       {
@@ -469,8 +491,12 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     const { status, contentType, text } = await fetchSigned(url, where, {
       timeoutMs: this.timeoutMs,
       userAgent: this.userAgent,
+      maxBytes: this.maxResponseBytes,
     });
-    return rawAnswer(status, contentType, text);
+    const token = await this.currentToken();
+    const answer = rawAnswer(status, contentType, text);
+    if (holdsToken(text, answer.json, token)) throw signedTokenError(where);
+    return answer;
   }
 
   /** One request with the token, redirects refused, the body read up to `maxBytes`. */
@@ -501,7 +527,15 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
           `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
         );
       }
-      return { status, statusText, headers, text: await readCapped(response, maxBytes, path) };
+      const text = await readCapped(
+        response,
+        maxBytes,
+        () =>
+          new PlutoUnsafeResponseError(
+            `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+          ),
+      );
+      return { status, statusText, headers, text };
     } catch (cause) {
       if (cause instanceof PlutoExportError) throw cause;
       if (cause instanceof Error && cause.name === 'TimeoutError') {
@@ -534,43 +568,6 @@ function rawAnswer(status: number, contentType: string | null, text: string): Ra
     json = undefined;
   }
   return { status, contentType: mediaType(contentType), json, text };
-}
-
-/**
- * Reads a body as a stream, stopping at `maxBytes` (counted after decompression, so a small
- * gzip body cannot expand into gigabytes).
- */
-async function readCapped(response: Response, maxBytes: number, path: string): Promise<string> {
-  const tooLarge = () =>
-    new PlutoUnsafeResponseError(
-      `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
-    );
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(body);
 }
 
 /** The token as sent, or spelled with JSON `\u` escapes that parsing turns back into it. */
@@ -655,30 +652,6 @@ function errorBody(text: string): PlutoErrorBody {
 }
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-/**
- * A server that echoes the Authorization header (a proxy's error page, a debug body) must not
- * carry the token into an error: such an error is rebuilt, same class, with the token masked
- * and without its cause (whose message would hold it too).
- */
-function withoutToken(error: unknown, token: string): unknown {
-  if (!(error instanceof PlutoExportError)) return error;
-  const leaks = [error.message, error.detail, error.code, error.details].some((text) =>
-    text?.includes(token),
-  );
-  if (!leaks) return error;
-  const mask = (text: string | undefined) => text?.split(token).join('[redacted]');
-  const Rebuilt = error.constructor as new (
-    message: string,
-    options: PlutoErrorBody & { retryAfterMs?: number },
-  ) => PlutoExportError;
-  return new Rebuilt(mask(error.message) ?? '', {
-    detail: mask(error.detail),
-    code: mask(error.code),
-    details: mask(error.details),
-    retryAfterMs: error instanceof PlutoRateLimitedError ? error.retryAfterMs : undefined,
-  });
-}
 
 function httpError(
   status: number,

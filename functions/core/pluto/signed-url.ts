@@ -3,7 +3,14 @@
  * `response["url"]`): a signed URL on another origin, fetched without the API token. CSV and JSON
  * become one whole-dataset page; anything else means the plot has no table.
  */
-import { PlutoBadResponseError, PlutoNoTableError, PlutoUpstreamError } from '../errors.js';
+import {
+  PlutoBadResponseError,
+  PlutoExportError,
+  PlutoNoTableError,
+  PlutoUnsafeResponseError,
+  PlutoUpstreamError,
+} from '../errors.js';
+import { readCapped } from './capped-body.js';
 import { toDataPage, wholeTable } from './data-page.js';
 import { parseJsonLossless } from './json.js';
 import type { DataPage } from './model.js';
@@ -21,6 +28,15 @@ export function isSignedUrlAnswer(body: unknown): body is SignedUrlAnswer {
   );
 }
 
+export interface SignedTableOptions {
+  readonly timeoutMs: number;
+  readonly userAgent: string;
+  /** The whole table is one body: it is abandoned past this many bytes, counted after decompression. */
+  readonly maxBytes: number;
+  /** True when the text holds the API token: such a table is refused like an API answer that holds it. */
+  readonly holdsSecret: (text: string) => boolean;
+}
+
 /** The media type of a Content-Type header, lowercased, without parameters; '' when absent. */
 export function mediaType(contentType: string | null): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
@@ -28,40 +44,60 @@ export function mediaType(contentType: string | null): string {
 
 /**
  * Fetches a signed URL without the API token: the URL is its own credential, and the token must
- * not leave for another origin. `where` names the Pluto request that gave the URL; the URL itself
- * (it carries a signature) is never shown.
+ * not leave for another origin. The body is abandoned past `maxBytes`. `where` names the Pluto
+ * request that gave the URL; the URL itself (it carries a signature) is never shown.
  */
 export async function fetchSigned(
   url: string,
   where: string,
-  options: { timeoutMs: number; userAgent: string },
+  options: Pick<SignedTableOptions, 'timeoutMs' | 'userAgent' | 'maxBytes'>,
 ): Promise<{ status: number; contentType: string; text: string }> {
   try {
     const response = await fetch(url, {
       headers: { 'User-Agent': options.userAgent },
       signal: AbortSignal.timeout(options.timeoutMs),
     });
-    const text = await response.text();
+    const text = await readCapped(
+      response,
+      options.maxBytes,
+      () =>
+        new PlutoUnsafeResponseError(
+          `The signed URL that Pluto gave for ${where} served more than ${options.maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+        ),
+    );
     return { status: response.status, contentType: mediaType(response.headers.get('content-type')), text };
   } catch (cause) {
+    if (cause instanceof PlutoExportError) throw cause;
     throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
   }
+}
+
+export function signedTokenError(where: string): PlutoUnsafeResponseError {
+  return new PlutoUnsafeResponseError(
+    `The signed URL that Pluto gave for ${where} served the API token; it was refused and nothing of it was kept`,
+  );
 }
 
 export async function readSignedTable(
   answer: SignedUrlAnswer,
   where: string,
-  options: { timeoutMs: number; userAgent: string },
+  options: SignedTableOptions,
 ): Promise<DataPage> {
-  const { status, contentType, text } = await fetchSigned(answer.url, where, options);
+  const { status, contentType: type, text: body } = await fetchSigned(answer.url, where, options);
   if (status < 200 || status > 299) {
     throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} answered ${status}`);
   }
-  if (contentType === 'text/csv') return csvTable(text, where);
-  if (contentType === 'application/json') return jsonTable(text, where);
-  throw new PlutoNoTableError(
-    `The data of ${where} is ${contentType === '' ? 'content without a type' : contentType}, not a table`,
-  );
+  if (type !== 'text/csv' && type !== 'application/json') {
+    throw new PlutoNoTableError(
+      `The data of ${where} is ${type === '' ? 'content without a type' : type}, not a table`,
+    );
+  }
+  const page = type === 'text/csv' ? csvTable(body, where) : jsonTable(body, where);
+  // JSON `\u` escapes spell text that the body does not show: the parsed cells are checked too.
+  const spelled = () =>
+    body.includes('\\u') && options.holdsSecret(JSON.stringify([page.headers, page.columns]));
+  if (options.holdsSecret(body) || spelled()) throw signedTokenError(where);
+  return page;
 }
 
 function jsonTable(text: string, where: string): DataPage {
