@@ -33,7 +33,7 @@ async function probe(options: SimulatorOptions): Promise<{ report: ProbeReport; 
       secrets: fixedSecret(simulator.truth.token),
       version: 'test',
     });
-    return { report: await runProbe(client), truth: simulator.truth };
+    return { report: await runProbe(client, { sample: 3 }), truth: simulator.truth };
   } finally {
     await simulator.close();
   }

@@ -98,7 +98,10 @@ export const COMMANDS = {
     options: { 'api-url': { type: 'string' }, experiments: { type: 'string' }, save: { type: 'string' } },
     help: {
       'api-url': API_URL_HELP,
-      experiments: ['ID,..', 'probe these experiments (default the first 3 listed that Pluto shows)'],
+      experiments: [
+        'ID,..',
+        `probe these experiments (default the first ${CLI_DEFAULTS.probedExperiments} listed that Pluto shows)`,
+      ],
       save: ['FILE', 'write the shapes seen (keys, types, counts; no values, no token) as JSON'],
     },
     run: async (values) => (await import('./probe-command.js')).runProbeCommand(values),

@@ -8,4 +8,6 @@ export const CLI_DEFAULTS = {
   /** Runs that `runs` lists. */
   runsShown: 20,
   simulatorPort: 8787,
+  /** Experiments whose endpoints `probe` asks, unless --experiments names them. */
+  probedExperiments: 3,
 } as const;

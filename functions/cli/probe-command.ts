@@ -14,6 +14,7 @@ import { type ProbeReport, runProbe } from '../core/probe/probe.js';
 import { ListingRefusedError } from '../core/probe/session.js';
 import { DEFAULT_PLUTO_API_URL } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
+import { CLI_DEFAULTS } from './defaults.js';
 import { formatTable } from './progress.js';
 import { stdout } from './terminal.js';
 
@@ -48,6 +49,7 @@ export async function runProbeCommand(
   let report: ProbeReport;
   try {
     report = await runProbe(client, {
+      sample: CLI_DEFAULTS.probedExperiments,
       ...(config.experimentIds === undefined ? {} : { experimentIds: config.experimentIds }),
     });
   } catch (error) {

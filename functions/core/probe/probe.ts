@@ -30,15 +30,13 @@ export interface ProbeReport {
   readonly requests: readonly RecordedRequest[];
 }
 
-export const DEFAULT_PROBED_EXPERIMENTS = 3;
-
 export async function runProbe(
   reader: PlutoRawReader,
-  options: { experimentIds?: readonly string[]; sample?: number; checks?: readonly ProbeCheck[] } = {},
+  options: { experimentIds?: readonly string[]; sample: number; checks?: readonly ProbeCheck[] },
 ): Promise<ProbeReport> {
   const session = await surveyOrganisation(reader, {
     ...(options.experimentIds === undefined ? {} : { chosen: options.experimentIds }),
-    sample: options.sample ?? DEFAULT_PROBED_EXPERIMENTS,
+    sample: options.sample,
   });
   const checks: CheckResult[] = [];
   for (const check of options.checks ?? CHECKS) {
