@@ -34,14 +34,14 @@ beforeAll(async () => {
 afterAll(() => rm(root, { recursive: true, force: true }));
 
 describe("npm start's demo export", () => {
-  it('summarises four exported experiments, each with one no_data plot, and the forbidden one skipped', () => {
+  it('summarises four exported experiments, each with one no_data dataset (the image plot), and the forbidden one skipped', () => {
     expect(code).toBe(0);
     const rows = summary.filter((line) => /^PLX\d{6} /.test(line)).map((line) => line.split(/\s{2,}/));
     expect(rows.map(([, status, datasets]) => `${status} | ${datasets}`).sort()).toEqual([
-      'exported | 4 exported, 1 no_data',
-      'exported | 4 exported, 1 no_data',
-      'exported | 4 exported, 1 no_data',
-      'exported | 4 exported, 1 no_data',
+      'exported | 6 exported, 1 no_data',
+      'exported | 6 exported, 1 no_data',
+      'exported | 6 exported, 1 no_data',
+      'exported | 6 exported, 1 no_data',
       'skipped | 0',
     ]);
     expect(summary.find((line) => line.startsWith('run '))).toMatch(
