@@ -33,6 +33,8 @@ async function exportRun(runId: string, extra: Partial<RunInput> = {}): Promise<
     settings: {
       rowsPerPart: 500,
       pageSize: 100,
+      rowGroupRows: 131_072,
+      prefetchPages: 1,
       leaseTtlMs: 60_000,
       supersededRunGraceMs: 7 * 86_400_000,
       codeVersion: 'test',
