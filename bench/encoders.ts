@@ -240,7 +240,7 @@ export async function digestOutputs(
     if (sql === undefined) throw new Error(`no digest for ${output.table}`);
     const row = (await connection.runAndReadAll(sql(path))).getRowObjectsJS()[0] ?? {};
     const rows = Number(row.rows);
-    if (parquetRowCount(bytes) !== rows) throw new Error(`${path}: footer and data disagree on rows`);
+    if ((await parquetRowCount(bytes)) !== rows) throw new Error(`${path}: footer and data disagree on rows`);
     digests.push({
       table: output.table,
       rows,

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { GlueCatalog } from '../functions/adapters/glue-catalog.js';
 import { SecretsManagerReader } from '../functions/adapters/secrets-manager-reader.js';
 import { TABLES, type TableName } from '../functions/core/contract.js';
-import { ConfigError, StoreError } from '../functions/core/errors.js';
+import { AccessDeniedError, CatalogError, ConfigError, SecretReadError } from '../functions/core/errors.js';
 import { glueColumns, glueTableInput } from '../functions/core/glue-schema.js';
 import { partitionLocation } from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
@@ -169,10 +169,11 @@ describe('GlueCatalog', () => {
     expect((error as Error).message).toContain('GLUE_DATABASE');
   });
 
-  it('turns throttling and failed batch entries into retryable StoreErrors', async () => {
+  it('turns throttling and failed batch entries into retryable CatalogErrors', async () => {
     glue.on(GetPartitionsCommand).rejects(glueError(ThrottlingException, 'Rate exceeded'));
     const throttled = await catalog.listPartitions('assay').catch((e: unknown) => e);
-    expect(throttled).toBeInstanceOf(StoreError);
+    expect(throttled).toBeInstanceOf(CatalogError);
+    expect((throttled as CatalogError).retryable).toBe(true);
     expect((throttled as Error).message).toBe(
       'Glue could not list partitions of pluto.assay: ThrottlingException: Rate exceeded',
     );
@@ -186,7 +187,7 @@ describe('GlueCatalog', () => {
       ],
     });
     const failed = await catalog.putPartitions([pointer('assay', 'PLX1', 'r')]).catch((e: unknown) => e);
-    expect(failed).toBeInstanceOf(StoreError);
+    expect(failed).toBeInstanceOf(CatalogError);
     expect((failed as Error).message).toBe(
       'Glue could not create partition PLX1 of pluto.assay: InternalServiceException: try again',
     );
@@ -272,7 +273,9 @@ describe('GlueCatalog', () => {
     glue.on(BatchDeletePartitionCommand).resolves({
       Errors: [{ PartitionValues: ['PLX1'], ErrorDetail: { ErrorCode: 'AccessDeniedException' } }],
     });
-    await expect(catalog.deletePartitions('assay', ['PLX1'])).rejects.toBeInstanceOf(ConfigError);
+    const denied = await catalog.deletePartitions('assay', ['PLX1']).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(AccessDeniedError);
+    expect((denied as Error).message).toContain('grant glue:GetPartition');
   });
 
   it('round-trips through a Glue that keeps its partitions: create, read, repoint, list, delete', async () => {
@@ -380,13 +383,31 @@ describe('SecretsManagerReader', () => {
     expect((badJson as Error).message).not.toContain('s3cr3tValue');
   });
 
+  it('names the permission to grant when the role may not read the secret or decrypt it', async () => {
+    for (const name of ['AccessDeniedException', 'DecryptionFailure']) {
+      secrets.on(GetSecretValueCommand).rejects(Object.assign(new Error('not allowed'), { name }));
+      const error = await new SecretsManagerReader('pluto/token', { client })
+        .getToken()
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AccessDeniedError);
+      expect((error as Error).message).toBe(
+        `Cannot read the Pluto API token secret pluto/token (${name}): not allowed. ` +
+          'Grant secretsmanager:GetSecretValue on it and kms:Decrypt on its key',
+      );
+    }
+  });
+
   it('does not cache a failed fetch', async () => {
     secrets
       .on(GetSecretValueCommand)
       .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
       .resolves({ SecretString: TOKEN });
     const reader = new SecretsManagerReader('pluto/token', { client });
-    await expect(reader.getToken()).rejects.toBeInstanceOf(StoreError);
+    const throttled = await reader.getToken().catch((e: unknown) => e);
+    expect(throttled).toBeInstanceOf(SecretReadError);
+    expect((throttled as Error).message).toBe(
+      'Secrets Manager failed to return pluto/token: ThrottlingException: Rate exceeded',
+    );
     expect(await reader.getToken()).toBe(TOKEN);
   });
 

@@ -13,6 +13,7 @@ import { planExperiment } from '../functions/core/workflow/plan-experiment.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith, FAST_SETTINGS, type FolderLake, newLake } from './support/fault-harness.js';
 import { queryLake } from './support/lake-query.js';
+import { fixedSecret } from './support/secrets.js';
 
 let simulator: RunningSimulator;
 let lake: FolderLake;
@@ -37,7 +38,7 @@ describe('commit order', () => {
       catalog: lake.catalog,
       pluto: createPlutoClient({
         baseUrl: simulator.url,
-        secrets: { getToken: async () => token, refresh: async () => token },
+        secrets: fixedSecret(token),
         version: 'test',
       }),
       clock: systemClock,

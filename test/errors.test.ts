@@ -17,7 +17,13 @@ describe('the error model', () => {
   });
 
   it('derives the workflow retry list and the client retries from the classes', () => {
-    expect(RETRYABLE_ERROR_NAMES).toEqual(['PlutoRateLimitedError', 'PlutoUpstreamError', 'StoreError']);
+    expect(RETRYABLE_ERROR_NAMES).toEqual([
+      'PlutoRateLimitedError',
+      'PlutoUpstreamError',
+      'StoreError',
+      'CatalogError',
+      'SecretReadError',
+    ]);
     // The client alone tries a bad response once more: it may have been damaged on the way.
     const retriedByClient = ERROR_CLASSES.filter((ErrorClass) => isRetryableByClient(new ErrorClass('x')));
     expect(retriedByClient.map((ErrorClass) => ErrorClass.name)).toEqual([
@@ -25,6 +31,8 @@ describe('the error model', () => {
       'PlutoUpstreamError',
       'PlutoBadResponseError',
       'StoreError',
+      'CatalogError',
+      'SecretReadError',
     ]);
     expect(isRetryableByClient(new Error('plain'))).toBe(false);
   });

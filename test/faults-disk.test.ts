@@ -1,11 +1,14 @@
 /**
  * A full disk under the folder store: the file system's own ENOSPC, mapped by the real FolderStore
  * to StoreFullError, ends the run (retrying cannot help); nothing is published, no temporary file
- * is left, and once space is freed the same run id resumes and commits the same data.
+ * is left, and once space is freed the same run id resumes and commits the same data. A folder
+ * that stops being writable (EACCES) ends the run the same way, as AccessDeniedError.
  */
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { explainRunFailure } from '../functions/cli/export-command.js';
 import { TABLE_NAMES } from '../functions/core/contract.js';
+import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
 import { LocalExecutionError } from '../functions/local/run-workflow.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
@@ -18,7 +21,12 @@ import {
 } from './support/fault-harness.js';
 import { snapshotFiles } from './support/lake-files.js';
 
-const disk = vi.hoisted(() => ({ root: '', writesLeft: Number.POSITIVE_INFINITY, refused: 0 }));
+const disk = vi.hoisted(() => ({
+  root: '',
+  writesLeft: Number.POSITIVE_INFINITY,
+  refused: 0,
+  refusal: { code: 'ENOSPC', errno: -28, text: 'no space left on device' },
+}));
 
 vi.mock('node:fs/promises', async (importOriginal) => {
   const real = await importOriginal<typeof import('node:fs/promises')>();
@@ -26,9 +34,10 @@ vi.mock('node:fs/promises', async (importOriginal) => {
     if (disk.root !== '' && String(file).startsWith(disk.root)) {
       if (disk.writesLeft <= 0) {
         disk.refused++;
-        throw Object.assign(new Error(`ENOSPC: no space left on device, open '${String(file)}'`), {
-          code: 'ENOSPC',
-          errno: -28,
+        const { code, errno, text } = disk.refusal;
+        throw Object.assign(new Error(`${code}: ${text}, open '${String(file)}'`), {
+          code,
+          errno,
           syscall: 'open',
           path: String(file),
         });
@@ -84,5 +93,29 @@ describe('a full disk', () => {
     const { export_log: _log, ...tables } = await lakeDigest(lake.root);
     const { export_log: _committedLog, ...committedTables } = committed;
     expect(tables).toEqual(committedTables);
+  });
+
+  it('ends the run with AccessDeniedError naming the folder when it stops being writable, and resumes once it is', async () => {
+    disk.refusal = { code: 'EACCES', errno: -13, text: 'permission denied' };
+    disk.writesLeft = 12;
+    const error = await exportWith({ simulator, ...lake, runId: 'run-3', full: true }).then(
+      () => undefined,
+      (thrown: unknown) => thrown,
+    );
+    disk.refusal = { code: 'ENOSPC', errno: -28, text: 'no space left on device' };
+    disk.writesLeft = Number.POSITIVE_INFINITY;
+    expect(error).toBeInstanceOf(LocalExecutionError);
+    expect((error as LocalExecutionError).error).toBe('AccessDeniedError');
+    expect((error as LocalExecutionError).errorCause).toMatch(
+      /Cannot write \S+ in \S+ \(EACCES\): make the folder writable/,
+    );
+    const explained = explainRunFailure(error);
+    expect(explained).toBeInstanceOf(ConfigError);
+    expect(explained.message).toMatch(/^Cannot write \S+ in \S+ \(EACCES\): make the folder writable$/);
+    expect(await lake.store.head(manifestKey('run-3'))).toBeUndefined();
+
+    const resumed = await exportWith({ simulator, ...lake, runId: 'run-3', full: true });
+    expect(resumed).toMatchObject({ status: 'committed', experiments: { failed: 0 } });
+    for (const pointer of await lake.catalog.listPartitions('assay')) expect(pointer.runId).toBe('run-3');
   });
 });

@@ -27,6 +27,7 @@ import {
 } from './support/fault-harness.js';
 import { FaultyCatalog, FaultyStore } from './support/faulty-store.js';
 import { snapshotFiles } from './support/lake-files.js';
+import { fixedSecret } from './support/secrets.js';
 
 let simulator: RunningSimulator;
 let clean: FolderLake;
@@ -159,7 +160,7 @@ describe('store and catalog faults', () => {
       catalog: target.catalog,
       pluto: createPlutoClient({
         baseUrl: simulator.url,
-        secrets: { getToken: async () => simulator.truth.token, refresh: async () => simulator.truth.token },
+        secrets: fixedSecret(simulator.truth.token),
         version: 'test',
       }),
       clock: systemClock,

@@ -227,10 +227,11 @@ describe('Lambda handlers through the workflow', () => {
     expect(total('BytesWritten')).toBe(dataParts.reduce((sum, p) => sum + p.bytes, 0));
     expect([
       total('ExperimentsExported'),
+      total('ExperimentsPartial'),
       total('ExperimentsUnchanged'),
       total('ExperimentsSkipped'),
       total('ExperimentsFailed'),
-    ]).toEqual([2, 0, 1, 0]);
+    ]).toEqual([2, 0, 0, 1, 0]);
   });
 
   it('logs structured lines with the step and ids, Pluto detail included, and never the token', () => {

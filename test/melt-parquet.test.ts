@@ -54,7 +54,7 @@ async function roundTrip(
   rows: TableRows,
 ): Promise<{ file: string; back: Record<string, JS>[] }> {
   const bytes = encodeParquet(table, rows.columns(), rows.rowCount);
-  expect(parquetRowCount(bytes)).toBe(rows.rowCount);
+  expect(await parquetRowCount(bytes)).toBe(rows.rowCount);
   fileCounter += 1;
   const file = join(dir, `${table}-${fileCounter}.parquet`);
   await writeFile(file, bytes);
@@ -609,7 +609,7 @@ describe('encodeParquet', () => {
     expect(meta).toEqual({ created_by: 'pluto-export', format_version: 1n, num_rows: 4n });
   });
 
-  it('refuses cells that do not fit their column, and columns outside the contract', () => {
+  it('refuses cells that do not fit their column, and columns outside the contract', async () => {
     const one = (overrides: Record<string, CellValue[]>) => ({
       row_number: [0],
       sample_id: ['S1'],
@@ -630,7 +630,9 @@ describe('encodeParquet', () => {
     expect(() => encodeParquet('samples', one({ attribute: [] }), 1)).toThrow(
       'samples.attribute: 0 cells for 1 rows',
     );
-    expect(() => parquetRowCount(new TextEncoder().encode('not parquet at all'))).toThrow(ContractError);
+    const notParquet = parquetRowCount(new TextEncoder().encode('not parquet at all'));
+    await expect(notParquet).rejects.toThrow(ContractError);
+    await expect(notParquet).rejects.toThrow('not a Parquet file: its footer cannot be read');
   });
 
   it('fingerprints each table schema stably', () => {

@@ -14,7 +14,6 @@ import {
 import { createPlutoClient, type PlutoClientOptions } from '../functions/core/pluto/client.js';
 import { type DataPage, type DatasetRef, LosslessNumber } from '../functions/core/pluto/model.js';
 import type { RetryInfo } from '../functions/core/pluto/retry.js';
-import type { SecretReader } from '../functions/core/ports.js';
 import {
   type DatasetTruth,
   type FaultHook,
@@ -23,6 +22,7 @@ import {
   startSimulator,
   UNICODE_NOTE,
 } from '../functions/simulator/index.js';
+import { fixedSecret } from './support/secrets.js';
 
 const VERSION = '9.9.9-test';
 const STALE_TOKEN = 'StaleToken0000000000000000000000000000AB';
@@ -48,27 +48,12 @@ afterEach(() => {
   sim.requests.reset();
 });
 
-function countingSecrets(token: string, refreshed: string = token) {
-  const calls = { get: 0, refresh: 0 };
-  const reader: SecretReader = {
-    getToken: async () => {
-      calls.get++;
-      return token;
-    },
-    refresh: async () => {
-      calls.refresh++;
-      return refreshed;
-    },
-  };
-  return { calls, reader };
-}
-
 function harness(options: Partial<PlutoClientOptions> = {}) {
   const sleeps: number[] = [];
   const retries: RetryInfo[] = [];
   const client = createPlutoClient({
     baseUrl: sim.url,
-    secrets: countingSecrets(SIMULATOR_TOKEN).reader,
+    secrets: fixedSecret(SIMULATOR_TOKEN),
     version: VERSION,
     sleep: async (ms) => {
       sleeps.push(ms);
@@ -283,8 +268,8 @@ describe('data pages', () => {
 
 describe('errors', () => {
   it('refreshes the token once after a 401 and goes on with the new one', async () => {
-    const secrets = countingSecrets(STALE_TOKEN, SIMULATOR_TOKEN);
-    const { client } = harness({ secrets: secrets.reader });
+    const secrets = fixedSecret(STALE_TOKEN, SIMULATOR_TOKEN);
+    const { client } = harness({ secrets });
     const experiment = exportable();
     const [a, b] = await Promise.all([
       client.getExperiment(experiment.id),
@@ -298,8 +283,8 @@ describe('errors', () => {
   });
 
   it('throws PlutoAuthError when the refreshed token is refused too', async () => {
-    const secrets = countingSecrets(STALE_TOKEN, OTHER_TOKEN);
-    const { client, sleeps } = harness({ secrets: secrets.reader });
+    const secrets = fixedSecret(STALE_TOKEN, OTHER_TOKEN);
+    const { client, sleeps } = harness({ secrets });
     const error = await failure(client.getExperiment(exportable().id));
     expect(error).toBeInstanceOf(PlutoAuthError);
     expect(error).toMatchObject({ detail: 'Invalid token.', code: 'authentication_failed' });
@@ -313,7 +298,7 @@ describe('errors', () => {
 
   it('rejects a token that is not 40 letters and digits before any request', async () => {
     for (const bad of ['short', `${SIMULATOR_TOKEN.slice(0, 39)}-`, ` ${SIMULATOR_TOKEN}`]) {
-      const { client } = harness({ secrets: countingSecrets(bad).reader });
+      const { client } = harness({ secrets: fixedSecret(bad) });
       const error = await failure(client.getExperiment(exportable().id));
       expect(error).toBeInstanceOf(PlutoAuthError);
       expect(error.message).toBe('the Pluto API token is malformed (expected 40 letters and digits)');

@@ -36,7 +36,7 @@ describe('publishPart', () => {
     const stored = await store.get(KEY);
     expect(created).toBe(true);
     expect(stored).toBeDefined();
-    expect(parquetRowCount(stored ?? new Uint8Array())).toBe(2);
+    expect(await parquetRowCount(stored ?? new Uint8Array())).toBe(2);
     expect(part).toMatchObject({ table: 'export_log', key: KEY, rows: 2, bytes: stored?.byteLength });
     expect(part.sha256).toBe(sha256(stored ?? new Uint8Array()));
   });

@@ -21,6 +21,7 @@ import { runLocalExport } from '../functions/local/local-export.js';
 import { type RunningSimulator, SIMULATOR_TOKEN, startSimulator } from '../functions/simulator/index.js';
 import { queryLake } from './support/lake-query.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
+import { fixedSecret } from './support/secrets.js';
 
 const BUCKET = 'acme-data-lake';
 const PREFIX = 'exports/pluto/';
@@ -51,7 +52,7 @@ function exportRun(runId: string): Promise<FinalizeOutput> {
     catalog: new StoreCatalog(store),
     pluto: createPlutoClient({
       baseUrl: sim.url,
-      secrets: { getToken: async () => SIMULATOR_TOKEN, refresh: async () => SIMULATOR_TOKEN },
+      secrets: fixedSecret(SIMULATOR_TOKEN),
       version: CODE_VERSION,
       pageSize: 50,
     }),

@@ -15,7 +15,7 @@ import {
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseS3Url, S3Store } from '../functions/adapters/s3-store.js';
-import { ConfigError, StoreError } from '../functions/core/errors.js';
+import { AccessDeniedError, ConfigError, StoreError } from '../functions/core/errors.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 
 const BUCKET = 'pluto-lake';
@@ -264,10 +264,12 @@ describe('S3Store requests', () => {
     }
   });
 
-  it('turns AccessDenied into a ConfigError naming the bucket', async () => {
+  it('turns AccessDenied into an AccessDeniedError naming the bucket and what to grant', async () => {
     s3.on(GetObjectCommand).rejects(s3Error('AccessDenied', 403));
     const error = await store.get('runs/r/items.json').catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(ConfigError);
+    expect(error).toBeInstanceOf(AccessDeniedError);
+    expect((error as AccessDeniedError).retryable).toBe(false);
+    expect((error as Error).message).toContain('grant s3:GetObject, s3:PutObject');
     expect((error as Error).message).toContain(`access to bucket "${BUCKET}" denied (AccessDenied)`);
   });
 

@@ -516,9 +516,7 @@ describe('runWorkflowLocally', () => {
       detail: 'You do not have permission to perform this action.',
     });
     const drift = new PageDriftError('PLX3 assay: count changed from 4000 to 4001 while paging');
-    const started = Date.now();
     const run = await execute(fixture, {
-      retryDelayScale: 0.01,
       fail: (state, input, attempt) => {
         if (state === 'PlanExperiment' && planInputSchema.parse(input).item.experimentId === 'PLX1')
           return forbidden;
@@ -532,7 +530,6 @@ describe('runWorkflowLocally', () => {
       },
     });
 
-    expect(Date.now() - started).toBeLessThan(2_000);
     const plx1Plan = { runId, full: false, item: { experimentId: 'PLX1', projectId: 'P1' } };
     expect(
       run.inputs('PlanExperiment').filter((input) => JSON.stringify(input) === JSON.stringify(plx1Plan)),

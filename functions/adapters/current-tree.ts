@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readlink, rename, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { TABLE_NAMES, TABLES, type TableName } from '../core/contract.js';
-import { StoreError } from '../core/errors.js';
+import { CatalogError } from '../core/errors.js';
 import type { Catalog, PartitionPointer } from '../core/ports.js';
 
 export const CURRENT_FOLDER = 'current';
@@ -80,7 +80,7 @@ export class CurrentTreeCatalog implements Catalog {
     return relative(dirname(linkPath), resolve(this.root, pointer.location));
   }
 
-  private failure(what: string, cause: unknown): StoreError {
-    return new StoreError(`Could not ${what}: ${(cause as Error).message}`, { cause });
+  private failure(what: string, cause: unknown): CatalogError {
+    return new CatalogError(`Could not ${what}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -14,7 +14,7 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import { StoreError, StoreFullError } from '../core/errors.js';
+import { AccessDeniedError, StoreError, StoreFullError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
 
 const TEMP_MARKER = '.tmp-';
@@ -220,7 +220,7 @@ export class FolderStore implements ObjectStore {
       );
     }
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
-      return new StoreFullError(
+      return new AccessDeniedError(
         `Cannot ${action} ${key} in ${this.location} (${code}): make the folder writable`,
         {
           cause: error,

@@ -14,7 +14,7 @@ import {
   type PartitionInput,
 } from '@aws-sdk/client-glue';
 import { TABLES, type TableName } from '../core/contract.js';
-import { ConfigError, StoreError } from '../core/errors.js';
+import { AccessDeniedError, CatalogError, ConfigError } from '../core/errors.js';
 import { type GlueStorageDescriptor, glueStorageDescriptor, s3Url } from '../core/glue-schema.js';
 import type { Catalog, PartitionPointer } from '../core/ports.js';
 import type { S3Location } from './s3-store.js';
@@ -216,9 +216,7 @@ export class GlueCatalog implements Catalog {
 
   private batchError(action: string, table: TableName, error: BatchFailure): Error {
     const message = `Glue could not ${action} partition ${error.values.join('/')} of ${this.database}.${table}: ${error.code}: ${error.message}`;
-    return CONFIG_CODES.has(error.code)
-      ? new ConfigError(this.hint(message, error.code, table))
-      : new StoreError(message);
+    return this.failure(message, error.code, table);
   }
 
   private wrap(error: unknown, action: string, table: TableName): Error {
@@ -226,9 +224,15 @@ export class GlueCatalog implements Catalog {
     const text = `Glue could not ${action} ${this.database}.${table}: ${name}: ${
       error instanceof Error ? error.message : String(error)
     }`;
-    return CONFIG_CODES.has(name)
-      ? new ConfigError(this.hint(text, name, table), { cause: error })
-      : new StoreError(text, { cause: error });
+    return this.failure(text, name, table, error);
+  }
+
+  private failure(message: string, code: string, table: TableName, cause?: unknown): Error {
+    const options = cause === undefined ? {} : { cause };
+    if (code === 'AccessDeniedException')
+      return new AccessDeniedError(this.hint(message, code, table), options);
+    if (CONFIG_CODES.has(code)) return new ConfigError(this.hint(message, code, table), options);
+    return new CatalogError(message, options);
   }
 
   private hint(message: string, code: string, table: TableName): string {
@@ -243,8 +247,8 @@ export class GlueCatalog implements Catalog {
   }
 }
 
-/** Retrying cannot fix these: the catalog is missing, the role may not use it, or the input is refused. */
-const CONFIG_CODES = new Set(['EntityNotFoundException', 'AccessDeniedException', 'InvalidInputException']);
+/** Retrying cannot fix these: the catalog is missing or the input is refused. */
+const CONFIG_CODES = new Set(['EntityNotFoundException', 'InvalidInputException']);
 
 interface BatchFailure {
   readonly values: readonly string[];

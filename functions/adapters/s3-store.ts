@@ -19,7 +19,7 @@ import {
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ConfigError, StoreError } from '../core/errors.js';
+import { AccessDeniedError, ConfigError, StoreError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
 
 export interface S3Location {
@@ -364,7 +364,7 @@ export class S3Store implements ObjectStore {
       });
     }
     if (ACCESS_ERRORS.has(name) || status === 403) {
-      return new ConfigError(
+      return new AccessDeniedError(
         `Could not ${what}: access to bucket "${bucket}" denied (${name}); grant s3:GetObject, s3:PutObject, ` +
           `s3:DeleteObject and s3:ListBucket on it`,
         { cause: error },

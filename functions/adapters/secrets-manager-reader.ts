@@ -4,7 +4,7 @@
  * ever carries the secret's value.
  */
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ConfigError, StoreError } from '../core/errors.js';
+import { AccessDeniedError, ConfigError, SecretReadError } from '../core/errors.js';
 import type { SecretReader } from '../core/ports.js';
 
 export interface SecretsManagerReaderOptions {
@@ -85,18 +85,21 @@ export class SecretsManagerReader implements SecretReader {
         { cause: error },
       );
     }
-    if (
-      name === 'AccessDeniedException' ||
-      name === 'DecryptionFailure' ||
-      name === 'InvalidRequestException'
-    ) {
-      return new ConfigError(
+    if (name === 'AccessDeniedException' || name === 'DecryptionFailure') {
+      return new AccessDeniedError(
         `Cannot read the Pluto API token secret ${this.secretId} (${name}): ${message}. ` +
-          'Grant secretsmanager:GetSecretValue on it (and kms:Decrypt on its key), and make sure it is not scheduled for deletion',
+          'Grant secretsmanager:GetSecretValue on it and kms:Decrypt on its key',
         { cause: error },
       );
     }
-    return new StoreError(`Secrets Manager failed to return ${this.secretId}: ${name}: ${message}`, {
+    if (name === 'InvalidRequestException') {
+      return new ConfigError(
+        `Cannot read the Pluto API token secret ${this.secretId} (${name}): ${message}. ` +
+          'Make sure it is not scheduled for deletion',
+        { cause: error },
+      );
+    }
+    return new SecretReadError(`Secrets Manager failed to return ${this.secretId}: ${name}: ${message}`, {
       cause: error,
     });
   }

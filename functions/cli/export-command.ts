@@ -276,8 +276,12 @@ export function explainRunFailure(error: unknown): Error {
       },
     );
   }
-  // A wrong --api-url is configuration too: exit 2. A full disk is a failed run (exit 1).
-  if (error.error === 'ConfigError' || error.error === 'PlutoUnreachableError') {
+  // A wrong --api-url or a denied permission is configuration too: exit 2. A full disk is a failed run (exit 1).
+  if (
+    error.error === 'ConfigError' ||
+    error.error === 'AccessDeniedError' ||
+    error.error === 'PlutoUnreachableError'
+  ) {
     return new ConfigError(message, { cause: error });
   }
   if (error.error === 'PlutoWrongServerError') return new ConfigError(message, { cause: error });

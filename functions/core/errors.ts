@@ -171,10 +171,38 @@ export class ObjectConflictError extends PlutoExportError {
   readonly retryable = false;
 }
 
-/** The object store failed (I/O error, throttling); the step may be retried. */
+/**
+ * The object store failed (I/O error, throttling, 5xx): the S3 bucket or the lake folder, which the
+ * message names. The step may be retried.
+ */
 export class StoreError extends PlutoExportError {
   override readonly name = 'StoreError';
   readonly retryable = true;
+}
+
+/**
+ * The catalog failed (Glue throttling or 5xx, or the local current-view folder could not be
+ * written); the step may be retried.
+ */
+export class CatalogError extends PlutoExportError {
+  override readonly name = 'CatalogError';
+  readonly retryable = true;
+}
+
+/** Secrets Manager failed to return the API token secret (throttling, 5xx); the read may be retried. */
+export class SecretReadError extends PlutoExportError {
+  override readonly name = 'SecretReadError';
+  readonly retryable = true;
+}
+
+/**
+ * The exporter may not use what it needs: a lake folder that is not writable, or a bucket, Glue
+ * database or secret its role may not use. The message names the permission to grant; retrying
+ * cannot help until someone grants it.
+ */
+export class AccessDeniedError extends PlutoExportError {
+  override readonly name = 'AccessDeniedError';
+  readonly retryable = false;
 }
 
 /** The store is out of space: retrying cannot help until someone frees it. */
@@ -208,6 +236,7 @@ export const RUN_FATAL_ERROR_NAMES = [
   'PlutoAuthError',
   'PlutoUnreachableError',
   'ConfigError',
+  'AccessDeniedError',
   'StoreFullError',
 ] as const;
 
@@ -239,6 +268,9 @@ export const ERROR_CLASSES = [
   CommitVerificationError,
   ObjectConflictError,
   StoreError,
+  CatalogError,
+  SecretReadError,
+  AccessDeniedError,
   StoreFullError,
   ReadOnlyQueryError,
   ConfigError,

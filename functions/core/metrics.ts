@@ -12,15 +12,17 @@ export const EXPORT_METRICS = [
   'BytesWritten',
   'PlutoRetries',
   'ExperimentsExported',
+  'ExperimentsPartial',
   'ExperimentsUnchanged',
   'ExperimentsSkipped',
   'ExperimentsFailed',
 ] as const;
 export type ExportMetricName = (typeof EXPORT_METRICS)[number];
 
-/** What FinalizeRun reports for each experiment outcome of a run. */
-export const OUTCOME_METRICS: Readonly<Partial<Record<ExperimentStatus, ExportMetricName>>> = {
+/** What a finished run reports for each experiment outcome: every outcome has its metric. */
+export const OUTCOME_METRICS: Readonly<Record<ExperimentStatus, ExportMetricName>> = {
   exported: 'ExperimentsExported',
+  partial: 'ExperimentsPartial',
   unchanged: 'ExperimentsUnchanged',
   skipped: 'ExperimentsSkipped',
   failed: 'ExperimentsFailed',

@@ -29,8 +29,9 @@ import {
 import {
   Compression,
   EnabledStatistics,
-  transformParquetStream,
+  ParquetFile,
   type RecordBatch as WasmRecordBatch,
+  transformParquetStream,
   Table as WasmTable,
   WriterPropertiesBuilder,
   WriterVersion,
@@ -435,137 +436,24 @@ function emptyColumns(table: TableName): ColumnarRows {
   return Object.fromEntries(TABLES[table].columns.map((column) => [column.name, []]));
 }
 
-const MAGIC = 'PAR1';
-const FILE_META_NUM_ROWS = 3;
-const THRIFT = {
-  stop: 0,
-  true: 1,
-  false: 2,
-  byte: 3,
-  i16: 4,
-  i32: 5,
-  i64: 6,
-  double: 7,
-  binary: 8,
-  list: 9,
-  set: 10,
-  map: 11,
-  struct: 12,
-};
-
-/** A reader of the Thrift compact protocol, just enough to walk the Parquet footer. */
-class CompactReader {
-  private pos: number;
-  constructor(
-    private readonly bytes: Uint8Array,
-    start: number,
-    private readonly end: number,
-  ) {
-    this.pos = start;
+/**
+ * Rows in a Parquet file, read by parquet-wasm from its footer (FileMetaData.num_rows) without
+ * decoding any page.
+ */
+export async function parquetRowCount(bytes: Uint8Array): Promise<number> {
+  let file: ParquetFile;
+  try {
+    file = await ParquetFile.fromFile(new Blob([bytes]));
+  } catch (cause) {
+    throw new ContractError('not a Parquet file: its footer cannot be read', { cause });
   }
-
-  byte(): number {
-    if (this.pos >= this.end) throw new ContractError('Parquet footer ends early');
-    return this.bytes[this.pos++] as number;
+  const metadata = file.metadata();
+  const fileMetadata = metadata.fileMetadata();
+  try {
+    return fileMetadata.numRows();
+  } finally {
+    fileMetadata.free();
+    metadata.free();
+    file.free();
   }
-
-  varint(): bigint {
-    let result = 0n;
-    let shift = 0n;
-    for (;;) {
-      const b = this.byte();
-      result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
-      shift += 7n;
-      if (shift > 70n) throw new ContractError('Parquet footer has an overlong varint');
-    }
-  }
-
-  zigzag(): bigint {
-    const n = this.varint();
-    return (n >> 1n) ^ -(n & 1n);
-  }
-
-  skip(type: number): void {
-    switch (type) {
-      case THRIFT.true:
-      case THRIFT.false:
-        return;
-      case THRIFT.byte:
-        this.pos += 1;
-        return;
-      case THRIFT.i16:
-      case THRIFT.i32:
-      case THRIFT.i64:
-        this.varint();
-        return;
-      case THRIFT.double:
-        this.pos += 8;
-        return;
-      case THRIFT.binary: {
-        const length = Number(this.varint());
-        this.pos += length;
-        return;
-      }
-      case THRIFT.list:
-      case THRIFT.set: {
-        const header = this.byte();
-        const size = header >> 4 === 15 ? Number(this.varint()) : header >> 4;
-        for (let i = 0; i < size; i++) this.skipElement(header & 0x0f);
-        return;
-      }
-      case THRIFT.map: {
-        const size = Number(this.varint());
-        if (size === 0) return;
-        const types = this.byte();
-        for (let i = 0; i < size; i++) {
-          this.skipElement(types >> 4);
-          this.skipElement(types & 0x0f);
-        }
-        return;
-      }
-      case THRIFT.struct:
-        for (
-          let field = this.fieldHeader(0);
-          field.type !== THRIFT.stop;
-          field = this.fieldHeader(field.id)
-        ) {
-          this.skip(field.type);
-        }
-        return;
-      default:
-        throw new ContractError(`Parquet footer has unknown Thrift type ${type}`);
-    }
-  }
-
-  /** Booleans inside lists take a byte; as struct fields they live in the field header. */
-  private skipElement(type: number): void {
-    if (type === THRIFT.true || type === THRIFT.false) this.pos += 1;
-    else this.skip(type);
-  }
-
-  fieldHeader(previousId: number): { id: number; type: number } {
-    const header = this.byte();
-    const type = header & 0x0f;
-    if (type === THRIFT.stop) return { id: 0, type };
-    const delta = header >> 4;
-    return { id: delta === 0 ? Number(this.zigzag()) : previousId + delta, type };
-  }
-}
-
-/** Rows in a Parquet file, read from its footer (FileMetaData.num_rows) without decoding any page. */
-export function parquetRowCount(bytes: Uint8Array): number {
-  const text = (from: number) => String.fromCharCode(...bytes.subarray(from, from + 4));
-  if (bytes.length < 12 || text(0) !== MAGIC || text(bytes.length - 4) !== MAGIC) {
-    throw new ContractError('not a Parquet file: the PAR1 magic is missing');
-  }
-  const footerLength = new DataView(bytes.buffer, bytes.byteOffset + bytes.length - 8, 4).getUint32(0, true);
-  const footerStart = bytes.length - 8 - footerLength;
-  if (footerStart < 4) throw new ContractError('not a Parquet file: the footer length is out of range');
-  const reader = new CompactReader(bytes, footerStart, bytes.length - 8);
-  for (let field = reader.fieldHeader(0); field.type !== THRIFT.stop; field = reader.fieldHeader(field.id)) {
-    if (field.id === FILE_META_NUM_ROWS && field.type === THRIFT.i64) return Number(reader.zigzag());
-    reader.skip(field.type);
-  }
-  throw new ContractError('Parquet footer has no num_rows');
 }

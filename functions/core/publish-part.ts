@@ -94,7 +94,7 @@ export async function replacePart(store: ObjectStore, key: string, rows: TableRo
 /** The part an earlier attempt stored at `part.key`, described by its own bytes, if it holds as many rows. */
 async function reusedPart(store: ObjectStore, part: PartInfo): Promise<PartInfo> {
   const existing = await store.get(part.key);
-  if (existing === undefined || parquetRowCount(existing) !== part.rows) {
+  if (existing === undefined || (await parquetRowCount(existing)) !== part.rows) {
     throw new ObjectConflictError(`Part ${part.key} already exists with different rows; it was not replaced`);
   }
   return { ...part, bytes: existing.byteLength, sha256: sha256(existing) };

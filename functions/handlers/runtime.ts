@@ -26,7 +26,7 @@ import {
 import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
-import type { FinalizeOutput, StepName } from '../core/workflow/messages.js';
+import type { StepName } from '../core/workflow/messages.js';
 import { STEPS } from '../core/workflow/steps.js';
 
 const MIB = 1024 * 1024;
@@ -174,6 +174,14 @@ function observability(logger: Logger, metrics: Metrics): ProgressListener {
       emit(metrics, 'BytesWritten', MetricUnit.Bytes, bytes);
       logger.debug('Part written', { table, key, rows, bytes });
     },
+    runFinished: ({ experiments }) => {
+      for (const [status, name] of Object.entries(OUTCOME_METRICS) as [
+        keyof typeof OUTCOME_METRICS,
+        ExportMetricName,
+      ][]) {
+        emit(metrics, name, MetricUnit.Count, experiments[status]);
+      }
+    },
   };
 }
 
@@ -185,15 +193,6 @@ function emit(
   value: number,
 ): void {
   metrics.addMetric(name, unit, value);
-}
-
-function recordRunOutcome(metrics: Metrics, output: FinalizeOutput): void {
-  for (const [status, name] of Object.entries(OUTCOME_METRICS) as [
-    keyof typeof OUTCOME_METRICS,
-    ExportMetricName,
-  ][]) {
-    emit(metrics, name, MetricUnit.Count, output.experiments[status]);
-  }
 }
 
 /** Ids that tie a log line to a run, an experiment and a slot; nothing else of the event is logged. */
@@ -247,7 +246,6 @@ export function stepHandler(step: StepName, runtime: () => Runtime = runtimeFrom
     const started = performance.now();
     try {
       const output = await run(event, deps);
-      if (step === 'FinalizeRun') recordRunOutcome(metrics, output as FinalizeOutput);
       logger.info(`${step} succeeded`, { durationMs: Math.round(performance.now() - started) });
       return output;
     } catch (error) {

@@ -13,7 +13,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { type ExportMetricName, METRICS_NAMESPACE } from '../../functions/core/metrics.js';
+import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../../functions/core/metrics.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES } from '../../functions/core/workflow/messages.js';
 
@@ -159,12 +159,7 @@ export class ExportMonitoring extends Construct {
       }),
       new cloudwatch.GraphWidget({
         title: 'Experiments per outcome',
-        left: [
-          metric('ExperimentsExported'),
-          metric('ExperimentsUnchanged'),
-          metric('ExperimentsSkipped'),
-          metric('ExperimentsFailed'),
-        ],
+        left: Object.values(OUTCOME_METRICS).map((name) => metric(name)),
         stacked: true,
         width: 12,
       }),

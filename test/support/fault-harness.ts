@@ -16,6 +16,7 @@ import type { FinalizeOutput, StepName } from '../../functions/core/workflow/mes
 import { runLocalExport, type StepInterceptor } from '../../functions/local/local-export.js';
 import type { RunningSimulator } from '../../functions/simulator/index.js';
 import { withLakeQuery } from './lake-query.js';
+import { fixedSecret } from './secrets.js';
 
 /** Five experiments (one forbidden), a few hundred rows each: a full export takes well under a second. */
 export const SMALL_ORGANISATION = { experiments: 5, genes: [90, 160], samples: [4, 7] } as const;
@@ -54,7 +55,9 @@ export interface ExportOptions {
   readonly settings?: Partial<ExportSettings>;
   /** Experiments and slots at once; default 4. */
   readonly concurrency?: number;
-  readonly client?: Partial<Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep'>>;
+  readonly client?: Partial<
+    Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry'>
+  >;
   readonly interceptStep?: StepInterceptor;
   readonly progress?: ProgressListener;
 }
@@ -69,7 +72,7 @@ export function exportWith(options: ExportOptions): Promise<FinalizeOutput> {
     catalog: options.catalog,
     pluto: createPlutoClient({
       baseUrl: options.simulator.url,
-      secrets: { getToken: async () => token, refresh: async () => token },
+      secrets: fixedSecret(token),
       version: 'test',
       sleep: async () => undefined,
       random: () => 0.5,

@@ -3,6 +3,7 @@ import type { TableName } from '../contract.js';
 import type { Lease, LocalHost } from '../lease.js';
 import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
+import type { ExperimentCounts } from '../records.js';
 import type { ExportSettings } from '../settings.js';
 
 export const limitsOf = (settings: ExportSettings): ExportLimits => ({
@@ -24,6 +25,8 @@ export interface ProgressListener {
     rows: number;
     bytes: number;
   }): void;
+  /** The run's manifest was written: how many experiments ended with each outcome. Told once per run. */
+  runFinished?(info: { runId: string; status: 'committed' | 'failed'; experiments: ExperimentCounts }): void;
   /** The run took the lease over from a holder that expired or whose process is gone. */
   leaseTakenOver?(info: { from: Lease }): void;
 }

@@ -64,6 +64,7 @@ async function finalize(input: FinalizeInput, deps: StepDeps): Promise<FinalizeO
     { status, ...(failure === undefined ? {} : { error: failure }), startedAt: input.startedAt },
     deps,
   );
+  deps.progress?.runFinished?.({ runId, status, experiments: manifest.counts });
   // Still under the lease, so no other run repoints while superseded folders are judged.
   await removeSupersededRuns({
     store: deps.store,

@@ -1,5 +1,5 @@
 /**
- * A run-fatal error (a refused token, a full store, a configuration that cannot work) ends the
+ * A run-fatal error (a refused token, a full store, a denied permission, a configuration that cannot work) ends the
  * run, not one experiment. The first one recorded is kept at `runs/<run>/abort.json`; from then on
  * every step of the run fails with it at once, without calling Pluto or publishing anything, and
  * FinalizeRun records the run as failed (its manifest and the export_log rows of what it
@@ -8,6 +8,7 @@
  * every plan, receipt and part already written.
  */
 import {
+  AccessDeniedError,
   ConfigError,
   PlutoAuthError,
   type PlutoExportError,
@@ -28,6 +29,7 @@ const RUN_FATAL: Readonly<Record<RunFatalName, new (message: string, options: ob
     PlutoAuthError,
     PlutoUnreachableError,
     ConfigError,
+    AccessDeniedError,
     StoreFullError,
   };
 
