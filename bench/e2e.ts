@@ -45,7 +45,11 @@ function countingCatalog(inner: Catalog, counts: { calls: number }): Catalog {
   };
 }
 
-async function ours(url: string, root: string, concurrency: number): Promise<Omit<E2eRun, Measured>> {
+async function ours(
+  url: string,
+  root: string,
+  concurrency: { experiments: number; slots: number },
+): Promise<Omit<E2eRun, Measured>> {
   const folder = new FolderStore(root);
   const store = new CountingStore(folder);
   const catalogCalls = { calls: 0 };
@@ -56,8 +60,8 @@ async function ours(url: string, root: string, concurrency: number): Promise<Omi
     catalog: countingCatalog(new StoreCatalog(folder), catalogCalls),
     pluto: simulatorClient(url),
     settings: EXPORT_SETTINGS,
-    experimentConcurrency: concurrency,
-    slotConcurrency: concurrency,
+    experimentConcurrency: concurrency.experiments,
+    slotConcurrency: concurrency.slots,
   });
   const manifest = await readJson(folder, manifestKey(runId), manifestSchema);
   if (manifest === undefined || output.status !== 'committed')
@@ -110,7 +114,10 @@ async function main(): Promise<E2eRun> {
     const started = performance.now();
     const result =
       mode === 'ours'
-        ? await ours(url, root, Number(argValue('concurrency', '4')))
+        ? await ours(url, root, {
+            experiments: Number(argValue('experiment-concurrency', '4')),
+            slots: Number(argValue('slot-concurrency', '4')),
+          })
         : await naive(url, root, budget === '' ? undefined : Number(budget));
     const wallMs = performance.now() - started;
     return {

@@ -435,6 +435,26 @@ describe('the functions', () => {
     }
   });
 
+  // ExportSlot streams its part (README, Performance: slots of 1M and 4M cells); the memory sizes
+  // are the cost model's too.
+  it('give ExportSlot 512 MB and every other step the memory of its own work', () => {
+    const s = custom;
+    const memory = Object.fromEntries(
+      WORKFLOW_STEPS.map((step) => {
+        const fn = s.stack.exportFunctions.functions[step];
+        return [step, s.resources[idOf(s, fn)]?.Properties?.MemorySize];
+      }),
+    );
+    expect(memory).toEqual({
+      startRun: 512,
+      planExperiment: 512,
+      exportSlot: 512,
+      commitExperiment: 1024,
+      recordExperimentFailure: 256,
+      finalizeRun: 1024,
+    });
+  });
+
   // A new account's concurrency quota can be 10, and Lambda refuses a reservation that leaves fewer
   // than 100 unreserved: reserving by default could fail the first deploy.
   it('reserve no concurrency unless exportSlotReservedConcurrency is configured', () => {

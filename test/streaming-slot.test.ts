@@ -26,7 +26,7 @@ const GENES = 2_500;
 const SAMPLES = 8;
 const PAGE = 300;
 const HEADERS = ['gene_symbol', ...Array.from({ length: SAMPLES }, (_, s) => `S${s + 1}`)];
-const valueOf = (row: number, sample: number) => row * 1000 + sample + 0.5;
+const cellValue = (row: number, sample: number) => row * 1000 + sample + 0.5;
 
 let dir: string;
 let instance: DuckDBInstance;
@@ -74,7 +74,7 @@ function fakeAssay(options: { brokenAt?: number; driftAt?: number } = {}): FakeA
       const rows = Math.max(0, Math.min(limit, GENES - offset));
       const columns: unknown[][] = [Array.from({ length: rows }, (_, i) => `GENE${offset + i}`)];
       for (let s = 0; s < SAMPLES; s++) {
-        columns.push(Array.from({ length: rows }, (_, i) => valueOf(offset + i, s)));
+        columns.push(Array.from({ length: rows }, (_, i) => cellValue(offset + i, s)));
       }
       if (offset === options.brokenAt) (columns[1] as unknown[])[0] = { nested: true };
       const count = offset === options.driftAt ? GENES + 1 : GENES;
@@ -149,7 +149,7 @@ describe('ExportSlot streams its part', () => {
        FROM read_parquet('${file}')`,
     );
     let total = 0;
-    for (let g = 0; g < GENES; g++) for (let s = 0; s < SAMPLES; s++) total += valueOf(g, s);
+    for (let g = 0; g < GENES; g++) for (let s = 0; s < SAMPLES; s++) total += cellValue(g, s);
     expect(totals).toEqual({ n: cells, genes: GENES, total, first: 0, last: GENES - 1 });
     const sample = await sql(
       `SELECT row_number::INTEGER AS row_number, feature_id, feature_kind, sample_id, value, value_text
@@ -163,7 +163,7 @@ describe('ExportSlot streams its part', () => {
           feature_id: `GENE${row}`,
           feature_kind: 'gene_symbol',
           sample_id: `S${s + 1}`,
-          value: valueOf(row, s),
+          value: cellValue(row, s),
           value_text: null,
         })),
       ),

@@ -305,22 +305,61 @@ export interface HttpFace {
   close(): Promise<void>;
 }
 
+/**
+ * A network between the client and the API: every answer waits `requestMs` before its first byte
+ * (the round trips and the server's own work), then its body flows at `bytesPerSecond`, each
+ * request on its own connection at that rate.
+ */
+export interface LatencyModel {
+  readonly requestMs: number;
+  readonly bytesPerSecond: number;
+}
+
+/** Bytes written per paced step of a latency model. */
+const PACED_CHUNK_BYTES = 64 * 1024;
+
 export async function serve(
   world: World,
-  options: { port: number; faults?: FaultHook; unknownIds?: UnknownIdAnswer },
+  options: { port: number; faults?: FaultHook; unknownIds?: UnknownIdAnswer; latency?: LatencyModel },
 ): Promise<HttpFace> {
   const requests = new Requests();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
 
+  const later = (action: () => void, ms: number) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timers.add(timer);
+  };
+
   const send = (res: ServerResponse, a: Answer) => {
     const body = bytes(a);
-    res.writeHead(a.status, {
-      'Content-Type': 'application/json',
-      'Content-Length': body.length,
-      ...a.headers,
-    });
-    res.end(body);
+    const head = { 'Content-Type': 'application/json', 'Content-Length': body.length, ...a.headers };
+    const latency = options.latency;
+    if (latency === undefined) {
+      res.writeHead(a.status, head);
+      res.end(body);
+      return;
+    }
+    // Steps are due at absolute times, so timer lateness does not add up over a long body.
+    const firstByteAt = performance.now() + latency.requestMs;
+    let sent = 0;
+    const step = () => {
+      if (res.destroyed) return;
+      if (sent === 0) res.writeHead(a.status, head);
+      const end = Math.min(body.length, sent + PACED_CHUNK_BYTES);
+      const chunk = body.subarray(sent, end);
+      sent = end;
+      if (sent >= body.length) {
+        res.end(chunk);
+        return;
+      }
+      res.write(chunk);
+      later(step, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now());
+    };
+    later(step, latency.requestMs);
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
