@@ -357,7 +357,7 @@ export async function serve(
         return;
       }
       res.write(chunk);
-      later(step, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now());
+      later(step, Math.max(0, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now()));
     };
     later(step, latency.requestMs);
   };
