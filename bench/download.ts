@@ -6,7 +6,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
-import { argValue, cpuMsOf } from './process.js';
+import { argValue, cpuMsOf, printResult } from './process.js';
 import type { DownloadRun } from './results.js';
 
 async function main(): Promise<DownloadRun> {
@@ -29,12 +29,4 @@ async function main(): Promise<DownloadRun> {
   return { wallMs, requests: requests.length, bytes, cpuMs: cpuMsOf(process.cpuUsage()) };
 }
 
-main().then(
-  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/download.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/download.ts', main);

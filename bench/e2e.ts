@@ -16,7 +16,7 @@ import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
 import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 import { CountingStore, EXPORT_SETTINGS, simulatorClient } from './deps.js';
 import { runNaiveExport } from './naive-exporter.js';
-import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';
+import { argValue, collectGarbage, cpuMsOf, printResult, RssSampler } from './process.js';
 import type { E2eRun } from './results.js';
 
 const LONG_TABLES = new Set(['samples', 'assay', 'results']);
@@ -134,12 +134,4 @@ async function main(): Promise<E2eRun> {
   }
 }
 
-main().then(
-  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/e2e.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/e2e.ts', main);

@@ -20,7 +20,7 @@ import {
 } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
 import { benchDeps, EXPORT_SETTINGS } from './deps.js';
-import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';
+import { argValue, collectGarbage, cpuMsOf, printResult, RssSampler } from './process.js';
 import type { SlotReport, SlotRun } from './results.js';
 
 /**
@@ -117,12 +117,4 @@ async function main(): Promise<SlotReport> {
   return { runs: results, cpuMs: cpuMsOf(process.cpuUsage()) };
 }
 
-main().then(
-  (results) => process.stdout.write(`${JSON.stringify(results)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/slot.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/slot.ts', main);

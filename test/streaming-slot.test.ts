@@ -1,7 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance, type JS } from '@duckdb/node-api';
+import { DuckDBInstance, type JS } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
@@ -29,23 +29,28 @@ const HEADERS = ['gene_symbol', ...Array.from({ length: SAMPLES }, (_, s) => `S$
 const cellValue = (row: number, sample: number) => row * 1000 + sample + 0.5;
 
 let dir: string;
-let instance: DuckDBInstance;
-let duck: DuckDBConnection;
 let folders = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'streaming-slot-'));
-  instance = await DuckDBInstance.create(':memory:');
-  duck = await instance.connect();
 });
 afterAll(async () => {
-  duck.closeSync();
-  instance.closeSync();
   await rm(dir, { recursive: true, force: true });
 });
 
+/** DuckDB reading the part files themselves: a fresh in-memory database per question. */
 async function sql(query: string): Promise<Record<string, JS>[]> {
-  return (await duck.runAndReadAll(query)).getRowObjectsJS();
+  const instance = await DuckDBInstance.create(':memory:');
+  try {
+    const connection = await instance.connect();
+    try {
+      return (await connection.runAndReadAll(query)).getRowObjectsJS();
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
 }
 
 interface FakeAssay {

@@ -345,11 +345,26 @@ export async function serve(
     }
     // Steps are due at absolute times, so timer lateness does not add up over a long body.
     const firstByteAt = performance.now() + latency.requestMs;
+    later(() => {
+      if (res.destroyed) return;
+      res.writeHead(a.status, head);
+      writeInSteps(res, body, PACED_CHUNK_BYTES, (sent) =>
+        Math.max(0, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now()),
+      );
+    }, latency.requestMs);
+  };
+
+  /** Writes `body` `chunkBytes` at a time, waiting `pause(bytesSentSoFar)` ms before each next chunk. */
+  const writeInSteps = (
+    res: ServerResponse,
+    body: Buffer,
+    chunkBytes: number,
+    pause: (sent: number) => number,
+  ) => {
     let sent = 0;
     const step = () => {
       if (res.destroyed) return;
-      if (sent === 0) res.writeHead(a.status, head);
-      const end = Math.min(body.length, sent + PACED_CHUNK_BYTES);
+      const end = Math.min(body.length, sent + chunkBytes);
       const chunk = body.subarray(sent, end);
       sent = end;
       if (sent >= body.length) {
@@ -357,9 +372,9 @@ export async function serve(
         return;
       }
       res.write(chunk);
-      later(step, Math.max(0, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now()));
+      later(step, pause(sent));
     };
-    later(step, latency.requestMs);
+    step();
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -441,24 +456,7 @@ export async function serve(
       }
       case 'drip': {
         res.writeHead(normal.status, headers);
-        let sent = 0;
-        const next = () => {
-          if (res.destroyed) return;
-          const end = Math.min(body.length, sent + Math.max(1, fault.chunkBytes));
-          const chunk = body.subarray(sent, end);
-          sent = end;
-          if (sent >= body.length) {
-            res.end(chunk);
-            return;
-          }
-          res.write(chunk);
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            next();
-          }, fault.intervalMs);
-          timers.add(timer);
-        };
-        next();
+        writeInSteps(res, body, Math.max(1, fault.chunkBytes), () => fault.intervalMs);
         return;
       }
       case 'rewrite':
