@@ -343,6 +343,8 @@ describe('Athena named queries', () => {
       'plots and their analyses',
       'PCA coordinates from the generic results table',
       'significant genes in every differential expression analysis',
+      'results joined to the analysis that produced them, with its parameters',
+      'experiments of one project with a protocol among their attachments',
       'what each run did',
     ]);
     const block = /### Example SQL[\s\S]*?```sql\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
@@ -602,7 +604,7 @@ describe('the functions', () => {
     }
   });
 
-  it('let only CommitExperiment and FinalizeRun change Glue partitions, and only of this database', () => {
+  it('let only CommitExperiment and FinalizeRun change Glue partitions (StartRun those of projects), and only of this database', () => {
     const s = custom;
     const table = (name: string) =>
       `arn:{AWS::Partition}:glue:eu-west-1:111111111111:table/pluto_lab/${name}`;
@@ -610,20 +612,27 @@ describe('the functions', () => {
       WORKFLOW_STEPS.filter((step) =>
         allows(roleStatements(s, s.stack.exportFunctions.functions[step]), action, table(name)),
       );
+    const writers = (name: string) =>
+      name === 'export_log'
+        ? ['finalizeRun']
+        : name === 'projects'
+          ? ['startRun', 'finalizeRun']
+          : ['commitExperiment', 'finalizeRun'];
     for (const name of TABLE_NAMES) {
-      expect(steps('glue:BatchCreatePartition', name), name).toEqual(
-        name === 'export_log' ? ['finalizeRun'] : ['commitExperiment', 'finalizeRun'],
-      );
-      expect(steps('glue:BatchDeletePartition', name), name).toEqual(
-        name === 'export_log' ? ['finalizeRun'] : ['commitExperiment', 'finalizeRun'],
-      );
+      expect(steps('glue:BatchCreatePartition', name), name).toEqual(writers(name));
+      expect(steps('glue:BatchDeletePartition', name), name).toEqual(writers(name));
     }
+    expect(
+      TABLE_NAMES.filter(
+        (name) => name !== 'projects' && steps('glue:GetPartition', name).includes('startRun'),
+      ),
+    ).toEqual([]);
     expect(steps('glue:GetPartition', 'experiments')).toEqual([
       'planExperiment',
       'commitExperiment',
       'finalizeRun',
     ]);
-    for (const step of ['startRun', 'exportSlot', 'recordExperimentFailure'] as const) {
+    for (const step of ['exportSlot', 'recordExperimentFailure'] as const) {
       const actions = actionsOf(roleStatements(s, s.stack.exportFunctions.functions[step]));
       expect(
         [...actions].filter((a) => a.startsWith('glue:')),

@@ -20,6 +20,7 @@ import {
   manifestKey,
   partitionLocation,
   planKey,
+  projectRecordKey,
   receiptPrefix,
   reportKey,
   runPrefix,
@@ -338,7 +339,15 @@ export class ExportFunctions extends Construct {
       }
     }
 
-    objects(f.startRun, WRITE, [itemsKey(ANY), LEASE_KEY]);
+    objects(f.startRun, WRITE, [
+      itemsKey(ANY),
+      LEASE_KEY,
+      ...parts(['projects']),
+      projectRecordKey(ANY, ANY),
+    ]);
+    // A project part an earlier attempt of the run stored is read back to be compared.
+    objects(f.startRun, READ, parts(['projects']));
+    glue(f.startRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['projects']);
     // A resumed run clears its abort record and the failures of slots it will retry.
     objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
@@ -368,9 +377,13 @@ export class ExportFunctions extends Construct {
       reportKey(ANY),
       commitRecords,
     ]);
-    // Retention removes superseded and abandoned run folders of the experiment tables once their grace
+    // Retention removes superseded and abandoned run folders of the experiment and project tables once their grace
     // period is over, and the receipts of slots that were never committed.
-    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES), `${receiptPrefix(ANY, ANY)}*`]);
+    objects(f.finalizeRun, DELETE, [
+      LEASE_KEY,
+      ...parts([...EXPERIMENT_TABLES, 'projects']),
+      `${receiptPrefix(ANY, ANY)}*`,
+    ]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 
