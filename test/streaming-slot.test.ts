@@ -73,6 +73,9 @@ function fakeAssay(options: { brokenAt?: number; driftAt?: number } = {}): FakeA
     listProjectExperiments: unsupported as never,
     listExperiments: unsupported as never,
     getExperiment: unsupported,
+    getProject: unsupported,
+    getAnalysis: unsupported,
+    listFiles: unsupported,
     listPlots: unsupported as never,
     async getDataPage(_ref: DatasetRef, offset: number, limit: number): Promise<DataPage> {
       requested.push(offset);
