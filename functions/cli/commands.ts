@@ -6,6 +6,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../core/errors.js';
+import { SETTINGS } from '../core/settings.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -45,6 +46,8 @@ export const COMMANDS = {
       'max-slots-per-experiment': { type: 'string' },
       'max-list-pages': { type: 'string' },
       'max-response-mib': { type: 'string' },
+      files: { type: 'string' },
+      'max-file-bytes': { type: 'string' },
     },
     help: {
       'api-url': ['URL', "Pluto's API (default https://api.pluto.bio/)"],
@@ -66,6 +69,11 @@ export const COMMANDS = {
       'max-slots-per-experiment': ['N', 'ceiling on the slots one experiment may plan (default 20000)'],
       'max-list-pages': ['N', 'ceiling on the pages of one list (default 10000)'],
       'max-response-mib': ['N', 'ceiling on one response body, decompressed (default 128)'],
+      files: ['TYPE,..', 'copy the files of these data types (e.g. attachment,qc_report) into <out>/files/'],
+      'max-file-bytes': [
+        'N',
+        `files bigger than this are skipped (default ${SETTINGS.maxFileBytes.default})`,
+      ],
     },
     run: async (values) => (await import('./export-command.js')).runExportCommand(values),
   }),

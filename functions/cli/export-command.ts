@@ -15,7 +15,7 @@ import {
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
+import { DEFAULT_PLUTO_API_URL, exportSettings, fileTypeListSchema, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { formatCounts } from '../core/workflow/report.js';
 import { openLake } from '../local/lake-location.js';
@@ -62,6 +62,8 @@ export const exportConfigSchema = z.object({
     .positive()
     .max(3600)
     .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
+  copyFileTypes: fileTypeListSchema.default([]),
+  maxFileBytes: positiveInt(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -81,6 +83,8 @@ const OPTION_NAMES: Record<string, string> = {
   maxListPages: '--max-list-pages',
   maxResponseMiB: '--max-response-mib',
   connectTimeoutSeconds: '--connect-timeout',
+  copyFileTypes: '--files',
+  maxFileBytes: '--max-file-bytes',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -101,6 +105,8 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     maxListPages: values['max-list-pages'],
     maxResponseMiB: values['max-response-mib'],
     connectTimeoutSeconds: values['connect-timeout'],
+    copyFileTypes: values.files,
+    maxFileBytes: values['max-file-bytes'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -130,6 +136,8 @@ export async function runExportCommand(
       maxRowsPerDataset: config.maxRowsPerDataset,
       maxSlotsPerExperiment: config.maxSlotsPerExperiment,
     },
+    copyFileTypes: config.copyFileTypes,
+    maxFileBytes: config.maxFileBytes,
   });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C

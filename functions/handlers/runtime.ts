@@ -23,7 +23,13 @@ import {
   DEFAULT_MAX_LIST_PAGES,
   DEFAULT_MAX_RESPONSE_BYTES,
 } from '../core/pluto/client.js';
-import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
+import {
+  DEFAULT_PLUTO_API_URL,
+  type ExportSettings,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { StepName } from '../core/workflow/messages.js';
@@ -51,6 +57,8 @@ export const environmentSchema = z.object({
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
   MAX_RESPONSE_MIB: count(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  COPY_FILE_TYPES: fileTypeListSchema.default([]),
+  MAX_FILE_BYTES: count(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 
 export interface RuntimeConfig {
@@ -94,6 +102,8 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
         maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
         maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
       },
+      copyFileTypes: e.COPY_FILE_TYPES,
+      maxFileBytes: e.MAX_FILE_BYTES,
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
     maxListPages: e.MAX_LIST_PAGES,
