@@ -50,6 +50,8 @@ describe('parseEnvironment', () => {
           maxRowsPerDataset: 50_000_000,
           maxSlotsPerExperiment: 20_000,
         },
+        copyFileTypes: [],
+        maxFileBytes: 5 * 1024 ** 3,
       },
       serviceName: 'pluto-export',
       maxListPages: 10_000,

@@ -989,6 +989,8 @@ describe('the deploy configuration', () => {
       plutoConcurrency: 4,
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
+      copyFileTypes: ['attachment', 'qc_report'],
+      maxFileBytes: 5 * 1024 ** 3,
       retentionDays: 30,
       supersededRunGraceDays: 7,
       toleratedFailurePercentage: 100,
