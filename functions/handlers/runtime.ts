@@ -15,14 +15,9 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { DEFAULT_LIMITS } from '../core/limits.js';
+import { DEFAULT_LIMITS, MIB } from '../core/limits.js';
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
-import {
-  apiUrlSchema,
-  createPlutoClient,
-  DEFAULT_MAX_LIST_PAGES,
-  DEFAULT_MAX_RESPONSE_BYTES,
-} from '../core/pluto/client.js';
+import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import {
   DEFAULT_PLUTO_API_URL,
   type ExportSettings,
@@ -31,11 +26,10 @@ import {
   SETTINGS,
 } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
-import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
+import { clientLimits, type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { StepName } from '../core/workflow/messages.js';
 import { STEPS } from '../core/workflow/steps.js';
 
-const MIB = 1024 * 1024;
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const environmentSchema = z.object({
@@ -55,8 +49,8 @@ export const environmentSchema = z.object({
   MAX_EXPERIMENTS_PER_RUN: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
   MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
-  MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
-  MAX_RESPONSE_MIB: count(4096).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
+  MAX_RESPONSE_MIB: count(4096).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   COPY_FILE_TYPES: fileTypeListSchema.default([]),
   MAX_FILE_BYTES: count(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
@@ -69,8 +63,6 @@ export interface RuntimeConfig {
   readonly secretId: string;
   readonly settings: ExportSettings;
   readonly serviceName: string;
-  readonly maxListPages: number;
-  readonly maxResponseBytes: number;
 }
 
 /** Reads the function's environment; the first problem is a ConfigError naming the variable. */
@@ -101,13 +93,13 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
         maxExperimentsPerRun: e.MAX_EXPERIMENTS_PER_RUN,
         maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
         maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
+        maxListPages: e.MAX_LIST_PAGES,
+        maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
       },
       copyFileTypes: e.COPY_FILE_TYPES,
       maxFileBytes: e.MAX_FILE_BYTES,
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
-    maxListPages: e.MAX_LIST_PAGES,
-    maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
   };
 }
 
@@ -135,8 +127,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     baseUrl: config.plutoApiUrl,
     secrets,
     version: CODE_VERSION,
-    maxListPages: config.maxListPages,
-    maxResponseBytes: config.maxResponseBytes,
+    ...clientLimits(config.settings),
     onRetry: ({ attempt, delayMs, error }) => {
       emit(metrics, 'PlutoRetries', MetricUnit.Count, 1);
       logger.warn('Retrying a Pluto request', {

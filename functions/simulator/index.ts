@@ -48,9 +48,6 @@ export {
 /** The token the simulator accepts unless told otherwise: 40 letters and digits, like Pluto's keys. */
 export const SIMULATOR_TOKEN = 'plutoSimulatorToken000000000000000000000';
 
-/** The demo organisation of `npm start` and `pluto-export simulate`: the same experiments, the same forbidden one. */
-export const DEMO_ORGANISATION = { seed: 1, experiments: 5 } as const;
-
 export interface SimulatorOptions {
   /** Everything served follows from it. Default 42. */
   seed?: number;

@@ -20,7 +20,7 @@ import {
   PlutoUnsafeResponseError,
   PlutoUpstreamError,
 } from '../errors.js';
-import { checkLimit } from '../limits.js';
+import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { toDataPage } from './data-page.js';
@@ -71,12 +71,9 @@ export interface PlutoClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
-  /**
-   * Ceiling on one response body, decompressed. A request for `limit` rows may use 1 MiB plus
-   * 64 KiB per row up to this ceiling, so a one-row probe never reads megabytes.
-   */
+  /** `ExportLimits.maxResponseBytes`; default `DEFAULT_LIMITS`'. */
   maxResponseBytes?: number;
-  /** Ceiling on the pages of one list, so a count that keeps growing cannot page forever. */
+  /** `ExportLimits.maxListPages`; default `DEFAULT_LIMITS`'. */
   maxListPages?: number;
   /**
    * For a run started by hand: the first listing tells a server that is not Pluto's API at once
@@ -95,13 +92,6 @@ interface CallOptions {
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRY_BUDGET_MS = 60_000;
-/**
- * A slot's page holds at most about `rowsPerPart` cells (1,000,000 by default), some 30 MB of
- * JSON; four times that leaves room for wide text cells while bounding a Lambda's memory.
- */
-export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
-/** With 1,000 items a page, ten million projects or experiments. */
-export const DEFAULT_MAX_LIST_PAGES = 10_000;
 const BODY_BYTES_PER_REQUEST = 1024 * 1024;
 const BODY_BYTES_PER_ROW = 64 * 1024;
 const MAX_LOCATION_IN_MESSAGE = 200;
@@ -181,8 +171,8 @@ class PlutoHttpClient implements PlutoApi {
       throw new ConfigError(`Pluto page size must be a positive integer, got ${options.pageSize}`);
     }
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    this.maxListPages = options.maxListPages ?? DEFAULT_MAX_LIST_PAGES;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes;
+    this.maxListPages = options.maxListPages ?? DEFAULT_LIMITS.maxListPages;
     this.userAgent = `pluto-export/${options.version}`;
   }
 
