@@ -10,7 +10,13 @@ import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { DEFAULT_PLUTO_API_URL, exportSettings, fileTypeListSchema, SETTINGS } from '../core/settings.js';
+import {
+  commaListSchema,
+  DEFAULT_PLUTO_API_URL,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits } from '../core/workflow/deps.js';
 import { formatCounts } from '../core/workflow/report.js';
@@ -20,15 +26,7 @@ import { LocalExecutionError } from '../local/run-workflow.js';
 import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 
-const idList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(idSchema).min(1));
+const idList = commaListSchema.pipe(z.array(idSchema).min(1));
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 

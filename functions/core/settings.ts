@@ -32,16 +32,16 @@ export const fileTypeSchema = z
     'expected data types such as attachment,qc_report (lowercase letters, digits, _ and -)',
   );
 
+/** `a, b,,c` as `['a', 'b', 'c']`: the lists of options and environment variables. */
+export const commaListSchema = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== ''),
+);
+
 /** `attachment,qc_report`: the data types whose files are copied. */
-export const fileTypeListSchema = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(fileTypeSchema));
+export const fileTypeListSchema = commaListSchema.pipe(z.array(fileTypeSchema));
 
 export interface ExportSettings {
   readonly rowsPerPart: number;
