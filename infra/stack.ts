@@ -92,6 +92,11 @@ export class PlutoExportStack extends Stack {
       pageSize: config.pageSize,
       copyFileTypes: config.copyFileTypes,
       maxFileBytes: config.maxFileBytes,
+      maxRowsPerDataset: config.maxRowsPerDataset,
+      maxSlotsPerExperiment: config.maxSlotsPerExperiment,
+      maxExperimentsPerRun: config.maxExperimentsPerRun,
+      maxListPages: config.maxListPages,
+      maxResponseMiB: config.maxResponseMiB,
       removalPolicy,
     });
 

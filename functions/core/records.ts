@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';
 import type { ObjectStore } from './ports.js';
+import { maskSecrets } from './secrets.js';
 
 /** `partial`: committed with the datasets that worked; the failed ones are fetched again next run. */
 export const experimentStatusSchema = z.enum(['exported', 'partial', 'unchanged', 'skipped', 'failed']);
@@ -206,8 +207,10 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export const encodeJson = (value: unknown): Uint8Array =>
-  new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
+/** Text as stored: UTF-8, with the API token masked (design.md, Untrusted input). */
+export const encodeText = (text: string): Uint8Array => new TextEncoder().encode(maskSecrets(text));
+
+export const encodeJson = (value: unknown): Uint8Array => encodeText(`${JSON.stringify(value, null, 1)}\n`);
 
 export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
   const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(body)));

@@ -28,6 +28,7 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
+import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
 import { DEFAULT_COPY_FILE_TYPES, DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
@@ -85,6 +86,31 @@ export interface ExportFunctionsProps {
    * @default SETTINGS.supersededRunGraceDays.default
    */
   readonly supersededRunGraceDays?: number;
+  /**
+   * Rows Pluto may count for one dataset (`MAX_ROWS_PER_DATASET`).
+   * @default DEFAULT_LIMITS.maxRowsPerDataset
+   */
+  readonly maxRowsPerDataset?: number;
+  /**
+   * Slots one experiment may plan (`MAX_SLOTS_PER_EXPERIMENT`).
+   * @default DEFAULT_LIMITS.maxSlotsPerExperiment
+   */
+  readonly maxSlotsPerExperiment?: number;
+  /**
+   * Experiments one run may list (`MAX_EXPERIMENTS_PER_RUN`).
+   * @default DEFAULT_LIMITS.maxExperimentsPerRun
+   */
+  readonly maxExperimentsPerRun?: number;
+  /**
+   * Pages of one Pluto list endpoint (`MAX_LIST_PAGES`).
+   * @default DEFAULT_LIMITS.maxListPages
+   */
+  readonly maxListPages?: number;
+  /**
+   * The largest response body read, in MiB after decompression (`MAX_RESPONSE_MIB`).
+   * @default DEFAULT_LIMITS.maxResponseBytes in MiB
+   */
+  readonly maxResponseMiB?: number;
   /**
    * Powertools service name: the `service` dimension of every metric and log line.
    * @default 'pluto-export'
@@ -230,6 +256,11 @@ export class ExportFunctions extends Construct {
       SUPERSEDED_RUN_GRACE_DAYS: String(
         props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
       ),
+      MAX_ROWS_PER_DATASET: String(props.maxRowsPerDataset ?? DEFAULT_LIMITS.maxRowsPerDataset),
+      MAX_SLOTS_PER_EXPERIMENT: String(props.maxSlotsPerExperiment ?? DEFAULT_LIMITS.maxSlotsPerExperiment),
+      MAX_EXPERIMENTS_PER_RUN: String(props.maxExperimentsPerRun ?? DEFAULT_LIMITS.maxExperimentsPerRun),
+      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_LIMITS.maxListPages),
+      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_LIMITS.maxResponseBytes / MIB),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
