@@ -7,7 +7,13 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
 import { idSchema as id } from '../functions/core/ids.js';
-import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../functions/core/limits.js';
+import {
+  DEFAULT_COPY_FILE_TYPES,
+  DEFAULT_PLUTO_API_URL,
+  fileTypeSchema,
+  SETTINGS,
+} from '../functions/core/settings.js';
 
 /** A customer managed key of an existing bucket or secret. */
 const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN');
@@ -31,6 +37,8 @@ const secretSchema = z.union([
   }),
   z.strictObject({ existingSecretName: z.string().min(1).max(512), kmsKeyArn: kmsKeyArn.optional() }),
 ]);
+
+const ceiling = (fallback: number) => z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(fallback);
 
 export const deployConfigSchema = z.strictObject({
   /** EventBridge Scheduler expression; times are UTC. */
@@ -79,6 +87,10 @@ export const deployConfigSchema = z.strictObject({
     .max(SETTINGS.rowsPerPart.max)
     .default(SETTINGS.rowsPerPart.default),
   pageSize: z.number().int().min(1).max(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  /** Data types of each experiment's file inventory whose files are copied into `<prefix>files/`. */
+  copyFileTypes: z.array(fileTypeSchema).default([...DEFAULT_COPY_FILE_TYPES]),
+  /** Files bigger than this are recorded as skipped instead of copied. */
+  maxFileBytes: z.number().int().min(1).max(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
   /** Days a replaced or deleted lake object version is kept before it expires. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
   supersededRunGraceDays: z
@@ -87,6 +99,18 @@ export const deployConfigSchema = z.strictObject({
     .min(0)
     .max(SETTINGS.supersededRunGraceDays.max)
     .default(SETTINGS.supersededRunGraceDays.default),
+  /** Ceilings on the work Pluto's answers may ask for (README, Limits); crossing one fails that experiment. */
+  maxRowsPerDataset: ceiling(DEFAULT_LIMITS.maxRowsPerDataset),
+  maxSlotsPerExperiment: ceiling(DEFAULT_LIMITS.maxSlotsPerExperiment),
+  maxExperimentsPerRun: ceiling(DEFAULT_LIMITS.maxExperimentsPerRun),
+  maxListPages: ceiling(DEFAULT_LIMITS.maxListPages),
+  /** The largest response body read, in MiB after decompression. */
+  maxResponseMiB: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_RESPONSE_MIB_SETTING)
+    .default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   /** Percentage of experiments that may fail before the run itself fails (each is recorded anyway). */
   toleratedFailurePercentage: z.number().min(0).max(100).default(100),
   /** Athena stops a query of the workgroup after scanning this many gigabytes. */

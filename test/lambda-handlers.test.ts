@@ -56,6 +56,8 @@ describe('parseEnvironment', () => {
           maxListPages: 10_000,
           maxResponseBytes: 128 * 1024 * 1024,
         },
+        copyFileTypes: [],
+        maxFileBytes: 5 * 1024 ** 3,
       },
       serviceName: 'pluto-export',
     });
@@ -292,6 +294,20 @@ describe('Lambda handlers through the workflow', () => {
     expect(failed?.errorMessage).toContain('You do not have permission to perform this action.');
     expect(logs.filter((line) => line.message === 'ExportSlot succeeded').length).toBeGreaterThan(4);
     expect(output.join('')).not.toContain(SIMULATOR_TOKEN);
+  });
+
+  it('masks the token in every log line, whatever logged it', () => {
+    const lines: string[] = [];
+    const writes = [process.stdout, process.stderr].map((stream) =>
+      vi.spyOn(stream, 'write').mockImplementation((chunk) => lines.push(String(chunk)) > 0),
+    );
+    runtime.logger.warn('Retrying a Pluto request', {
+      errorMessage: `a proxy said: Token ${SIMULATOR_TOKEN}`,
+    });
+    for (const write of writes) write.mockRestore();
+    const logged = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(logged.map((line) => line.errorMessage)).toEqual(['a proxy said: Token [redacted]']);
+    expect(lines.join('')).not.toContain(SIMULATOR_TOKEN);
   });
 
   it('lets a handler error through with its own name, and says how to put an empty token', async () => {

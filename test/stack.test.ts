@@ -30,6 +30,7 @@ import { TableRows } from '../functions/core/melt.js';
 import { EXPORT_METRICS } from '../functions/core/metrics.js';
 import { encodeParquet } from '../functions/core/parquet.js';
 import { runInputSchema, WORKFLOW_STEPS, type WorkflowStep } from '../functions/core/workflow/messages.js';
+import { parseEnvironment } from '../functions/handlers/runtime.js';
 import {
   type DeployConfigInput,
   deployConfigSchema,
@@ -158,6 +159,11 @@ const CUSTOM: DeployConfigInput = {
   plutoConcurrency: 9,
   exportSlotReservedConcurrency: 12,
   rowsPerPart: 250_000,
+  maxRowsPerDataset: 2_000_000,
+  maxSlotsPerExperiment: 500,
+  maxExperimentsPerRun: 3_000,
+  maxListPages: 40,
+  maxResponseMiB: 64,
   retentionDays: 7,
   toleratedFailurePercentage: 20,
   athenaBytesScannedCutoffGb: 10,
@@ -428,6 +434,11 @@ describe('the functions', () => {
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
             SUPERSEDED_RUN_GRACE_DAYS: '7',
+            MAX_ROWS_PER_DATASET: '2000000',
+            MAX_SLOTS_PER_EXPERIMENT: '500',
+            MAX_EXPERIMENTS_PER_RUN: '3000',
+            MAX_LIST_PAGES: '40',
+            MAX_RESPONSE_MIB: '64',
             POWERTOOLS_SERVICE_NAME: 'pluto-export',
             POWERTOOLS_METRICS_NAMESPACE: 'PlutoExport',
           },
@@ -455,6 +466,50 @@ describe('the functions', () => {
       recordExperimentFailure: 256,
       finalizeRun: 1024,
     });
+  });
+
+  it('pass the configured ceilings to every function, where the runtime reads them back (defaults when unset)', () => {
+    const MIB = 1024 * 1024;
+    const expected = [
+      [
+        defaults,
+        {
+          maxRowsPerDataset: 50_000_000,
+          maxSlotsPerExperiment: 20_000,
+          maxExperimentsPerRun: 100_000,
+          maxListPages: 10_000,
+          maxResponseBytes: 128 * MIB,
+        },
+      ],
+      [
+        custom,
+        {
+          maxRowsPerDataset: 2_000_000,
+          maxSlotsPerExperiment: 500,
+          maxExperimentsPerRun: 3_000,
+          maxListPages: 40,
+          maxResponseBytes: 64 * MIB,
+        },
+      ],
+    ] as const;
+    for (const [s, limits] of expected) {
+      for (const fn of [
+        ...Object.values(s.stack.exportFunctions.functions),
+        s.stack.exportFunctions.endFailedRun,
+      ]) {
+        const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
+          Variables: Record<string, unknown>;
+        };
+        const variables = Object.fromEntries(
+          Object.entries(environment.Variables).map(([name, value]) => [
+            name,
+            typeof value === 'string' ? value : 'resolved-at-deploy',
+          ]),
+        );
+        const runtime = parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
+        expect(runtime.settings.limits).toEqual(limits);
+      }
+    }
   });
 
   // A new account's concurrency quota can be 10, and Lambda refuses a reservation that leaves fewer
@@ -1009,8 +1064,15 @@ describe('the deploy configuration', () => {
       plutoConcurrency: 4,
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
+      copyFileTypes: ['attachment', 'qc_report'],
+      maxFileBytes: 5 * 1024 ** 3,
       retentionDays: 30,
       supersededRunGraceDays: 7,
+      maxRowsPerDataset: 50_000_000,
+      maxSlotsPerExperiment: 20_000,
+      maxExperimentsPerRun: 100_000,
+      maxListPages: 10_000,
+      maxResponseMiB: 128,
       toleratedFailurePercentage: 100,
       athenaBytesScannedCutoffGb: 100,
       removalPolicy: 'retain',

@@ -76,6 +76,7 @@ function fakeAssay(options: { brokenAt?: number; driftAt?: number } = {}): FakeA
     getProject: unsupported,
     getAnalysis: unsupported,
     listFiles: unsupported,
+    downloadFile: unsupported as never,
     listPlots: unsupported as never,
     async getDataPage(_ref: DatasetRef, offset: number, limit: number): Promise<DataPage> {
       requested.push(offset);

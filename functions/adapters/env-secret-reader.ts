@@ -1,10 +1,13 @@
 import { ConfigError } from '../core/errors.js';
 import type { SecretReader } from '../core/ports.js';
 
+/** The environment variable that holds the Pluto API token locally. */
+export const TOKEN_VARIABLE = 'PLUTO_API_TOKEN';
+
 /** Local mode: the token comes from an environment variable, read on every call so a fix takes effect. */
 export class EnvSecretReader implements SecretReader {
   constructor(
-    private readonly variable = 'PLUTO_API_TOKEN',
+    private readonly variable = TOKEN_VARIABLE,
     private readonly env: NodeJS.ProcessEnv = process.env,
   ) {}
 

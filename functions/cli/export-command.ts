@@ -5,12 +5,18 @@ import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
 import { idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
-import { DEFAULT_LIMITS, MIB } from '../core/limits.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
 import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
+import {
+  commaListSchema,
+  DEFAULT_PLUTO_API_URL,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits } from '../core/workflow/deps.js';
 import { formatCounts } from '../core/workflow/report.js';
@@ -19,16 +25,9 @@ import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
 import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
+import { stderr, stdout } from './terminal.js';
 
-const idList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(idSchema).min(1));
+const idList = commaListSchema.pipe(z.array(idSchema).min(1));
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -51,12 +50,14 @@ export const exportConfigSchema = z.object({
   maxRowsPerDataset: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
-  maxResponseMiB: positiveInt(4096).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
+  maxResponseMiB: positiveInt(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   connectTimeoutSeconds: z.coerce
     .number()
     .positive()
     .max(3600)
     .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
+  copyFileTypes: fileTypeListSchema.default([]),
+  maxFileBytes: positiveInt(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -76,6 +77,8 @@ const OPTION_NAMES: Record<string, string> = {
   maxListPages: '--max-list-pages',
   maxResponseMiB: '--max-response-mib',
   connectTimeoutSeconds: '--connect-timeout',
+  copyFileTypes: '--files',
+  maxFileBytes: '--max-file-bytes',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -96,6 +99,8 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     maxListPages: values['max-list-pages'],
     maxResponseMiB: values['max-response-mib'],
     connectTimeoutSeconds: values['connect-timeout'],
+    copyFileTypes: values.files,
+    maxFileBytes: values['max-file-bytes'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -116,7 +121,7 @@ export async function runExportCommand(
   const config = parseExportConfig(values);
   await secrets.getToken();
   const lake = await openLake(config.out, { purpose: 'export' });
-  const progress = new TerminalProgress(process.stderr);
+  const progress = new TerminalProgress(stderr);
   const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
     supersededRunGraceDays: config.retentionDays,
@@ -127,6 +132,8 @@ export async function runExportCommand(
       maxListPages: config.maxListPages,
       maxResponseBytes: config.maxResponseMiB * MIB,
     },
+    copyFileTypes: config.copyFileTypes,
+    maxFileBytes: config.maxFileBytes,
   });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C
@@ -166,7 +173,7 @@ export async function runExportCommand(
   } catch (error) {
     if (error instanceof RunInterruptedError) {
       progress.finish();
-      process.stderr.write(`pluto-export: ${interruptedLine(error, config, lake.store.location)}\n`);
+      stderr.write(`pluto-export: ${interruptedLine(error, config, lake.store.location)}\n`);
       // Requests in flight when the signal came are abandoned, not awaited.
       process.exit(signalExitCode(error.reason as NodeJS.Signals));
     }
@@ -177,7 +184,7 @@ export async function runExportCommand(
   }
   if (output.status === 'leased') {
     const lease = await readLease(lake.store);
-    process.stderr.write(
+    stderr.write(
       `pluto-export: not started: ${lease === undefined ? 'another run' : describeHolder(lease)} holds the lease on ` +
         `${lake.store.location}${lease === undefined ? '' : ` until ${lease.expiresAt}`}; run again when it has finished\n`,
     );
@@ -191,7 +198,7 @@ export async function runExportCommand(
       record.status !== 'exported'
         ? 0
         : record.datasets.filter((d) => pick(d.dataset)).reduce((sum, d) => sum + d.rowsWritten, 0);
-    process.stdout.write(
+    stdout.write(
       `${formatTable(
         [
           'experiment',
@@ -222,7 +229,7 @@ export async function runExportCommand(
         `(tidy rows: one per cell of Pluto's wide tables)\n`,
     );
   }
-  process.stdout.write(
+  stdout.write(
     `run ${output.runId} ${output.status} in ${formatMs(Date.now() - started)}: ` +
       `${formatCounts(output.experiments)} -> ${lake.store.location}\n`,
   );

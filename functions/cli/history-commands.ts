@@ -4,6 +4,7 @@ import { printable } from '../core/safe-text.js';
 import { openLake } from '../local/lake-location.js';
 import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable } from './progress.js';
+import { stderr, stdout } from './terminal.js';
 
 const openExistingLake = (lake: string | undefined) =>
   openLake(lake ?? CLI_DEFAULTS.lake, { option: '--lake', mustExist: true });
@@ -34,11 +35,11 @@ export async function runRunsCommand(options: {
         .filter((r) => r.status === 'exported' || r.status === 'partial')
         .reduce((sum, r) => sum + r.datasets.reduce((s, d) => s + d.rowsWritten, 0), 0) ?? null,
   }));
-  if (options.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
-  else if (rows.length === 0) process.stdout.write('No runs yet.\n');
+  if (options.json) stdout.write(`${JSON.stringify(rows)}\n`);
+  else if (rows.length === 0) stdout.write('No runs yet.\n');
   else {
     const columns = Object.keys(rows[0] ?? {});
-    process.stdout.write(
+    stdout.write(
       `${formatTable(
         columns,
         rows.map((row) => Object.values(row)),
@@ -57,11 +58,11 @@ export async function runStatusCommand(options: {
   const status = await experimentStatus(store, catalog, options.experimentId);
   const neverSeen = status.history.length === 0 && Object.keys(status.pointers).length === 0;
   if (options.json) {
-    process.stdout.write(`${JSON.stringify(status)}\n`);
+    stdout.write(`${JSON.stringify(status)}\n`);
     return neverSeen ? 1 : 0;
   }
   if (neverSeen) {
-    process.stderr.write(
+    stderr.write(
       `pluto-export: no run in ${store.location} has seen experiment ${status.experimentId}: check the id\n`,
     );
     return 1;
@@ -101,6 +102,6 @@ export async function runStatusCommand(options: {
         `    ${r.runId}: ${r.status}${r.retired ? ' (retired)' : ''}${r.error ? ` — ${printable(r.error.detail ?? r.error.message)}` : ''}`,
     ),
   );
-  process.stdout.write(`${out.join('\n')}\n`);
+  stdout.write(`${out.join('\n')}\n`);
   return 0;
 }

@@ -15,11 +15,15 @@ import {
   type Values,
 } from './commands.js';
 import { runMain } from './run-main.js';
+import { holdEnvironmentToken, stdout } from './terminal.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `simulate` prints the simulator's public demo token for the user to export; every other
+  // command masks the exported token even if it never sends it.
+  if (name !== 'simulate') holdEnvironmentToken();
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    stdout.write(`${usage()}\n`);
     return name === undefined ? 2 : 0;
   }
   if (!Object.hasOwn(COMMANDS, name)) {
@@ -27,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const commandName = name as CommandName;
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${commandHelp(commandName)}\n`);
+    stdout.write(`${commandHelp(commandName)}\n`);
     return 0;
   }
   const spec: Command<Options> = COMMANDS[commandName];

@@ -4,6 +4,7 @@ import { describeHolder, type Lease } from '../core/lease.js';
 import type { RetryInfo } from '../core/pluto/retry.js';
 import { printable } from '../core/safe-text.js';
 import type { ProgressListener } from '../core/workflow/deps.js';
+import type { TerminalStream } from './terminal.js';
 
 /** The one row total the CLI shows, named the same everywhere (progress, summary, `runs`). */
 export const ROWS_WRITTEN = 'rows written';
@@ -35,7 +36,7 @@ export class TerminalProgress implements ProgressListener {
   private lastDraw = 0;
 
   constructor(
-    private readonly stream: NodeJS.WriteStream,
+    private readonly stream: TerminalStream,
     private readonly interactive = stream.isTTY === true,
   ) {}
 

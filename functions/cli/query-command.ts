@@ -3,6 +3,7 @@ import { ConfigError, ReadOnlyQueryError } from '../core/errors.js';
 import { openLake } from '../local/lake-location.js';
 import { CLI_DEFAULTS } from './defaults.js';
 import { formatTable } from './progress.js';
+import { stderr, stdout } from './terminal.js';
 
 export async function runQueryCommand(options: {
   lake?: string;
@@ -25,15 +26,15 @@ export async function runQueryCommand(options: {
       // Refused SQL is a usage error: exit 2, like any other bad argument.
       if (error instanceof ReadOnlyQueryError) throw new ConfigError(error.message);
       // DuckDB's message goes on after its first line: the candidate names and the caret under the mistake.
-      process.stderr.write(`pluto-export: ${error instanceof Error ? error.message : String(error)}\n`);
+      stderr.write(`pluto-export: ${error instanceof Error ? error.message : String(error)}\n`);
       return 1;
     }
     const rows = toJsonRows(result);
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(rows)}\n`);
+      stdout.write(`${JSON.stringify(rows)}\n`);
     } else {
       const columns = rows[0] === undefined ? [] : Object.keys(rows[0]);
-      process.stdout.write(
+      stdout.write(
         rows.length === 0
           ? '(0 rows)\n'
           : `${formatTable(

@@ -3,6 +3,7 @@ import { ConfigError } from '../core/errors.js';
 import { DEMO_ORGANISATION } from '../simulator/demo.js';
 import { startSimulator } from '../simulator/index.js';
 import { CLI_DEFAULTS } from './defaults.js';
+import { stdout } from './terminal.js';
 
 const simulateConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(CLI_DEFAULTS.simulatorPort),
@@ -19,7 +20,7 @@ export async function runSimulateCommand(
     throw new ConfigError(`--${String(issue?.path[0])}: ${issue?.message}`);
   }
   const simulator = await startSimulator(parsed.data);
-  process.stdout.write(
+  stdout.write(
     `Pluto API simulator on ${simulator.url} (seed ${parsed.data.seed}, ${parsed.data.experiments} experiments)\n` +
       `  export PLUTO_API_TOKEN=${simulator.truth.token}\n` +
       `  npm run --silent pluto-export -- export --api-url ${simulator.url}\n` +

@@ -5,12 +5,14 @@
 
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
+import { DEFAULT_COPY_FILE_TYPES } from '../core/settings.js';
 import { openLake } from '../local/lake-location.js';
 import { DEMO_ORGANISATION } from '../simulator/demo.js';
 import { startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
+import { stdout } from './terminal.js';
 
 export const DEMO_LAKE = 'demo-lake';
 
@@ -58,7 +60,7 @@ where data_type in ('attachment', 'qc_report') order by 1, 2, 3`,
 async function main(): Promise<number> {
   if (process.env.PLUTO_API_TOKEN?.trim()) return runExportCommand({});
 
-  process.stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
+  stdout.write('PLUTO_API_TOKEN is not set: exporting the built-in demo organisation instead.\n');
   // The demo shows a plot without a table (an image: no_data) beside the PCA and volcano plots.
   const simulator = await startSimulator({ ...DEMO_ORGANISATION, variants: ['image-plot'] });
   const secrets: SecretReader = {
@@ -66,7 +68,10 @@ async function main(): Promise<number> {
     refresh: async () => simulator.truth.token,
   };
   try {
-    const code = await runExportCommand({ 'api-url': simulator.url, out: DEMO_LAKE }, secrets);
+    const code = await runExportCommand(
+      { 'api-url': simulator.url, out: DEMO_LAKE, files: DEFAULT_COPY_FILE_TYPES.join(',') },
+      secrets,
+    );
     if (code !== 0) return code;
   } finally {
     await simulator.close();
@@ -77,7 +82,7 @@ async function main(): Promise<number> {
     for (const { title, sql } of EXAMPLE_QUERIES) {
       const rows = toJsonRows(await lake.query(sql));
       const columns = rows[0] === undefined ? [] : Object.keys(rows[0]);
-      process.stdout.write(
+      stdout.write(
         `\n-- ${title}\n${sql}\n${formatTable(
           columns,
           rows.map((row) => columns.map((c) => row[c])),
@@ -87,7 +92,7 @@ async function main(): Promise<number> {
   } finally {
     lake.close();
   }
-  process.stdout.write(
+  stdout.write(
     `\nAsk your own: npm run --silent pluto-export -- query --lake ${DEMO_LAKE} "select count(*) from assay"\n`,
   );
   return 0;

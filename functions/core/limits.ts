@@ -23,6 +23,8 @@ export interface ExportLimits {
 }
 
 export const MIB = 1024 * 1024;
+/** The highest response cap a configuration may set, in MiB: a body is held in memory once read. */
+export const MAX_RESPONSE_MIB_SETTING = 4096;
 
 export const DEFAULT_LIMITS: ExportLimits = {
   maxExperimentsPerRun: 100_000,

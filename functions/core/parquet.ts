@@ -39,6 +39,7 @@ import {
 } from 'parquet-wasm';
 import { type CellValue, type ColumnarRows, type ColumnType, TABLES, type TableName } from './contract.js';
 import { ContractError } from './errors.js';
+import { maskSecrets } from './secrets.js';
 
 const CREATED_BY = 'pluto-export';
 const INT64_MIN = -(2n ** 63n);
@@ -150,7 +151,8 @@ function dictionaryData(type: Dictionary<Utf8, Int32>, values: readonly CellValu
     nullCount: validity.nulls,
     nullBitmap: validity.bitmap(),
     data: indices,
-    dictionary: utf8Vector(uniques),
+    // Every string cell of every part is a dictionary entry: masking the entries masks them all.
+    dictionary: utf8Vector(uniques.map(maskSecrets)),
   });
 }
 

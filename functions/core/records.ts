@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { TABLE_NAMES } from './contract.js';
 import type { ObjectStore } from './ports.js';
+import { maskSecrets } from './secrets.js';
 
 /** `partial`: committed with the datasets that worked; the failed ones are fetched again next run. */
 export const experimentStatusSchema = z.enum(['exported', 'partial', 'unchanged', 'skipped', 'failed']);
@@ -49,10 +50,27 @@ export const partInfoSchema = z.object({
 });
 export type PartInfo = z.infer<typeof partInfoSchema>;
 
+/** A file to copy: its id, the key of its copy, and the size the inventory gave. */
+export const fileCopySchema = z.object({
+  fileId: z.string(),
+  key: z.string(),
+  expectedBytes: z.number().int().nonnegative().nullable(),
+});
+export type FileCopyPlan = z.infer<typeof fileCopySchema>;
+
+/** A copied file as the lake holds it. */
+export const copiedFileSchema = z.object({
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().optional(),
+});
+
 export const plannedDatasetSchema = z.object({
-  /** `samples`, `assay` or `plot-<uuid>`. */
+  /** `samples`, `assay`, `plot-<uuid>`, or `file-<uuid>` (a file to copy). */
   dataset: z.string(),
-  kind: z.enum(['samples', 'assay', 'results']),
+  kind: z.enum(['samples', 'assay', 'results', 'file']),
+  /** For `file`: what to copy where; `slotCount` 0 when the copy is already in the lake. */
+  file: fileCopySchema.optional(),
   plotId: z.string().optional(),
   /**
    * `planned`: slots fetch it; `carried`: unchanged since the previous, partial commit, whose parts
@@ -117,6 +135,8 @@ export const receiptSchema = z.object({
   slot: z.number().int().nonnegative(),
   apiRows: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
+  /** For a file slot: the copy it stored. */
+  copied: copiedFileSchema.optional(),
   /** Set when the slot failed for good: its dataset fails, the rest of the experiment commits. */
   error: errorInfoSchema.optional(),
 });
@@ -131,6 +151,8 @@ export const datasetRecordSchema = z.object({
   apiCount: z.number().int().nonnegative().nullable(),
   rowsWritten: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
+  /** For a file dataset: the copy in the lake. */
+  copied: copiedFileSchema.optional(),
   error: errorInfoSchema.optional(),
 });
 export type DatasetRecord = z.infer<typeof datasetRecordSchema>;
@@ -185,8 +207,10 @@ export const manifestSchema = z.object({
 });
 export type Manifest = z.infer<typeof manifestSchema>;
 
-export const encodeJson = (value: unknown): Uint8Array =>
-  new TextEncoder().encode(`${JSON.stringify(value, null, 1)}\n`);
+/** Text as stored: UTF-8, with the API token masked (design.md, Untrusted input). */
+export const encodeText = (text: string): Uint8Array => new TextEncoder().encode(maskSecrets(text));
+
+export const encodeJson = (value: unknown): Uint8Array => encodeText(`${JSON.stringify(value, null, 1)}\n`);
 
 export function decodeJson<T>(schema: z.ZodType<T>, body: Uint8Array, what: string): T {
   const parsed = schema.safeParse(JSON.parse(new TextDecoder().decode(body)));

@@ -2,6 +2,7 @@
  * Every tunable of an export, with its default and upper bound. The CLI options, the deploy
  * configuration and the Lambda environment are all parsed against these, so a default has one home.
  */
+import { z } from 'zod';
 import type { ExportLimits } from './limits.js';
 import { CODE_VERSION } from './version.js';
 
@@ -21,9 +22,33 @@ export const SETTINGS = {
   leaseTtlSeconds: { default: 12 * 3600, max: 7 * 24 * 3600 },
   /** Days a superseded run's data stays after the run that replaced it (readers may still hold it). */
   supersededRunGraceDays: { default: 7, max: 3650 },
+  /** Bytes of one file to copy; a bigger file is recorded as skipped (S3's own ceiling is 5 TiB). */
+  maxFileBytes: { default: 5 * 1024 ** 3, max: 5 * 1024 ** 4 },
 } as const;
 
 export const DEFAULT_PLUTO_API_URL = 'https://api.pluto.bio/';
+
+/** What a deployed export copies unless configured otherwise; the CLI copies only what `--files` names. */
+export const DEFAULT_COPY_FILE_TYPES: readonly string[] = ['attachment', 'qc_report'];
+
+/** A data type of Pluto's file inventory: `attachment`, `qc_report`, `bam`, `seurat`, ... */
+export const fileTypeSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9_-]{1,64}$/,
+    'expected data types such as attachment,qc_report (lowercase letters, digits, _ and -)',
+  );
+
+/** `a, b,,c` as `['a', 'b', 'c']`: the lists of options and environment variables. */
+export const commaListSchema = z.string().transform((text) =>
+  text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== ''),
+);
+
+/** `attachment,qc_report`: the data types whose files are copied. */
+export const fileTypeListSchema = commaListSchema.pipe(z.array(fileTypeSchema));
 
 export interface ExportSettings {
   readonly rowsPerPart: number;
@@ -35,6 +60,10 @@ export interface ExportSettings {
   readonly codeVersion: string;
   /** Ceilings on what Pluto's counts may ask for; each missing one takes its default. */
   readonly limits?: Partial<ExportLimits>;
+  /** Data types of the file inventory whose files are copied into the lake; none when absent. */
+  readonly copyFileTypes?: readonly string[];
+  /** Files bigger than this are not copied; `SETTINGS.maxFileBytes.default` when absent. */
+  readonly maxFileBytes?: number;
 }
 
 export interface SettingsInput {
@@ -45,6 +74,8 @@ export interface SettingsInput {
   readonly leaseTtlSeconds?: number;
   readonly supersededRunGraceDays?: number;
   readonly limits?: Partial<ExportLimits>;
+  readonly copyFileTypes?: readonly string[];
+  readonly maxFileBytes?: number;
 }
 
 /** The settings a run uses: what was given, the default for the rest. */
@@ -59,5 +90,7 @@ export function exportSettings(input: SettingsInput = {}): ExportSettings {
       (input.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default) * 86_400_000,
     codeVersion: CODE_VERSION,
     ...(input.limits === undefined ? {} : { limits: input.limits }),
+    ...(input.copyFileTypes === undefined ? {} : { copyFileTypes: input.copyFileTypes }),
+    ...(input.maxFileBytes === undefined ? {} : { maxFileBytes: input.maxFileBytes }),
   };
 }

@@ -15,10 +15,17 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { DEFAULT_LIMITS, MIB } from '../core/limits.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
 import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
-import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
+import { maskSecrets } from '../core/secrets.js';
+import {
+  DEFAULT_PLUTO_API_URL,
+  type ExportSettings,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits, type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { StepName } from '../core/workflow/messages.js';
@@ -51,7 +58,9 @@ export const environmentSchema = z.object({
   MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
-  MAX_RESPONSE_MIB: count(4096).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
+  MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
+  COPY_FILE_TYPES: fileTypeListSchema.default([]),
+  MAX_FILE_BYTES: count(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 
 export interface RuntimeConfig {
@@ -97,6 +106,8 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
         maxListPages: e.MAX_LIST_PAGES,
         maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
       },
+      copyFileTypes: e.COPY_FILE_TYPES,
+      maxFileBytes: e.MAX_FILE_BYTES,
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
   };
@@ -116,7 +127,11 @@ export interface Runtime {
 }
 
 export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {}): Runtime {
-  const logger = new Logger({ serviceName: config.serviceName });
+  const logger = new Logger({
+    serviceName: config.serviceName,
+    // Log lines are a sink like the lake: an error message quoting the token prints `[redacted]`.
+    jsonReplacerFn: (_key, value) => (typeof value === 'string' ? maskSecrets(value) : value),
+  });
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: config.serviceName });
   const lake = { bucket: config.bucket, prefix: config.prefix };
   const secrets = new SecretsManagerReader(config.secretId, {

@@ -15,6 +15,7 @@ import { EXPERIMENT_TABLES, TABLE_NAMES, type TableName } from '../../functions/
 import {
   abortKey,
   commitRecordKey,
+  FILES_PREFIX,
   itemsKey,
   LEASE_KEY,
   manifestKey,
@@ -27,8 +28,9 @@ import {
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
+import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
+import { DEFAULT_COPY_FILE_TYPES, DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
 import type { DataLake } from './data-lake.js';
@@ -65,6 +67,16 @@ export interface ExportFunctionsProps {
    */
   readonly rowsPerPart?: number;
   /**
+   * Data types of the file inventory whose files are copied into the lake.
+   * @default DEFAULT_COPY_FILE_TYPES
+   */
+  readonly copyFileTypes?: readonly string[];
+  /**
+   * Files bigger than this are skipped.
+   * @default SETTINGS.maxFileBytes.default
+   */
+  readonly maxFileBytes?: number;
+  /**
    * `limit` of each Pluto data page request.
    * @default SETTINGS.pageSize.default
    */
@@ -74,6 +86,31 @@ export interface ExportFunctionsProps {
    * @default SETTINGS.supersededRunGraceDays.default
    */
   readonly supersededRunGraceDays?: number;
+  /**
+   * Rows Pluto may count for one dataset (`MAX_ROWS_PER_DATASET`).
+   * @default DEFAULT_LIMITS.maxRowsPerDataset
+   */
+  readonly maxRowsPerDataset?: number;
+  /**
+   * Slots one experiment may plan (`MAX_SLOTS_PER_EXPERIMENT`).
+   * @default DEFAULT_LIMITS.maxSlotsPerExperiment
+   */
+  readonly maxSlotsPerExperiment?: number;
+  /**
+   * Experiments one run may list (`MAX_EXPERIMENTS_PER_RUN`).
+   * @default DEFAULT_LIMITS.maxExperimentsPerRun
+   */
+  readonly maxExperimentsPerRun?: number;
+  /**
+   * Pages of one Pluto list endpoint (`MAX_LIST_PAGES`).
+   * @default DEFAULT_LIMITS.maxListPages
+   */
+  readonly maxListPages?: number;
+  /**
+   * The largest response body read, in MiB after decompression (`MAX_RESPONSE_MIB`).
+   * @default DEFAULT_LIMITS.maxResponseBytes in MiB
+   */
+  readonly maxResponseMiB?: number;
   /**
    * Powertools service name: the `service` dimension of every metric and log line.
    * @default 'pluto-export'
@@ -173,7 +210,10 @@ const DELETE: readonly S3ObjectAction[] = ['s3:DeleteObject'];
 const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 
 /** The tables ExportSlot writes parts of: one per slot kind, and typed DE results beside `results`. */
-const SLOT_TABLES: readonly TableName[] = [...slotSchema.shape.kind.options, 'differential_expression'];
+const SLOT_TABLES: readonly TableName[] = [
+  ...slotSchema.shape.kind.options.filter((kind) => kind !== 'file'),
+  'differential_expression',
+];
 
 /**
  * Copies parquet-wasm's .wasm next to a bundle that loads it. The paths are the hook's own folders
@@ -215,9 +255,16 @@ export class ExportFunctions extends Construct {
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
       ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
+      COPY_FILE_TYPES: (props.copyFileTypes ?? DEFAULT_COPY_FILE_TYPES).join(','),
+      MAX_FILE_BYTES: String(props.maxFileBytes ?? SETTINGS.maxFileBytes.default),
       SUPERSEDED_RUN_GRACE_DAYS: String(
         props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
       ),
+      MAX_ROWS_PER_DATASET: String(props.maxRowsPerDataset ?? DEFAULT_LIMITS.maxRowsPerDataset),
+      MAX_SLOTS_PER_EXPERIMENT: String(props.maxSlotsPerExperiment ?? DEFAULT_LIMITS.maxSlotsPerExperiment),
+      MAX_EXPERIMENTS_PER_RUN: String(props.maxExperimentsPerRun ?? DEFAULT_LIMITS.maxExperimentsPerRun),
+      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_LIMITS.maxListPages),
+      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_LIMITS.maxResponseBytes / MIB),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
@@ -352,18 +399,22 @@ export class ExportFunctions extends Construct {
     objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
     objects(f.planExperiment, WRITE, [planKey(ANY, ANY), slotsKey(ANY, ANY), commitRecords]);
+    // Copied files: looked up when planning (already copied?), streamed in by ExportSlot, checked at commit.
+    const copies = `${FILES_PREFIX}*`;
+    objects(f.planExperiment, READ, [copies]);
     glue(f.planExperiment, GLUE_READ_ACTIONS, ['experiments']);
 
-    objects(f.exportSlot, READ, parts(SLOT_TABLES));
+    objects(f.exportSlot, READ, [...parts(SLOT_TABLES), copies]);
     objects(f.exportSlot, WRITE, [
       ...parts(SLOT_TABLES),
+      copies,
       `${receiptPrefix(ANY, ANY)}*`,
       `${slotFailurePrefix(ANY, ANY)}*`,
     ]);
     // A slot that succeeds on a retry removes the failure an earlier attempt left.
     objects(f.exportSlot, DELETE, [`${slotFailurePrefix(ANY, ANY)}*`]);
 
-    objects(f.commitExperiment, READ, parts(EXPERIMENT_TABLES));
+    objects(f.commitExperiment, READ, [...parts(EXPERIMENT_TABLES), copies]);
     objects(f.commitExperiment, WRITE, [...parts(EXPERIMENT_TABLES), commitRecords]);
     objects(f.commitExperiment, DELETE, parts(EXPERIMENT_TABLES));
     glue(f.commitExperiment, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], EXPERIMENT_TABLES);

@@ -23,7 +23,10 @@ import {
 import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
+import { holdSecret, maskErrorSecrets } from '../secrets.js';
+import { readCapped } from './capped-body.js';
 import { toDataPage } from './data-page.js';
+import { downloadSigned } from './file-download.js';
 import {
   type FirstContactPolicy,
   type FirstContactSchedule,
@@ -108,6 +111,12 @@ export function validateToken(token: string): string {
   if (!TOKEN_FORMAT.test(token)) {
     throw new PlutoAuthError('the Pluto API token is malformed (expected 40 letters and digits)');
   }
+  return token;
+}
+
+/** A valid token, held from now on so that every sink masks it. */
+function heldToken(token: string): string {
+  holdSecret(validateToken(token));
   return token;
 }
 
@@ -229,6 +238,24 @@ class PlutoHttpClient implements PlutoApi {
     return files;
   }
 
+  async *downloadFile(
+    experimentId: string,
+    fileId: string,
+    limits: { readonly maxBytes: number; readonly expectedBytes: number | null },
+  ): AsyncGenerator<Uint8Array> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/files/${encodeURIComponent(fileId)}/download/`;
+    const answer = await this.call(path, 1, JSON.parse, (json) => {
+      if (!isSignedUrlAnswer(json)) throw new PlutoBadResponseError(`Pluto sent no signed URL for ${path}`);
+      return json;
+    });
+    yield* downloadSigned(answer.url, {
+      what: `file ${fileId} of ${experimentId}`,
+      userAgent: this.userAgent,
+      timeoutMs: this.timeoutMs,
+      ...limits,
+    });
+  }
+
   async getExperiment(experimentId: string): Promise<PlutoExperiment> {
     const path = `lab/experiments/${encodeURIComponent(experimentId)}/`;
     return this.call(path, 1, JSON.parse, (json) => validate(experimentSchema, json, path));
@@ -245,7 +272,13 @@ class PlutoHttpClient implements PlutoApi {
       isSignedUrlAnswer(json) ? json : toDataPage(json, offset, limit, path),
     );
     if (!isSignedUrlAnswer(answer)) return answer;
-    return readSignedTable(answer, path, { timeoutMs: this.timeoutMs, userAgent: this.userAgent });
+    const token = await this.currentToken();
+    return readSignedTable(answer, path, {
+      timeoutMs: this.timeoutMs,
+      userAgent: this.userAgent,
+      maxBytes: this.maxResponseBytes,
+      holdsSecret: (text) => text.includes(token),
+    });
   }
 
   private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
@@ -306,7 +339,9 @@ class PlutoHttpClient implements PlutoApi {
       try {
         return read(await this.fetchJson(path, token, parse, maxBytes, timeoutMs, options));
       } catch (error) {
-        throw withoutToken(error, token);
+        // A server that echoes the Authorization header (a proxy's error page, a debug body) must
+        // not carry the token into an error.
+        throw maskErrorSecrets(error);
       }
     };
     const sleep = this.options.sleep ?? defaultSleep;
@@ -338,7 +373,7 @@ class PlutoHttpClient implements PlutoApi {
 
   private currentToken(): Promise<string> {
     if (this.token === undefined) {
-      const pending = this.options.secrets.getToken().then(validateToken);
+      const pending = this.options.secrets.getToken().then(heldToken);
       pending.catch(() => {
         if (this.token === pending) this.token = undefined;
       });
@@ -350,7 +385,7 @@ class PlutoHttpClient implements PlutoApi {
   /** Calls refused with the same stale token share one `refresh()`. */
   private refreshedToken(stale: string): Promise<string> {
     if (this.refreshing?.stale === stale) return this.refreshing.pending;
-    const pending = this.options.secrets.refresh().then(validateToken);
+    const pending = this.options.secrets.refresh().then(heldToken);
     this.refreshing = { stale, pending };
     this.token = pending;
     pending.catch(() => {
@@ -393,7 +428,14 @@ class PlutoHttpClient implements PlutoApi {
           `Pluto answered ${path} with a redirect (${status}) to ${clip(location, MAX_LOCATION_IN_MESSAGE)}; redirects are not followed: check the API URL`,
         );
       }
-      text = await readCapped(response, maxBytes, path);
+      text = await readCapped(
+        response,
+        maxBytes,
+        () =>
+          new PlutoUnsafeResponseError(
+            `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+          ),
+      );
     } catch (cause) {
       if (cause instanceof PlutoExportError) throw cause;
       if (cause instanceof Error && cause.name === 'TimeoutError') {
@@ -434,43 +476,6 @@ class PlutoHttpClient implements PlutoApi {
     }
     throw httpError(status, statusText, path, text, headers);
   }
-}
-
-/**
- * Reads a body as a stream, stopping at `maxBytes` (counted after decompression, so a small
- * gzip body cannot expand into gigabytes).
- */
-async function readCapped(response: Response, maxBytes: number, path: string): Promise<string> {
-  const tooLarge = () =>
-    new PlutoUnsafeResponseError(
-      `Pluto's answer for ${path} is larger than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
-    );
-  const declared = Number(response.headers.get('content-length') ?? 0);
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw tooLarge();
-  }
-  if (response.body === null) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel();
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const body = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return new TextDecoder().decode(body);
 }
 
 /** The token as sent, or spelled with JSON `\u` escapes that parsing turns back into it. */
@@ -555,30 +560,6 @@ function errorBody(text: string): PlutoErrorBody {
 }
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-/**
- * A server that echoes the Authorization header (a proxy's error page, a debug body) must not
- * carry the token into an error: such an error is rebuilt, same class, with the token masked
- * and without its cause (whose message would hold it too).
- */
-function withoutToken(error: unknown, token: string): unknown {
-  if (!(error instanceof PlutoExportError)) return error;
-  const leaks = [error.message, error.detail, error.code, error.details].some((text) =>
-    text?.includes(token),
-  );
-  if (!leaks) return error;
-  const mask = (text: string | undefined) => text?.split(token).join('[redacted]');
-  const Rebuilt = error.constructor as new (
-    message: string,
-    options: PlutoErrorBody & { retryAfterMs?: number },
-  ) => PlutoExportError;
-  return new Rebuilt(mask(error.message) ?? '', {
-    detail: mask(error.detail),
-    code: mask(error.code),
-    details: mask(error.details),
-    retryAfterMs: error instanceof PlutoRateLimitedError ? error.retryAfterMs : undefined,
-  });
-}
 
 function httpError(
   status: number,

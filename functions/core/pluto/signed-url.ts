@@ -3,7 +3,14 @@
  * `response["url"]`): a signed URL on another origin, fetched without the API token. CSV and JSON
  * become one whole-dataset page; anything else means the plot has no table.
  */
-import { PlutoBadResponseError, PlutoNoTableError, PlutoUpstreamError } from '../errors.js';
+import {
+  PlutoBadResponseError,
+  PlutoExportError,
+  PlutoNoTableError,
+  PlutoUnsafeResponseError,
+  PlutoUpstreamError,
+} from '../errors.js';
+import { readCapped } from './capped-body.js';
 import { toDataPage, wholeTable } from './data-page.js';
 import { parseJsonLossless } from './json.js';
 import type { DataPage } from './model.js';
@@ -21,11 +28,20 @@ export function isSignedUrlAnswer(body: unknown): body is SignedUrlAnswer {
   );
 }
 
+export interface SignedTableOptions {
+  readonly timeoutMs: number;
+  readonly userAgent: string;
+  /** The whole table is one body: it is abandoned past this many bytes, counted after decompression. */
+  readonly maxBytes: number;
+  /** True when the text holds the API token: such a table is refused like an API answer that holds it. */
+  readonly holdsSecret: (text: string) => boolean;
+}
+
 /** `where` names the Pluto request that gave the URL; the URL itself (it carries a signature) is never shown. */
 export async function readSignedTable(
   answer: SignedUrlAnswer,
   where: string,
-  options: { timeoutMs: number; userAgent: string },
+  options: SignedTableOptions,
 ): Promise<DataPage> {
   let response: Response;
   let body: string;
@@ -35,19 +51,38 @@ export async function readSignedTable(
       headers: { 'User-Agent': options.userAgent },
       signal: AbortSignal.timeout(options.timeoutMs),
     });
-    body = await response.text();
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} answered ${response.status}`);
+    }
+    body = await readCapped(
+      response,
+      options.maxBytes,
+      () =>
+        new PlutoUnsafeResponseError(
+          `The signed URL that Pluto gave for ${where} served more than ${options.maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+        ),
+    );
   } catch (cause) {
+    if (cause instanceof PlutoExportError) throw cause;
     throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
   }
-  if (!response.ok) {
-    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} answered ${response.status}`);
-  }
   const type = (response.headers.get('content-type') ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (type === 'text/csv') return csvTable(body, where);
-  if (type === 'application/json') return jsonTable(body, where);
-  throw new PlutoNoTableError(
-    `The data of ${where} is ${type === '' ? 'content without a type' : type}, not a table`,
-  );
+  if (type !== 'text/csv' && type !== 'application/json') {
+    throw new PlutoNoTableError(
+      `The data of ${where} is ${type === '' ? 'content without a type' : type}, not a table`,
+    );
+  }
+  const page = type === 'text/csv' ? csvTable(body, where) : jsonTable(body, where);
+  // JSON `\u` escapes spell text that the body does not show: the parsed cells are checked too.
+  const spelled = () =>
+    body.includes('\\u') && options.holdsSecret(JSON.stringify([page.headers, page.columns]));
+  if (options.holdsSecret(body) || spelled()) {
+    throw new PlutoUnsafeResponseError(
+      `The signed URL that Pluto gave for ${where} served the API token; it was refused and nothing of it was kept`,
+    );
+  }
+  return page;
 }
 
 function jsonTable(text: string, where: string): DataPage {

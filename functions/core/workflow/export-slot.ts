@@ -3,8 +3,10 @@
  * immutable Parquet part per table, then a receipt. A retry that finds the receipt is a no-op; one
  * that finds a part without a receipt verifies the part and reuses it.
  */
+
+import { createHash } from 'node:crypto';
 import type { TableName } from '../contract.js';
-import { PageDriftError } from '../errors.js';
+import { InvalidStepInputError, PageDriftError } from '../errors.js';
 import { partKey, planKey, receiptKey, slotFailureKey } from '../layout.js';
 import {
   analysisIdOf,
@@ -30,8 +32,8 @@ import {
   receiptSchema,
   rowDigestOf,
 } from '../records.js';
-import { datasetOutcomeOf } from './dataset-outcome.js';
-import type { StepDeps } from './deps.js';
+import { datasetOutcomeOf, fileOutcomeOf } from './dataset-outcome.js';
+import { maxFileBytesOf, type StepDeps } from './deps.js';
 import type { ExportSlotInput, Slot } from './messages.js';
 
 export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
@@ -53,7 +55,7 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
     });
     return receipt;
   } catch (error) {
-    if (datasetOutcomeOf(error, slot.kind) !== undefined) {
+    if ((slot.kind === 'file' ? fileOutcomeOf(error) : datasetOutcomeOf(error, slot.kind)) !== undefined) {
       // This dataset is lost for this run, not the experiment: CommitExperiment records it and
       // commits the rest.
       const failed: Receipt = {
@@ -81,6 +83,7 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
  */
 async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
   const { runId, experimentId, slot } = input;
+  if (slot.kind === 'file') return copyFile(input, deps);
   const plan = await readJson(deps.store, planKey(runId, experimentId), planSchema);
   const planned = plan?.datasets.find((candidate) => candidate.dataset === slot.dataset);
   const plot = slot.kind === 'results' ? plotContextOf(input, plan) : undefined;
@@ -152,6 +155,35 @@ function* batchesOf(page: DataPage): Generator<DataPage> {
       columns: page.columns.map((column) => column.slice(from, to)),
     };
   }
+}
+
+/**
+ * One file, streamed from Pluto into the lake: never held whole in memory, published only once
+ * every byte arrived (a broken download leaves nothing, and the workflow's Retry starts it again).
+ */
+async function copyFile(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
+  const { runId, experimentId, slot } = input;
+  const file = slot.file;
+  if (file === undefined) throw new InvalidStepInputError(`Slot ${slot.dataset} has no file to copy`);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const download = deps.pluto.downloadFile(experimentId, file.fileId, {
+    maxBytes: maxFileBytesOf(deps.settings),
+    expectedBytes: file.expectedBytes,
+  });
+  const counted = async function* () {
+    for await (const chunk of download) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+      yield chunk;
+    }
+  };
+  const { created } = await deps.store.putStreamIfAbsent(file.key, counted());
+  const copied = created
+    ? { key: file.key, bytes, sha256: hash.digest('hex') }
+    : { key: file.key, bytes: (await deps.store.head(file.key))?.size ?? bytes };
+  deps.progress?.fileCopied?.({ experimentId, key: file.key, bytes: copied.bytes, created });
+  return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows: 0, parts: [], copied };
 }
 
 async function* fetchSlotPages(
@@ -239,6 +271,7 @@ function checkReplay(page: DataPage, slot: Slot, firstRows: Set<string>, experim
 }
 
 function datasetRef(experimentId: string, slot: Slot): DatasetRef {
+  if (slot.kind === 'file') throw new InvalidStepInputError(`Slot ${slot.dataset} is a file, not a dataset`);
   if (slot.kind !== 'results') return { kind: slot.kind, experimentId };
   if (slot.plotId === undefined) throw new Error(`Slot ${slot.dataset} has no plotId`);
   return { kind: 'results', experimentId, plotId: slot.plotId };

@@ -21,6 +21,7 @@ import {
   type ErrorInfo,
   type ExperimentCounts,
   encodeJson,
+  encodeText,
   type Manifest,
   type PartInfo,
   readJson,
@@ -88,7 +89,7 @@ export async function publishRunRecord(
     exportLog,
     experiments: [...records],
   };
-  await deps.store.put(reportKey(runId), new TextEncoder().encode(renderRunReport(manifest)));
+  await deps.store.put(reportKey(runId), encodeText(renderRunReport(manifest)));
   await deps.store.put(manifestKey(runId), encodeJson(manifest));
   return manifest;
 }

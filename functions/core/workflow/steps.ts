@@ -4,6 +4,7 @@
  */
 import type { z } from 'zod';
 import { InvalidStepInputError } from '../errors.js';
+import { maskErrorSecrets, maskValueSecrets } from '../secrets.js';
 import { commitExperiment } from './commit-experiment.js';
 import type { StepDeps } from './deps.js';
 import { exportSlot } from './export-slot.js';
@@ -37,7 +38,10 @@ function step<I>(
         cause: parsed.error,
       });
     }
-    return run(parsed.data, deps);
+    // Step errors and outputs are kept in the execution history and in failure records.
+    return run(parsed.data, deps).then(maskValueSecrets, (error: unknown) => {
+      throw maskErrorSecrets(error);
+    });
   };
 }
 
