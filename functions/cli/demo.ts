@@ -2,6 +2,7 @@
  * The export `npm start` runs without a token: the simulator's demo organisation into a local lake.
  */
 import type { SecretReader } from '../core/ports.js';
+import { DEFAULT_COPY_FILE_TYPES } from '../core/settings.js';
 import { DEMO_ORGANISATION } from '../simulator/demo.js';
 import { type SimulatorOptions, startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
@@ -22,7 +23,10 @@ export async function exportDemo(
     refresh: async () => simulator.truth.token,
   };
   try {
-    return await runExportCommand({ 'api-url': simulator.url, out }, secrets);
+    return await runExportCommand(
+      { 'api-url': simulator.url, out, files: DEFAULT_COPY_FILE_TYPES.join(',') },
+      secrets,
+    );
   } finally {
     await simulator.close();
   }

@@ -3,14 +3,20 @@ import { z } from 'zod';
 import { EnvSecretReader } from '../adapters/env-secret-reader.js';
 import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
-import { idListSchema, idSchema } from '../core/ids.js';
+import { idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
 import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
 import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
+import {
+  DEFAULT_PLUTO_API_URL,
+  exportSettings,
+  fileTypeListSchema,
+  idListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits } from '../core/workflow/deps.js';
 import { formatCounts } from '../core/workflow/report.js';
@@ -48,6 +54,8 @@ export const exportConfigSchema = z.object({
     .positive()
     .max(3600)
     .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
+  copyFileTypes: fileTypeListSchema.default([]),
+  maxFileBytes: positiveInt(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -67,6 +75,8 @@ const OPTION_NAMES: Record<string, string> = {
   maxListPages: '--max-list-pages',
   maxResponseMiB: '--max-response-mib',
   connectTimeoutSeconds: '--connect-timeout',
+  copyFileTypes: '--files',
+  maxFileBytes: '--max-file-bytes',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -87,6 +97,8 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     maxListPages: values['max-list-pages'],
     maxResponseMiB: values['max-response-mib'],
     connectTimeoutSeconds: values['connect-timeout'],
+    copyFileTypes: values.files,
+    maxFileBytes: values['max-file-bytes'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -118,6 +130,8 @@ export async function runExportCommand(
       maxListPages: config.maxListPages,
       maxResponseBytes: config.maxResponseMiB * MIB,
     },
+    copyFileTypes: config.copyFileTypes,
+    maxFileBytes: config.maxFileBytes,
   });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C

@@ -11,14 +11,3 @@ export const ID_RULE = '1-128 letters, digits, _ . : - (not only dots)';
 export const isSafeId = (id: string): boolean => ID_PATTERN.test(id);
 
 export const idSchema = z.string().regex(ID_PATTERN, `an id is ${ID_RULE}`);
-
-/** A comma-separated list of ids, as `--experiments` and `--projects` take them. */
-export const idListSchema = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(idSchema).min(1));
