@@ -5,9 +5,11 @@
  * `--json`), writes bench-results/latest.json and bench-results/PERFORMANCE.md, and with
  * `--write-doc` also replaces the README's Performance section with this run's.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg } from 'node:os';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
+import { fileChunks } from '../functions/simulator/catalogue.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { costModel, workflowPaths } from './cost.js';
 import { BENCH_SEED } from './data.js';
@@ -15,7 +17,7 @@ import { median, runEncodeSection } from './encode.js';
 import { LoadMeter } from './machine.js';
 import { runChild } from './process.js';
 import { type BenchResult, int, mib, rate, renderMarkdown, renderText, type Target } from './report.js';
-import { e2eRunSchema, scaleRunSchema, slotReportSchema } from './results.js';
+import { e2eRunSchema, fileCopyReportSchema, scaleRunSchema, slotReportSchema } from './results.js';
 
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
@@ -27,6 +29,7 @@ const SIZES = quick
       slot: { genes: 4_000, samples: 25, runs: 2 },
       e2e: { experiments: 4, genes: 3_000, samples: 24, naiveBudgetMs: undefined },
       scale: { experiments: 1_000 },
+      fileCopy: { bytes: 64 * 2 ** 20 },
     }
   : {
       encode: { genes: 30_000, samples: 24, runs: 5 },
@@ -35,12 +38,14 @@ const SIZES = quick
       // Beyond this budget the naive exporter starts no further experiment; the rest is extrapolated.
       e2e: { experiments: 20, genes: 30_000, samples: 24, naiveBudgetMs: 120_000 },
       scale: { experiments: 10_000 },
+      fileCopy: { bytes: 2 ** 30 },
     };
 
 const TARGETS = {
   encodeOverParquetjs: 10,
   encodeOverDuckdb: 0.7,
   slotPeakBytes: 256 * 2 ** 20,
+  fileCopyPeakBytes: 200 * 2 ** 20,
   e2eOverEncode: 0.5,
   e2eOverNaive: 5,
   payloadBytes: 64 * 1024,
@@ -142,6 +147,40 @@ async function scaleSection(): Promise<BenchResult['scale']> {
   });
 }
 
+async function fileCopySection(): Promise<BenchResult['fileCopy']> {
+  const { bytes } = SIZES.fileCopy;
+  log(`one file copy: ${mib(bytes)}`);
+  return withSimulator({ seed: BENCH_SEED, experiments: 1, genes: [5, 5], samples: [2, 2] }, async (sim) => {
+    const experiment = sim.truth.exportable[0];
+    if (experiment === undefined) throw new Error('the simulator has no experiment');
+    const file = sim.truth.addFile(experiment.id, 'attachment', 'large.bin', bytes);
+    const meter = new LoadMeter();
+    const report = fileCopyReportSchema.parse(
+      await runChild('file-copy.ts', [
+        '--url',
+        sim.url,
+        '--experiment',
+        experiment.id,
+        '--file',
+        file.uuid,
+        '--bytes',
+        String(bytes),
+      ]),
+    );
+    const load = meter.finish(report.cpuMs);
+    const served = createHash('sha256');
+    for (const chunk of fileChunks(file)) served.update(chunk);
+    const expected = served.digest('hex');
+    return {
+      bytes: report.bytes,
+      wallMs: report.wallMs,
+      peakAboveBaseline: report.peakAboveBaseline,
+      identical: report.sha256 === expected && report.receiptSha256 === expected,
+      load,
+    };
+  });
+}
+
 function targets(r: Omit<BenchResult, 'targets' | 'cost'>): Target[] {
   const out: Target[] = [];
   for (const shape of r.encode.shapes) {
@@ -160,6 +199,11 @@ function targets(r: Omit<BenchResult, 'targets' | 'cost'>): Target[] {
     name: `one slot ≤ ${mib(TARGETS.slotPeakBytes)} peak RSS above baseline`,
     measured: `${mib(r.slot.maxPeakAboveBaseline)} (worst of ${r.slot.runs.length} runs)`,
     pass: r.slot.maxPeakAboveBaseline <= TARGETS.slotPeakBytes,
+  });
+  out.push({
+    name: `a ${mib(r.fileCopy.bytes)} file copy ≤ ${mib(TARGETS.fileCopyPeakBytes)} peak RSS above baseline, byte-identical`,
+    measured: `${mib(r.fileCopy.peakAboveBaseline)}, ${r.fileCopy.identical ? 'identical' : 'NOT identical'}`,
+    pass: r.fileCopy.peakAboveBaseline <= TARGETS.fileCopyPeakBytes && r.fileCopy.identical,
   });
   const assay = r.encode.shapes.find((s) => s.shape === 'assay');
   const encodeRate = assay?.encoders.ours.rowsPerSecond ?? Number.NaN;
@@ -204,6 +248,7 @@ async function main(): Promise<void> {
   const slot = await slotSection();
   const e2e = await e2eSection();
   const scale = await scaleSection();
+  const fileCopy = await fileCopySection();
 
   log('cost model: synthesizing the workflow definition');
   const paths = workflowPaths(loadWorkflowDefinition());
@@ -229,7 +274,7 @@ async function main(): Promise<void> {
     planS3GetClass: (scale.store.gets + scale.store.heads) / Math.max(1, planStats?.executed ?? 1),
   });
 
-  const partial = { meta, encode, slot, e2e, scale };
+  const partial = { meta, encode, slot, e2e, scale, fileCopy };
   const result: BenchResult = { ...partial, cost, targets: targets(partial) };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);
