@@ -517,7 +517,7 @@ describe('the functions', () => {
         );
         expect(listing, step).toHaveLength(1);
         expect(listing[0]?.Condition, step).toEqual({
-          StringLikeIfExists: { 's3:prefix': [`${prefix}runs/*`, `${prefix}data/*`] },
+          StringLikeIfExists: { 's3:prefix': [`${prefix}runs/*`, `${prefix}data/*`, `${prefix}files/*`] },
         });
       }
     }

@@ -363,9 +363,9 @@ export class ExportFunctions extends Construct {
       tables.map((table) => `${partitionLocation(table, ANY)}*`);
     const commitRecords = commitRecordKey(ANY, ANY);
 
-    // Listing only the run records and the data tables. S3 also checks s3:ListBucket, without any
+    // Listing only the run records, the data tables and the copied files. S3 also checks s3:ListBucket, without any
     // prefix, to answer a GetObject or HEAD of a missing key with 404 rather than 403: hence IfExists.
-    const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`];
+    const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`, `${lake.prefix}${FILES_PREFIX}*`];
     for (const fn of [...Object.values(f), this.endFailedRun]) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
