@@ -4,6 +4,7 @@
  */
 import { mapConcurrent } from '../concurrency.js';
 import { TABLE_NAMES } from '../contract.js';
+import { publishCurrentLists } from '../current-list.js';
 import {
   commitRecordKey,
   exportLogPartKey,
@@ -89,6 +90,8 @@ export async function publishRunRecord(
     exportLog,
     experiments: [...records],
   };
+  // Before the manifest: a retried FinalizeRun that finds the manifest does nothing more.
+  await publishCurrentLists(deps);
   await deps.store.put(reportKey(runId), encodeText(renderRunReport(manifest)));
   await deps.store.put(manifestKey(runId), encodeJson(manifest));
   return manifest;
