@@ -7,7 +7,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { S3Store } from '../functions/adapters/s3-store.js';
@@ -16,6 +15,7 @@ import { TABLE_NAMES } from '../functions/core/contract.js';
 import { currentListKey } from '../functions/core/layout.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith, SMALL_ORGANISATION } from './support/fault-harness.js';
+import { plainDuckdb } from './support/lake-query.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 
 const BUCKET = 'acme-lake';
@@ -26,16 +26,6 @@ let simulator: RunningSimulator;
 let s3rver: RunningS3rver;
 let store: S3Store;
 let mirror: string;
-
-/** Plain DuckDB, as a user would open it: no views, no catalog. */
-async function duckdb(sql: string): Promise<unknown[][]> {
-  const connection = await (await DuckDBInstance.create()).connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRows();
-  } finally {
-    connection.closeSync();
-  }
-}
 
 async function listed(table: (typeof TABLE_NAMES)[number]): Promise<string[]> {
   const body = await store.get(currentListKey(table));
@@ -51,7 +41,9 @@ async function committedRows(table: string): Promise<Map<string, number>> {
   const rows = new Map<string, number>();
   for (const pointer of await catalog.listPartitions(table as (typeof TABLE_NAMES)[number])) {
     const files = (await store.list(pointer.location)).map((o) => `'${join(mirror, o.key)}'`);
-    const [[count] = []] = await duckdb(`select count(*)::INTEGER from read_parquet([${files.join(', ')}])`);
+    const [[count] = []] = await plainDuckdb(
+      `select count(*)::INTEGER from read_parquet([${files.join(', ')}])`,
+    );
     rows.set(pointer.partitionValue, Number(count));
   }
   return rows;
@@ -111,20 +103,13 @@ describe('current/<table>.txt on an S3 lake', () => {
       currentListKey('assay'),
       new TextEncoder().encode(`${list.join('\n')}\n`),
     );
-    const connection = await (await DuckDBInstance.create()).connect();
-    let rows: unknown[][];
-    try {
-      await connection.run(local(documented?.[1] ?? ''));
-      rows = (await connection.runAndReadAll(local(documented?.[2] ?? ''))).getRows();
-    } finally {
-      connection.closeSync();
-    }
+    const rows = await plainDuckdb(local(documented?.[1] ?? ''), local(documented?.[2] ?? ''));
     const byExperiment = new Map(rows.map(([experiment, count]) => [String(experiment), Number(count)]));
     const committed = await committedRows('assay');
     expect(byExperiment).toEqual(committed);
     const total = [...committed.values()].reduce((sum, n) => sum + n, 0);
     expect(total).toBeGreaterThan(1000);
-    const [[everything] = []] = await duckdb(
+    const [[everything] = []] = await plainDuckdb(
       `select count(*)::INTEGER from read_parquet('${mirror}/data/assay/*/*/*.parquet')`,
     );
     expect(Number(everything)).toBe(2 * total);

@@ -1,8 +1,8 @@
 /**
  * A current view of an S3 lake for readers that do not ask Glue (design.md, Lake contract): for
  * each table, `current/<table>.txt` lists the URL of every part of every partition the catalog
- * points at, one a line. DuckDB, Spark and Athena's symlink tables read a list of files, so they
- * read exactly the committed rows; a glob over `data/` also reads every older run.
+ * points at, one a line. A reader that takes a list of files (DuckDB's `read_parquet` of a list)
+ * reads exactly the committed rows; a glob over `data/` also reads every older run.
  *
  * Each list is rebuilt against the catalog, not from one run's records, so a list that an earlier
  * run failed to write heals at the next one. Only partitions whose pointer moved since the last
