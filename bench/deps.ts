@@ -50,6 +50,18 @@ export class CountingStore implements ObjectStore {
     return this.inner.putIfAbsent(key, body);
   }
 
+  putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
+    this.counts.puts++;
+    const counts = this.counts;
+    async function* counted() {
+      for await (const chunk of body) {
+        counts.bytesWritten += chunk.byteLength;
+        yield chunk;
+      }
+    }
+    return this.inner.putStreamIfAbsent(key, counted());
+  }
+
   put(key: string, body: Uint8Array): Promise<void> {
     this.counts.puts++;
     this.counts.bytesWritten += body.byteLength;

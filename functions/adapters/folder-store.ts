@@ -1,6 +1,18 @@
 /** The embedded default object store: a local folder with the same layout as the S3 lake. */
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, readdir, readFile, rename, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  link,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { AccessDeniedError, StoreError, StoreFullError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
@@ -16,7 +28,15 @@ export class FolderStore implements ObjectStore {
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<PutResult> {
     const target = this.pathOf(key);
-    const temp = await this.writeTemp(target, body, key);
+    return this.linkInPlace(await this.writeTemp(target, body, key), target, key);
+  }
+
+  async putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
+    const target = this.pathOf(key);
+    return this.linkInPlace(await this.streamTemp(target, body, key), target, key);
+  }
+
+  private async linkInPlace(temp: string, target: string, key: string): Promise<PutResult> {
     try {
       // link() publishes the complete file or fails with EEXIST: exclusive create without a partial-file window.
       await link(temp, target);
@@ -153,6 +173,32 @@ export class FolderStore implements ObjectStore {
     }
   }
 
+  /** The body's own errors pass through unchanged; the temporary file goes either way. */
+  private async streamTemp(target: string, body: AsyncIterable<Uint8Array>, key: string): Promise<string> {
+    const temp = join(dirname(target), `${TEMP_MARKER}${randomUUID()}`);
+    const storing = async <T>(action: () => Promise<T>): Promise<T> => {
+      try {
+        return await action();
+      } catch (error) {
+        throw this.wrap(error, 'write', key);
+      }
+    };
+    let handle: FileHandle | undefined;
+    try {
+      await storing(() => mkdir(dirname(target), { recursive: true }));
+      const file = await storing(() => open(temp, 'wx'));
+      handle = file;
+      for await (const chunk of body) await storing(() => writeAll(file, chunk));
+      handle = undefined;
+      await storing(() => file.close());
+      return temp;
+    } catch (error) {
+      await handle?.close().catch(() => undefined);
+      await unlink(temp).catch(() => undefined);
+      throw error;
+    }
+  }
+
   private pathOf(key: string): string {
     if (key === '' || key.startsWith('/') || key.split('/').some((part) => part === '..' || part === '.')) {
       throw new StoreError(`Invalid object key "${key}": keys are relative paths without . or .. segments`);
@@ -184,6 +230,13 @@ export class FolderStore implements ObjectStore {
     return new StoreError(`Could not ${action} ${key} in ${this.location}: ${(error as Error).message}`, {
       cause: error,
     });
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < chunk.byteLength) {
+    written += (await handle.write(chunk, written, chunk.byteLength - written)).bytesWritten;
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The lake on S3. Immutable parts are written with `IfNoneMatch: '*'` (on the PutObject, or on the
- * CompleteMultipartUpload of a large body), so a retry never overwrites; every upload carries a
- * SHA-256 checksum that S3 verifies before it stores the object.
+ * CompleteMultipartUpload of a large or streamed body), so a retry never overwrites; every upload
+ * carries a SHA-256 checksum that S3 verifies before it stores the object.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -224,15 +224,23 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  async putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
+    return { created: await this.uploadStream(key, body, true, this.partSize, this.partSize) };
+  }
+
   /** True when the object was written; false when `exclusive` and something was already at the key. */
   private async upload(key: string, body: Uint8Array, exclusive: boolean): Promise<boolean> {
-    const objectKey = this.keyOf(key);
-    if (body.byteLength > this.multipartThreshold) return this.uploadInParts(key, objectKey, body, exclusive);
+    if (body.byteLength <= this.multipartThreshold) return this.putObject(key, body, exclusive);
+    const partSize = Math.max(this.partSize, Math.ceil(body.byteLength / S3_MAX_PARTS));
+    return this.uploadStream(key, [body], exclusive, partSize, 0);
+  }
+
+  private async putObject(key: string, body: Uint8Array, exclusive: boolean): Promise<boolean> {
     try {
       await this.client.send(
         new PutObjectCommand({
           Bucket: this.target.bucket,
-          Key: objectKey,
+          Key: this.keyOf(key),
           Body: body,
           ContentLength: body.byteLength,
           ChecksumSHA256: sha256Base64(body),
@@ -246,13 +254,64 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  private async uploadInParts(
+  /**
+   * A body of at most `singlePutBytes` goes up as one PutObject; a longer one as a multipart upload
+   * of `partSize` parts, sent while the body is still being read, with at most `uploadConcurrency`
+   * parts in flight (so about that many parts in memory, plus one being filled). Only the
+   * completion publishes the object, and with `exclusive` only if the key is free; any failure
+   * aborts the upload. The body's own errors pass through unchanged.
+   */
+  private async uploadStream(
     key: string,
-    objectKey: string,
-    body: Uint8Array,
+    body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
     exclusive: boolean,
+    partSize: number,
+    singlePutBytes: number,
   ): Promise<boolean> {
-    const partSize = Math.max(this.partSize, Math.ceil(body.byteLength / S3_MAX_PARTS));
+    const objectKey = this.keyOf(key);
+    const pending = new ByteQueue();
+    let upload: PartUploads | undefined;
+    try {
+      for await (const chunk of body) {
+        pending.push(chunk);
+        if (upload === undefined && pending.size > singlePutBytes) upload = await this.startUpload(key);
+        while (upload !== undefined && pending.size >= partSize) await upload.send(pending.take(partSize));
+      }
+      if (upload === undefined) return await this.putObject(key, pending.take(pending.size), exclusive);
+      if (pending.size > 0) await upload.send(pending.take(pending.size));
+      if (await this.complete(upload, exclusive, key)) return true;
+      await this.abort(objectKey, upload.uploadId);
+      return false;
+    } catch (error) {
+      if (upload !== undefined) {
+        // Every part settles before the abort, so no part lands after it.
+        await upload.settle();
+        await this.abort(objectKey, upload.uploadId);
+      }
+      throw error;
+    }
+  }
+
+  /** False when `exclusive` and the key was taken before the completion (412 Precondition Failed). */
+  private async complete(upload: PartUploads, exclusive: boolean, key: string): Promise<boolean> {
+    const parts = await upload.finish();
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          ...upload.target,
+          MultipartUpload: { Parts: parts },
+          ...(exclusive ? { IfNoneMatch: '*' } : {}),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (exclusive && statusOf(error) === 412) return false;
+      throw this.wrap(error, 'upload', key);
+    }
+  }
+
+  private async startUpload(key: string): Promise<PartUploads> {
+    const objectKey = this.keyOf(key);
     let uploadId: string | undefined;
     try {
       const created = await this.client.send(
@@ -263,66 +322,16 @@ export class S3Store implements ObjectStore {
         }),
       );
       uploadId = created.UploadId;
-      if (uploadId === undefined) throw new StoreError(`S3 returned no UploadId for ${this.location}${key}`);
-      const parts = await this.uploadParts(objectKey, uploadId, body, partSize);
-      await this.client.send(
-        new CompleteMultipartUploadCommand({
-          Bucket: this.target.bucket,
-          Key: objectKey,
-          UploadId: uploadId,
-          MultipartUpload: { Parts: parts },
-          ...(exclusive ? { IfNoneMatch: '*' } : {}),
-        }),
-      );
-      return true;
     } catch (error) {
-      if (uploadId !== undefined) await this.abort(objectKey, uploadId);
-      if (exclusive && statusOf(error) === 412) return false;
-      throw error instanceof StoreError ? error : this.wrap(error, 'upload', key);
+      throw this.wrap(error, 'upload', key);
     }
-  }
-
-  private async uploadParts(
-    objectKey: string,
-    uploadId: string,
-    body: Uint8Array,
-    partSize: number,
-  ): Promise<CompletedPart[]> {
-    const count = Math.ceil(body.byteLength / partSize);
-    const parts: CompletedPart[] = new Array(count);
-    let next = 0;
-    let failed = false;
-    const worker = async () => {
-      while (!failed && next < count) {
-        const index = next++;
-        const chunk = body.subarray(index * partSize, Math.min(body.byteLength, (index + 1) * partSize));
-        const checksum = sha256Base64(chunk);
-        const response = await this.client.send(
-          new UploadPartCommand({
-            Bucket: this.target.bucket,
-            Key: objectKey,
-            UploadId: uploadId,
-            PartNumber: index + 1,
-            Body: chunk,
-            ContentLength: chunk.byteLength,
-            ChecksumSHA256: checksum,
-          }),
-        );
-        parts[index] = { PartNumber: index + 1, ETag: response.ETag, ChecksumSHA256: checksum };
-      }
-    };
-    // Every worker settles before the caller aborts, so no part lands after the abort.
-    const settled = await Promise.allSettled(
-      Array.from({ length: Math.min(this.uploadConcurrency, count) }, () =>
-        worker().catch((error: unknown) => {
-          failed = true;
-          throw error;
-        }),
-      ),
+    if (uploadId === undefined) throw new StoreError(`S3 returned no UploadId for ${this.location}${key}`);
+    return new PartUploads(
+      this.client,
+      { Bucket: this.target.bucket, Key: objectKey, UploadId: uploadId },
+      this.uploadConcurrency,
+      (error) => this.wrap(error, 'upload', key),
     );
-    const rejected = settled.find((result) => result.status === 'rejected');
-    if (rejected !== undefined) throw rejected.reason;
-    return parts;
   }
 
   /** Best effort: an upload left behind is removed by the bucket's AbortIncompleteMultipartUpload rule. */
@@ -375,6 +384,114 @@ export class S3Store implements ObjectStore {
     }
     const code = status === undefined ? name : `${name} ${status}`;
     return new StoreError(`Could not ${what}: ${code}: ${message}`, { cause: error });
+  }
+}
+
+interface UploadTarget {
+  readonly Bucket: string;
+  readonly Key: string;
+  readonly UploadId: string;
+}
+
+/** The parts of one multipart upload, sent as they are filled, at most `concurrency` at a time. */
+class PartUploads {
+  private readonly parts: CompletedPart[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: { readonly error: Error } | undefined;
+
+  constructor(
+    private readonly client: S3Client,
+    readonly target: UploadTarget,
+    private readonly concurrency: number,
+    private readonly wrap: (error: unknown) => Error,
+  ) {}
+
+  get uploadId(): string {
+    return this.target.UploadId;
+  }
+
+  /** Resolves once the part is under way and fewer than `concurrency` parts are in flight. */
+  async send(chunk: Uint8Array): Promise<void> {
+    this.throwIfFailed();
+    const partNumber = this.parts.length + 1;
+    if (partNumber > S3_MAX_PARTS) {
+      throw new StoreError(`${this.target.Key}: more than ${S3_MAX_PARTS} parts; raise partSizeBytes`);
+    }
+    this.parts.length = partNumber;
+    const checksum = sha256Base64(chunk);
+    const upload = async () => {
+      try {
+        const response = await this.client.send(
+          new UploadPartCommand({
+            ...this.target,
+            PartNumber: partNumber,
+            Body: chunk,
+            ContentLength: chunk.byteLength,
+            ChecksumSHA256: checksum,
+          }),
+        );
+        this.parts[partNumber - 1] = {
+          PartNumber: partNumber,
+          ETag: response.ETag,
+          ChecksumSHA256: checksum,
+        };
+      } catch (error) {
+        this.failure ??= { error: this.wrap(error) };
+      }
+    };
+    const task: Promise<void> = upload().finally(() => this.inFlight.delete(task));
+    this.inFlight.add(task);
+    while (this.inFlight.size >= this.concurrency) await Promise.race(this.inFlight);
+    this.throwIfFailed();
+  }
+
+  async finish(): Promise<CompletedPart[]> {
+    await this.settle();
+    this.throwIfFailed();
+    return this.parts;
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+}
+
+/** Chunks of a body in arrival order, taken out in parts of a chosen size. */
+class ByteQueue {
+  private readonly chunks: Uint8Array[] = [];
+  size = 0;
+
+  push(chunk: Uint8Array): void {
+    if (chunk.byteLength === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.byteLength;
+  }
+
+  /** The next `count` bytes (at most `size`); a view when one chunk holds them all. */
+  take(count: number): Uint8Array {
+    const head = this.chunks[0];
+    if (head !== undefined && head.byteLength >= count) {
+      this.chunks[0] = head.subarray(count);
+      if (this.chunks[0].byteLength === 0) this.chunks.shift();
+      this.size -= count;
+      return head.subarray(0, count);
+    }
+    const out = new Uint8Array(count);
+    let filled = 0;
+    while (filled < count) {
+      const chunk = this.chunks[0] as Uint8Array;
+      const used = Math.min(chunk.byteLength, count - filled);
+      out.set(chunk.subarray(0, used), filled);
+      filled += used;
+      if (used === chunk.byteLength) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(used);
+    }
+    this.size -= count;
+    return out;
   }
 }
 

@@ -29,6 +29,14 @@ export interface ObjectStore {
   url?(key: string): string;
   /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
   putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
+  /**
+   * `putIfAbsent` for a body that arrives in chunks and need not fit in memory (S3 multipart
+   * upload completed with `IfNoneMatch: '*'`; a temporary file linked into place). Nothing is
+   * visible at `key` until the whole body is stored. When the body throws, its error comes out
+   * unchanged and nothing is published; a store failure stops reading the body. The body is read
+   * to its end even when `key` is taken: only the final step can tell.
+   */
+  putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult>;
   /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;

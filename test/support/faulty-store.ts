@@ -51,6 +51,11 @@ export class FaultyStore implements ObjectStore {
     return this.run('putIfAbsent', key, () => this.inner.putIfAbsent(key, body));
   }
 
+  /** A streamed write is the same write as `putIfAbsent`: rules on `putIfAbsent` strike it too. */
+  putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
+    return this.run('putIfAbsent', key, () => this.inner.putStreamIfAbsent(key, body));
+  }
+
   put(key: string, body: Uint8Array): Promise<void> {
     return this.run('put', key, () => this.inner.put(key, body));
   }

@@ -14,12 +14,24 @@ export interface RunningS3rver {
 
 const LAUNCHER = new URL('./s3rver-launcher.cjs', import.meta.url);
 
+export interface S3rverOptions {
+  /**
+   * Answer `If-None-Match: *` on a taken key with 412 PreconditionFailed, as Amazon S3 does;
+   * s3rver itself overwrites.
+   */
+  readonly conditionalWrites?: boolean;
+}
+
 /** s3rver in a child process (it needs `--openssl-legacy-provider`), on a fresh folder, with `buckets` created. */
-export async function startS3rver(buckets: readonly string[]): Promise<RunningS3rver> {
+export async function startS3rver(
+  buckets: readonly string[],
+  options: S3rverOptions = {},
+): Promise<RunningS3rver> {
   const directory = await mkdtemp(join(tmpdir(), 'pluto-export-s3rver-'));
+  const flags = options.conditionalWrites === true ? ['--conditional-writes'] : [];
   const child = spawn(
     process.execPath,
-    ['--openssl-legacy-provider', LAUNCHER.pathname, directory, ...buckets],
+    ['--openssl-legacy-provider', LAUNCHER.pathname, directory, ...flags, ...buckets],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
