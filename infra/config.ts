@@ -7,12 +7,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
 import { idSchema as id } from '../functions/core/ids.js';
-import { DEFAULT_LIMITS } from '../functions/core/limits.js';
-import {
-  DEFAULT_MAX_LIST_PAGES,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  MAX_RESPONSE_MIB_SETTING,
-} from '../functions/core/pluto/client.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../functions/core/limits.js';
 import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
 
 /** A customer managed key of an existing bucket or secret. */
@@ -38,7 +33,6 @@ const secretSchema = z.union([
   z.strictObject({ existingSecretName: z.string().min(1).max(512), kmsKeyArn: kmsKeyArn.optional() }),
 ]);
 
-const MIB = 1024 * 1024;
 const ceiling = (fallback: number) => z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).default(fallback);
 
 export const deployConfigSchema = z.strictObject({
@@ -100,14 +94,14 @@ export const deployConfigSchema = z.strictObject({
   maxRowsPerDataset: ceiling(DEFAULT_LIMITS.maxRowsPerDataset),
   maxSlotsPerExperiment: ceiling(DEFAULT_LIMITS.maxSlotsPerExperiment),
   maxExperimentsPerRun: ceiling(DEFAULT_LIMITS.maxExperimentsPerRun),
-  maxListPages: ceiling(DEFAULT_MAX_LIST_PAGES),
+  maxListPages: ceiling(DEFAULT_LIMITS.maxListPages),
   /** The largest response body read, in MiB after decompression. */
   maxResponseMiB: z
     .number()
     .int()
     .min(1)
     .max(MAX_RESPONSE_MIB_SETTING)
-    .default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+    .default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   /** Percentage of experiments that may fail before the run itself fails (each is recorded anyway). */
   toleratedFailurePercentage: z.number().min(0).max(100).default(100),
   /** Athena stops a query of the workgroup after scanning this many gigabytes. */

@@ -73,7 +73,7 @@ export const FUNCTION_WILDCARDS: readonly WildcardRule[] = [
       'Run bookkeeping keys are runs/<run id>/... (functions/core/layout.ts), the run and experiment ids being known only at run time; each wildcard stands for such an id within the lake prefix',
   },
   {
-    finding: /^Resource::.+\/data\/[a-z_]+\/(experiment_id|run_id)=\*\/\*$/,
+    finding: /^Resource::.+\/data\/[a-z_]+\/(experiment_id|project_id|run_id)=\*\/\*$/,
     onlyActions: OBJECT_ACTIONS,
     reason:
       "Parquet parts are data/<table>/<partition key>=<id>/run_id=<run>/..., the ids being known only at run time; each wildcard stays within one named table's folder under the lake prefix",

@@ -4,6 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../functions/cli/commands.js';
+import { parseExportConfig } from '../functions/cli/export-command.js';
+import { DEFAULT_LIMITS } from '../functions/core/limits.js';
+import { SETTINGS } from '../functions/core/settings.js';
 import { runCli } from './support/cli.js';
 
 describe('--help', () => {
@@ -18,6 +21,37 @@ describe('--help', () => {
       for (const option of options) expect(result.stdout).toMatch(new RegExp(`^  --${option}\\b`, 'm'));
     },
   );
+
+  it('shows for each export option the default its parser applies', () => {
+    const parsed = parseExportConfig({});
+    const applied: Record<string, unknown> = {
+      'api-url': parsed.apiUrl,
+      out: parsed.out,
+      concurrency: parsed.concurrency,
+      'rows-per-part': parsed.rowsPerPart,
+      missing: parsed.missingExperiments,
+      'retention-days': parsed.retentionDays,
+      'connect-timeout': parsed.connectTimeoutSeconds,
+      'max-experiments': parsed.maxExperimentsPerRun,
+      'max-rows-per-dataset': parsed.maxRowsPerDataset,
+      'max-slots-per-experiment': parsed.maxSlotsPerExperiment,
+      'max-list-pages': parsed.maxListPages,
+      'max-response-mib': parsed.maxResponseMiB,
+    };
+    const shown = Object.entries(COMMANDS.export.help).flatMap(([option, [, text]]) => {
+      const value = text.match(/\(default ([^;)]+)/)?.[1];
+      return value === undefined || option === 'run-id' ? [] : [[option, value]];
+    });
+    expect(Object.fromEntries(shown)).toEqual(
+      Object.fromEntries(Object.entries(applied).map(([option, value]) => [option, String(value)])),
+    );
+    expect(COMMANDS.export.help['rows-per-part'][1]).toBe(
+      `Parquet rows per part file (default ${SETTINGS.rowsPerPart.default})`,
+    );
+    expect(COMMANDS.export.help['max-list-pages'][1]).toBe(
+      `ceiling on the pages of one list (default ${DEFAULT_LIMITS.maxListPages})`,
+    );
+  });
 
   it('lists every command with a line about it', async () => {
     const result = await runCli(['--help']);

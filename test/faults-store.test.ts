@@ -5,11 +5,18 @@ import {
   commitRecordPrefix,
   LEASE_KEY,
   receiptPrefix,
+  runPrefix,
   slotsKey,
 } from '../functions/core/layout.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import type { ObjectStore } from '../functions/core/ports.js';
-import { commitRecordSchema, encodeJson, readJson, receiptSchema } from '../functions/core/records.js';
+import {
+  commitRecordSchema,
+  encodeJson,
+  projectRecordSchema,
+  readJson,
+  receiptSchema,
+} from '../functions/core/records.js';
 import { type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
 import { type Slot, slotSchema } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
@@ -49,7 +56,7 @@ afterAll(async () => {
 const exportable = () => simulator.truth.exportable.map((e) => e.id).sort();
 
 /**
- * Every Parquet file of the run against the parts its commit records name: equal sets mean no
+ * Every Parquet file of the run against the parts its commit and project records name: equal sets mean no
  * part is missing and none is extra; each slot has exactly one receipt.
  */
 async function accounting(store: ObjectStore, runId: string) {
@@ -70,6 +77,11 @@ async function accounting(store: ObjectStore, runId: string) {
     for (const { key: receipt } of found) expect(await readJson(store, receipt, receiptSchema)).toBeDefined();
     slots += planned.length;
     receipts += found.length;
+  }
+  for (const { key } of await store.list(`${runPrefix(runId)}projects/`)) {
+    const project = await readJson(store, key, projectRecordSchema);
+    if (project === undefined) throw new Error(`unreadable ${key}`);
+    recorded.push(project.part.key);
   }
   return { files: files.sort(), recorded: recorded.sort(), records: records.length, slots, receipts };
 }

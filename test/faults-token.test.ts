@@ -7,7 +7,7 @@ import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TABLE_NAMES } from '../functions/core/contract.js';
+import { EXPERIMENT_TABLES } from '../functions/core/contract.js';
 import { readManifest } from '../functions/core/history.js';
 import type { Catalog } from '../functions/core/ports.js';
 import {
@@ -53,9 +53,10 @@ const slotPages = () =>
     (r) => DATA_ENDPOINTS.includes(r.endpoint) && Number(new URLSearchParams(r.query).get('limit')) > 1,
   );
 
+/** Runs the experiment tables point at (a project's row stays with the run that last saw it change). */
 async function pointerRuns(catalog: Catalog): Promise<Set<string>> {
   const runs = new Set<string>();
-  for (const table of TABLE_NAMES.filter((t) => t !== 'export_log')) {
+  for (const table of EXPERIMENT_TABLES) {
     for (const pointer of await catalog.listPartitions(table)) runs.add(pointer.runId);
   }
   return runs;

@@ -4,12 +4,14 @@
  * the Glue partitions, the CloudWatch metrics (EMF on stdout) and that the token is never logged.
  */
 import { GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { manifestKey } from '../functions/core/layout.js';
+import { OUTCOME_METRICS } from '../functions/core/metrics.js';
 import { manifestSchema, readJson } from '../functions/core/records.js';
 import { CODE_VERSION } from '../functions/core/version.js';
 import { STATE_NAMES, type StepName } from '../functions/core/workflow/messages.js';
@@ -49,11 +51,11 @@ describe('parseEnvironment', () => {
           maxExperimentsPerRun: 100_000,
           maxRowsPerDataset: 50_000_000,
           maxSlotsPerExperiment: 20_000,
+          maxListPages: 10_000,
+          maxResponseBytes: 128 * 1024 * 1024,
         },
       },
       serviceName: 'pluto-export',
-      maxListPages: 10_000,
-      maxResponseBytes: 128 * 1024 * 1024,
     });
     expect(
       parseEnvironment({
@@ -65,8 +67,10 @@ describe('parseEnvironment', () => {
       }),
     ).toMatchObject({
       prefix: '',
-      settings: { rowsPerPart: 5000, limits: { maxRowsPerDataset: 1000 } },
-      maxResponseBytes: 16 * 1024 * 1024,
+      settings: {
+        rowsPerPart: 5000,
+        limits: { maxRowsPerDataset: 1000, maxResponseBytes: 16 * 1024 * 1024 },
+      },
     });
   });
 
@@ -91,6 +95,44 @@ describe('parseEnvironment', () => {
     expect(failure({ ...baseEnvironment, PLUTO_API_URL: 'ftp://pluto' })).toMatch(
       /^Environment variable PLUTO_API_URL is invalid: /,
     );
+  });
+});
+
+describe('outcome metrics', () => {
+  it("turns a finished run's counts into one metric per outcome, partial included", () => {
+    const runtime = createRuntime(parseEnvironment(baseEnvironment), {
+      s3: new S3Client({ region: 'eu-west-1' }),
+      glue: new GlueClient({ region: 'eu-west-1' }),
+      secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }),
+    });
+    const written: string[] = [];
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      written.push(String(chunk));
+      return true;
+    });
+    try {
+      runtime.deps.progress?.runFinished?.({
+        runId: RUN_ID,
+        status: 'committed',
+        experiments: { exported: 3, partial: 2, unchanged: 5, skipped: 1, failed: 4 },
+      });
+      runtime.metrics.publishStoredMetrics();
+    } finally {
+      write.mockRestore();
+    }
+    const emf = written
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(emf).toHaveLength(1);
+    expect(Object.fromEntries(Object.values(OUTCOME_METRICS).map((name) => [name, emf[0]?.[name]]))).toEqual({
+      ExperimentsExported: 3,
+      ExperimentsPartial: 2,
+      ExperimentsUnchanged: 5,
+      ExperimentsSkipped: 1,
+      ExperimentsFailed: 4,
+    });
   });
 });
 
@@ -202,7 +244,7 @@ describe('Lambda handlers through the workflow', () => {
     );
     const dataParts = (manifest?.experiments ?? [])
       .flatMap((e) => e.datasets)
-      .filter((d) => d.dataset !== 'experiment' && d.dataset !== 'plots')
+      .filter((d) => !['experiment', 'plots', 'analyses', 'files'].includes(d.dataset))
       .flatMap((d) => d.parts);
     const emf = jsonLines().filter((line) => '_aws' in line);
     const total = (name: string) =>

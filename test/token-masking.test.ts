@@ -81,9 +81,12 @@ describe('the token planted past the entry refusal', () => {
   function planting(pluto: PlutoApi): PlutoApi {
     return {
       listProjects: () => pluto.listProjects(),
+      getProject: (projectId) => pluto.getProject(projectId),
       listProjectExperiments: (projectId) => pluto.listProjectExperiments(projectId),
       listExperiments: () => pluto.listExperiments(),
       listPlots: (experimentId) => pluto.listPlots(experimentId),
+      getAnalysis: (analysisId) => pluto.getAnalysis(analysisId),
+      listFiles: (experimentId) => pluto.listFiles(experimentId),
       async getExperiment(experimentId) {
         if (experimentId === failing()) {
           throw new PlutoBadRequestError(
@@ -190,6 +193,7 @@ describe('the token planted past the entry refusal', () => {
     );
     expect(JSON.parse(String(experiment?.raw_json)).description).toBe(`shared by ${REDACTED}`);
     expect(await cellsHolding(target.root, REDACTED)).toEqual({
+      'experiments.description': 1,
       'experiments.raw_json': 1,
       'samples.value': 1,
       'export_log.error_detail': 1 + plots.length,

@@ -6,6 +6,11 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../core/errors.js';
+import { DEFAULT_LIMITS, MIB } from '../core/limits.js';
+import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
+import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../core/settings.js';
+import { DEMO_ORGANISATION } from '../simulator/demo.js';
+import { CLI_DEFAULTS } from './defaults.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | undefined>;
@@ -22,7 +27,7 @@ export interface Command<O extends Options> {
 
 const command = <O extends Options>(spec: Command<O>) => spec;
 
-const LAKE_HELP = ['DIR', 'the local lake folder (default ./lake)'] as const;
+const LAKE_HELP = ['DIR', `the local lake folder (default ${CLI_DEFAULTS.lake})`] as const;
 const JSON_HELP = ['', 'print a JSON array instead of a table'] as const;
 
 export const COMMANDS = {
@@ -47,25 +52,43 @@ export const COMMANDS = {
       'max-response-mib': { type: 'string' },
     },
     help: {
-      'api-url': ['URL', "Pluto's API (default https://api.pluto.bio/)"],
-      out: ['DIR|s3://BUCKET/PREFIX', 'where the lake is (default ./lake)'],
+      'api-url': ['URL', `Pluto's API (default ${DEFAULT_PLUTO_API_URL})`],
+      out: ['DIR|s3://BUCKET/PREFIX', `where the lake is (default ${CLI_DEFAULTS.lake})`],
       experiments: ['ID,..', 'only these experiments'],
       projects: ['ID,..', 'only the experiments of these projects'],
       'run-id': ['ID', 'name the run; the same id resumes it (default run-<UTC timestamp>)'],
-      concurrency: ['N', 'experiments and slots in flight (default 4)'],
-      'rows-per-part': ['N', 'Parquet rows per part file (default 1000000)'],
+      concurrency: ['N', `experiments and slots in flight (default ${CLI_DEFAULTS.concurrency})`],
+      'rows-per-part': ['N', `Parquet rows per part file (default ${SETTINGS.rowsPerPart.default})`],
       full: ['', 'export every experiment again, changed or not'],
-      missing: ['keep|retire', 'what happens to experiments Pluto no longer lists (default keep)'],
-      'retention-days': ['N', 'days superseded run folders are kept (default 7)'],
-      'connect-timeout': ['S', 'seconds the first request may take, retries included (default 60)'],
-      'max-experiments': ['N', 'ceiling on experiments per run (default 100000)'],
+      missing: [
+        'keep|retire',
+        `what happens to experiments Pluto no longer lists (default ${CLI_DEFAULTS.missingExperiments})`,
+      ],
+      'retention-days': [
+        'N',
+        `days superseded run folders are kept (default ${SETTINGS.supersededRunGraceDays.default})`,
+      ],
+      'connect-timeout': [
+        'S',
+        `seconds the first request may take, retries included (default ${DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000})`,
+      ],
+      'max-experiments': [
+        'N',
+        `ceiling on experiments per run (default ${DEFAULT_LIMITS.maxExperimentsPerRun})`,
+      ],
       'max-rows-per-dataset': [
         'N',
-        'ceiling on the count Pluto may report for one dataset (default 50000000)',
+        `ceiling on the count Pluto may report for one dataset (default ${DEFAULT_LIMITS.maxRowsPerDataset})`,
       ],
-      'max-slots-per-experiment': ['N', 'ceiling on the slots one experiment may plan (default 20000)'],
-      'max-list-pages': ['N', 'ceiling on the pages of one list (default 10000)'],
-      'max-response-mib': ['N', 'ceiling on one response body, decompressed (default 128)'],
+      'max-slots-per-experiment': [
+        'N',
+        `ceiling on the slots one experiment may plan (default ${DEFAULT_LIMITS.maxSlotsPerExperiment})`,
+      ],
+      'max-list-pages': ['N', `ceiling on the pages of one list (default ${DEFAULT_LIMITS.maxListPages})`],
+      'max-response-mib': [
+        'N',
+        `ceiling on one response body, decompressed (default ${DEFAULT_LIMITS.maxResponseBytes / MIB})`,
+      ],
     },
     run: async (values) => (await import('./export-command.js')).runExportCommand(values),
   }),
@@ -82,7 +105,11 @@ export const COMMANDS = {
   runs: command({
     summary: 'Every run with its status, newest first.',
     options: { lake: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
-    help: { lake: LAKE_HELP, limit: ['N', 'how many runs (default 20)'], json: JSON_HELP },
+    help: {
+      lake: LAKE_HELP,
+      limit: ['N', `how many runs (default ${CLI_DEFAULTS.runsShown})`],
+      json: JSON_HELP,
+    },
     run: async (values) => (await import('./history-commands.js')).runRunsCommand(values),
   }),
   status: command({
@@ -102,9 +129,9 @@ export const COMMANDS = {
     summary: "Run the Pluto API simulator with npm start's demo organisation.",
     options: { port: { type: 'string' }, seed: { type: 'string' }, experiments: { type: 'string' } },
     help: {
-      port: ['N', 'port on 127.0.0.1 (default 8787; 0 picks a free one)'],
-      seed: ['S', 'everything served follows from it (default 1)'],
-      experiments: ['N', 'experiments listed (default 5)'],
+      port: ['N', `port on 127.0.0.1 (default ${CLI_DEFAULTS.simulatorPort}; 0 picks a free one)`],
+      seed: ['S', `everything served follows from it (default ${DEMO_ORGANISATION.seed})`],
+      experiments: ['N', `experiments listed (default ${DEMO_ORGANISATION.experiments})`],
     },
     run: async (values) => (await import('./simulate-command.js')).runSimulateCommand(values),
   }),

@@ -5,23 +5,19 @@ import { ConfigError } from '../core/errors.js';
 import { readManifest } from '../core/history.js';
 import { idSchema } from '../core/ids.js';
 import { describeHolder, readLease } from '../core/lease.js';
-import { DEFAULT_LIMITS } from '../core/limits.js';
-import {
-  apiUrlSchema,
-  createPlutoClient,
-  DEFAULT_MAX_LIST_PAGES,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  MAX_RESPONSE_MIB_SETTING,
-} from '../core/pluto/client.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
+import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
 import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
+import { clientLimits } from '../core/workflow/deps.js';
 import { formatCounts } from '../core/workflow/report.js';
 import { openLake } from '../local/lake-location.js';
 import { RunInterruptedError, runLocalExport } from '../local/local-export.js';
 import { LocalExecutionError } from '../local/run-workflow.js';
+import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 import { stderr, stdout } from './terminal.js';
 
@@ -35,20 +31,18 @@ const idList = z
   )
   .pipe(z.array(idSchema).min(1));
 
-const MIB = 1024 * 1024;
-
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const exportConfigSchema = z.object({
   apiUrl: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
-  out: z.string().min(1).default('./lake'),
+  out: z.string().min(1).default(CLI_DEFAULTS.lake),
   experimentIds: idList.optional(),
   projectIds: idList.optional(),
   runId: idSchema.default(() => defaultRunId(new Date())),
-  concurrency: positiveInt(64).default(4),
+  concurrency: positiveInt(64).default(CLI_DEFAULTS.concurrency),
   rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   full: z.boolean().default(false),
-  missingExperiments: z.enum(['keep', 'retire']).default('keep'),
+  missingExperiments: z.enum(['keep', 'retire']).default(CLI_DEFAULTS.missingExperiments),
   retentionDays: z.coerce
     .number()
     .min(0)
@@ -57,8 +51,8 @@ export const exportConfigSchema = z.object({
   maxExperimentsPerRun: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
   maxRowsPerDataset: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   maxSlotsPerExperiment: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
-  maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
-  maxResponseMiB: positiveInt(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  maxListPages: positiveInt(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
+  maxResponseMiB: positiveInt(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   connectTimeoutSeconds: z.coerce
     .number()
     .positive()
@@ -131,6 +125,8 @@ export async function runExportCommand(
       maxExperimentsPerRun: config.maxExperimentsPerRun,
       maxRowsPerDataset: config.maxRowsPerDataset,
       maxSlotsPerExperiment: config.maxSlotsPerExperiment,
+      maxListPages: config.maxListPages,
+      maxResponseBytes: config.maxResponseMiB * MIB,
     },
   });
   const started = Date.now();
@@ -158,8 +154,7 @@ export async function runExportCommand(
         baseUrl: config.apiUrl,
         secrets,
         version: CODE_VERSION,
-        maxListPages: config.maxListPages,
-        maxResponseBytes: config.maxResponseMiB * MIB,
+        ...clientLimits(settings),
         firstContact: { budgetMs: config.connectTimeoutSeconds * 1000 },
         onRetry: (info) => progress.retrying(info),
       }),

@@ -2,18 +2,19 @@ import { ConfigError } from '../core/errors.js';
 import { experimentStatus, listRuns } from '../core/history.js';
 import { printable } from '../core/safe-text.js';
 import { openLake } from '../local/lake-location.js';
+import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable } from './progress.js';
 import { stderr, stdout } from './terminal.js';
 
 const openExistingLake = (lake: string | undefined) =>
-  openLake(lake ?? './lake', { option: '--lake', mustExist: true });
+  openLake(lake ?? CLI_DEFAULTS.lake, { option: '--lake', mustExist: true });
 
 export async function runRunsCommand(options: {
   lake?: string;
   limit?: string;
   json?: boolean;
 }): Promise<number> {
-  const limit = options.limit === undefined ? 20 : Number(options.limit);
+  const limit = options.limit === undefined ? CLI_DEFAULTS.runsShown : Number(options.limit);
   if (!Number.isInteger(limit) || limit < 1)
     throw new ConfigError('--limit must be a whole number of at least 1');
   const { store } = await openExistingLake(options.lake);

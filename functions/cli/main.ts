@@ -15,10 +15,13 @@ import {
   type Values,
 } from './commands.js';
 import { runMain } from './run-main.js';
-import { stdout } from './terminal.js';
+import { holdEnvironmentToken, stdout } from './terminal.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;
+  // `simulate` prints the simulator's public demo token for the user to export; every other
+  // command masks the exported token even if it never sends it.
+  if (name !== 'simulate') holdEnvironmentToken();
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
     stdout.write(`${usage()}\n`);
     return name === undefined ? 2 : 0;

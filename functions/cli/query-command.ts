@@ -1,6 +1,7 @@
 import { openLakeQuery, openS3LakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import { ConfigError, ReadOnlyQueryError } from '../core/errors.js';
 import { openLake } from '../local/lake-location.js';
+import { CLI_DEFAULTS } from './defaults.js';
 import { formatTable } from './progress.js';
 import { stderr, stdout } from './terminal.js';
 
@@ -9,7 +10,7 @@ export async function runQueryCommand(options: {
   json?: boolean;
   sql: string;
 }): Promise<number> {
-  const opened = await openLake(options.lake ?? './lake', { option: '--lake', mustExist: true });
+  const opened = await openLake(options.lake ?? CLI_DEFAULTS.lake, { option: '--lake', mustExist: true });
   if (options.sql.trim() === '')
     throw new ConfigError('query needs a SQL string, e.g. "select count(*) from assay"');
   const { place, store, catalog } = opened;

@@ -1,10 +1,9 @@
 import { ConfigError } from '../core/errors.js';
 import { printable } from '../core/safe-text.js';
-import { holdEnvironmentToken, stderr } from './terminal.js';
+import { stderr } from './terminal.js';
 
 /** Runs a command's main: its number is the exit code; an error is one line, 2 for configuration, else 1. */
 export function runMain(main: () => Promise<number>): void {
-  holdEnvironmentToken();
   main().then(
     (code) => {
       process.exitCode = code;

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { ConfigError } from '../core/errors.js';
-import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION } from '../simulator/demo.js';
+import { startSimulator } from '../simulator/index.js';
+import { CLI_DEFAULTS } from './defaults.js';
 import { stdout } from './terminal.js';
 
 const simulateConfigSchema = z.object({
-  port: z.coerce.number().int().min(0).max(65535).default(8787),
+  port: z.coerce.number().int().min(0).max(65535).default(CLI_DEFAULTS.simulatorPort),
   seed: z.coerce.number().int().default(DEMO_ORGANISATION.seed),
   experiments: z.coerce.number().int().min(1).max(10_000).default(DEMO_ORGANISATION.experiments),
 });

@@ -6,7 +6,8 @@
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
 import { openLake } from '../local/lake-location.js';
-import { DEMO_ORGANISATION, startSimulator } from '../simulator/index.js';
+import { DEMO_ORGANISATION } from '../simulator/demo.js';
+import { startSimulator } from '../simulator/index.js';
 import { runExportCommand } from './export-command.js';
 import { formatTable } from './progress.js';
 import { runMain } from './run-main.js';
@@ -18,6 +19,15 @@ export const EXAMPLE_QUERIES: readonly { title: string; sql: string }[] = [
   {
     title: 'Experiments and their sizes',
     sql: 'select experiment_id, name, organism, experiment_type, sample_rows, assay_rows, plot_count from experiments order by experiment_id',
+  },
+  {
+    title: 'Projects',
+    sql: 'select project_id, name, owner_name, share_level, experiments_count from projects order by project_id',
+  },
+  {
+    title: 'The analysis behind each differential expression plot, with its methods and parameters',
+    sql: `select a.experiment_id, a.name as analysis, a.pipeline_version, a.parameters, a.methods
+from analyses a where a.analysis_type = 'differential_expression' order by 1 limit 3`,
   },
   {
     title: 'Assay cells per experiment, with the cells that were not numbers',
@@ -34,6 +44,11 @@ from assay a join samples s
   on s.experiment_id = a.experiment_id and s.sample_id = a.sample_id and s.attribute = 'treatment.dose'
 where a.feature_id = 'GAPDH'
 group by 1, 2 order by 1, 2`,
+  },
+  {
+    title: 'Attachments and QC reports of every experiment',
+    sql: `select experiment_id, data_type, file_name, size_bytes, copy_status, lake_key from files
+where data_type in ('attachment', 'qc_report') order by 1, 2, 3`,
   },
   {
     title: 'What the run did (export_log)',

@@ -15,16 +15,19 @@ export interface TableDefinition {
   readonly description: string;
   readonly columns: readonly ColumnDefinition[];
   /** Hive-style partition key; its value is in the path, not in the Parquet file. */
-  readonly partitionKey: 'experiment_id' | 'run_id';
+  readonly partitionKey: 'experiment_id' | 'project_id' | 'run_id';
 }
 
 export const TABLE_NAMES = [
+  'projects',
   'experiments',
   'samples',
   'assay',
   'plots',
   'results',
   'differential_expression',
+  'analyses',
+  'files',
   'export_log',
 ] as const;
 export type TableName = (typeof TABLE_NAMES)[number];
@@ -36,6 +39,25 @@ const col = (name: string, type: ColumnType, description: string): ColumnDefinit
 });
 
 export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
+  projects: {
+    name: 'projects',
+    description: 'One row per project: its metadata as Pluto returned it.',
+    // By project: each project's row is replaced on its own, by one pointer flip, only when it changed.
+    partitionKey: 'project_id',
+    columns: [
+      col('uuid', 'string', 'Project uuid'),
+      col('name', 'string', 'Project name'),
+      col('description', 'string', 'Project description'),
+      col('owner_name', 'string', 'owner first and last name'),
+      col('share_level', 'string', 'Share level'),
+      col('is_archived', 'boolean', 'is_archived'),
+      col('experiments_count', 'int', 'experiments_count as reported by Pluto (non-archived experiments)'),
+      col('created_at', 'timestamp', 'created_at (UTC)'),
+      col('run_id', 'string', 'Run that exported this version'),
+      col('exported_at', 'timestamp', 'When the run read this project (UTC)'),
+      col('raw_json', 'string', 'The project object exactly as returned, as JSON'),
+    ],
+  },
   experiments: {
     name: 'experiments',
     description: 'One row per exported experiment: its metadata as Pluto returned it.',
@@ -47,7 +69,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
         'Project the experiment was listed under; null when listed outside any project',
       ),
       col('name', 'string', 'Experiment name'),
+      col('uuid', 'string', 'Experiment uuid'),
+      col('description', 'string', 'Experiment description'),
+      col('is_archived', 'boolean', 'is_archived'),
       col('organism', 'string', 'organism.shortname'),
+      col('genome_build', 'string', 'organism.genome_build, where Pluto gives one'),
       col('experiment_type', 'string', 'type.shortname'),
       col('status', 'string', 'Experiment status'),
       col('share_level', 'string', 'Share level'),
@@ -152,6 +178,51 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
       col('pipeline_version', 'string', 'analysis.pipeline_version of the plot'),
     ],
   },
+  analyses: {
+    name: 'analyses',
+    description:
+      "One row per analysis behind the experiment's plots: what produced the results, with its parameters.",
+    partitionKey: 'experiment_id',
+    columns: [
+      col('analysis_id', 'string', 'Analysis uuid (plots.analysis_id, results.analysis_id)'),
+      col('analysis_type', 'string', 'analysis_type'),
+      col('name', 'string', 'Analysis name'),
+      col('pipeline_version', 'string', 'pipeline_version'),
+      col('pipeline_status', 'string', 'pipeline_status'),
+      col('methods', 'string', 'Methods text'),
+      col('parameters', 'string', 'Parameters as JSON'),
+      col('created_at', 'timestamp', 'created_at (UTC)'),
+      col('plot_ids', 'string', 'The plots showing this analysis, as a JSON array'),
+      col(
+        'source',
+        'string',
+        'analysis: the analysis object; plot: Pluto did not serve it, so only what the plot carries',
+      ),
+      col('raw_json', 'string', "The analysis object exactly as returned (or the plot's analysis), as JSON"),
+    ],
+  },
+  files: {
+    name: 'files',
+    description:
+      "The experiment's file inventory, one row per file; lake_key is set when the file was copied.",
+    partitionKey: 'experiment_id',
+    columns: [
+      col('file_id', 'string', 'File uuid'),
+      col(
+        'data_type',
+        'string',
+        'The inventory group the file is listed in (attachment, qc_report, bam, seurat, ...)',
+      ),
+      col('file_name', 'string', 'File name exactly as Pluto gives it'),
+      col('size_bytes', 'bigint', 'Size in bytes, where Pluto gives it'),
+      col('checksum', 'string', 'Checksum, where Pluto gives one'),
+      col('created_at', 'timestamp', 'created_at (UTC)'),
+      col('copy_status', 'string', 'copied, skipped (with copy_detail) or not_requested'),
+      col('copy_detail', 'string', 'Why the file was not copied'),
+      col('lake_key', 'string', 'Key of the copy under the lake root, when copied'),
+      col('raw_json', 'string', 'The inventory item exactly as returned, as JSON'),
+    ],
+  },
   export_log: {
     name: 'export_log',
     description: 'One row per (experiment, dataset) per run: what happened and why.',
@@ -184,5 +255,7 @@ export type CellValue = string | number | bigint | boolean | null;
 /** Columnar data for one table: one array per contract column, all the same length. */
 export type ColumnarRows = Record<string, CellValue[]>;
 
-/** The tables partitioned by experiment (all but export_log). */
-export const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter((table) => table !== 'export_log');
+/** The tables partitioned by experiment (all but projects and export_log). */
+export const EXPERIMENT_TABLES: readonly TableName[] = TABLE_NAMES.filter(
+  (table) => TABLES[table].partitionKey === 'experiment_id',
+);

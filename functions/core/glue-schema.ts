@@ -63,13 +63,19 @@ export function glueColumns(table: TableName): GlueColumn[] {
   }));
 }
 
+const PARTITION_KEY_COMMENTS = {
+  run_id: 'Run that wrote the rows',
+  experiment_id: 'Pluto experiment id (pluto_id)',
+  project_id: 'Pluto project id (pluto_id)',
+} as const;
+
 export function gluePartitionKeys(table: TableName): GlueColumn[] {
   const key = TABLES[table].partitionKey;
   return [
     {
       name: key,
       type: 'string',
-      comment: key === 'run_id' ? 'Run that wrote the rows' : 'Pluto experiment id (pluto_id)',
+      comment: PARTITION_KEY_COMMENTS[key],
     },
   ];
 }

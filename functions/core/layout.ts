@@ -33,6 +33,8 @@ export const slotsKey = (runId: string, experimentId: string) =>
   `runs/${runId}/plans/${experimentId}/slots.json`;
 export const commitRecordKey = (runId: string, experimentId: string) =>
   `runs/${runId}/experiments/${experimentId}.json`;
+export const projectRecordKey = (runId: string, projectId: string) =>
+  `runs/${runId}/projects/${projectId}.json`;
 export const commitRecordPrefix = (runId: string) => `runs/${runId}/experiments/`;
 export const receiptKey = (runId: string, experimentId: string, dataset: string, slot: number) =>
   `runs/${runId}/receipts/${experimentId}/${dataset}-${String(slot).padStart(5, '0')}.json`;

@@ -13,12 +13,30 @@ export interface ExportLimits {
   readonly maxRowsPerDataset: number;
   /** Slots one experiment may plan: each is a Map child and a Parquet part per table. */
   readonly maxSlotsPerExperiment: number;
+  /** Pages of one list, so a count that keeps growing cannot page forever. */
+  readonly maxListPages: number;
+  /**
+   * Bytes of one response body, decompressed. A request for `limit` rows may use 1 MiB plus 64 KiB
+   * per row up to this ceiling, so a one-row probe never reads megabytes.
+   */
+  readonly maxResponseBytes: number;
 }
+
+export const MIB = 1024 * 1024;
+/** The highest response cap a configuration may set, in MiB: a body is held in memory once read. */
+export const MAX_RESPONSE_MIB_SETTING = 4096;
 
 export const DEFAULT_LIMITS: ExportLimits = {
   maxExperimentsPerRun: 100_000,
   maxRowsPerDataset: 50_000_000,
   maxSlotsPerExperiment: 20_000,
+  /** With 1,000 items a page, ten million projects or experiments. */
+  maxListPages: 10_000,
+  /**
+   * A slot's page holds at most about `rowsPerPart` cells (1,000,000 by default), some 30 MB of
+   * JSON; four times that leaves room for wide text cells while bounding a Lambda's memory.
+   */
+  maxResponseBytes: 128 * MIB,
 };
 
 /** Throws `LimitExceededError` naming the ceiling and the setting that raises it. */

@@ -4,7 +4,15 @@
  */
 import { type CellValue, type ColumnarRows, TABLES, type TableName } from './contract.js';
 import { ContractError } from './errors.js';
-import { type DataPage, LosslessNumber, type PlutoExperiment, type PlutoPlot } from './pluto/model.js';
+import {
+  type DataPage,
+  LosslessNumber,
+  type PlutoAnalysis,
+  type PlutoExperiment,
+  type PlutoFile,
+  type PlutoPlot,
+  type PlutoProject,
+} from './pluto/model.js';
 
 /** One row of a contract table: exactly the contract's columns. */
 export type ContractRow = Readonly<Record<string, CellValue>>;
@@ -439,7 +447,11 @@ export function experimentRow(experiment: PlutoExperiment, extras: ExperimentExt
   return contractRow('experiments', {
     project_id: extras.projectId,
     name: experiment.name ?? null,
+    uuid: experiment.uuid ?? null,
+    description: experiment.description ?? null,
+    is_archived: experiment.is_archived ?? null,
     organism: experiment.organism?.shortname ?? null,
+    genome_build: experiment.organism?.genome_build ?? null,
     experiment_type: experiment.type?.shortname ?? null,
     status: experiment.status ?? null,
     share_level: experiment.share_level ?? null,
@@ -484,5 +496,82 @@ export function plotRow(plot: PlutoPlot, resultRows: number | null): ContractRow
     is_archived: plot.display?.is_archived ?? null,
     result_rows: resultRows,
     raw_json: rawJson(plot),
+  });
+}
+
+export interface ProjectExtras {
+  readonly runId: string;
+  readonly exportedAt: Date;
+}
+
+/** The `projects` row of a project. */
+export function projectRow(project: PlutoProject, extras: ProjectExtras): ContractRow {
+  return contractRow('projects', {
+    uuid: project.uuid ?? null,
+    name: project.name ?? null,
+    description: project.description ?? null,
+    owner_name: personName(project.owner),
+    share_level: project.share_level ?? null,
+    is_archived: project.is_archived ?? null,
+    experiments_count: project.experiments_count ?? null,
+    created_at: parseTimestamp(project.created_at, `project ${project.pluto_id ?? project.uuid} created_at`),
+    run_id: extras.runId,
+    exported_at: extras.exportedAt.getTime(),
+    raw_json: rawJson(project),
+  });
+}
+
+/**
+ * The `analyses` row of one analysis: from the analysis object when Pluto served it, else from
+ * what the (first) plot showing it carries.
+ */
+export function analysisRow(
+  analysisId: string,
+  plots: readonly PlutoPlot[],
+  analysis: PlutoAnalysis | undefined,
+): ContractRow {
+  const fromPlot = plots[0]?.analysis;
+  const version = analysis === undefined ? fromPlot?.pipeline_version : analysis.pipeline_version;
+  return contractRow('analyses', {
+    analysis_id: analysisId,
+    analysis_type: (analysis === undefined ? plots[0]?.analysis_type : analysis.analysis_type) ?? null,
+    name: (analysis === undefined ? fromPlot?.name : analysis.name) ?? null,
+    pipeline_version: idText(version),
+    pipeline_status: (analysis === undefined ? fromPlot?.pipeline_status : analysis.pipeline_status) ?? null,
+    methods: analysis?.methods ?? null,
+    parameters:
+      analysis?.parameters === undefined || analysis.parameters === null
+        ? null
+        : rawJson(analysis.parameters),
+    created_at: parseTimestamp(analysis?.created_at, `analysis ${analysisId} created_at`),
+    plot_ids: JSON.stringify(plots.map((plot) => plot.uuid)),
+    source: analysis === undefined ? 'plot' : 'analysis',
+    raw_json: rawJson(analysis ?? fromPlot ?? null),
+  });
+}
+
+/** How a file of the inventory fared: copied to `lakeKey`, skipped with a reason, or not asked for. */
+export type FileCopy =
+  | { readonly status: 'copied'; readonly lakeKey: string }
+  | { readonly status: 'skipped'; readonly detail: string }
+  | { readonly status: 'not_requested' };
+
+export const fileNameOf = (file: PlutoFile): string | null =>
+  file.item.filename ?? file.item.file_name ?? null;
+export const fileSizeOf = (file: PlutoFile): number | null => file.item.file_size ?? file.item.size ?? null;
+
+/** The `files` row of one inventory item. */
+export function fileRow(file: PlutoFile, copy: FileCopy): ContractRow {
+  return contractRow('files', {
+    file_id: file.item.uuid,
+    data_type: file.dataType,
+    file_name: fileNameOf(file),
+    size_bytes: fileSizeOf(file),
+    checksum: file.item.checksum ?? file.item.md5 ?? null,
+    created_at: parseTimestamp(file.item.created_at, `file ${file.item.uuid} created_at`),
+    copy_status: copy.status,
+    copy_detail: copy.status === 'skipped' ? copy.detail : null,
+    lake_key: copy.status === 'copied' ? copy.lakeKey : null,
+    raw_json: rawJson(file.item),
   });
 }

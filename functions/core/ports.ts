@@ -4,7 +4,15 @@
  * that speaks the Pluto API.
  */
 import type { TableName } from './contract.js';
-import type { DataPage, DatasetRef, PlutoExperiment, PlutoPlot, PlutoProject } from './pluto/model.js';
+import type {
+  DataPage,
+  DatasetRef,
+  PlutoAnalysis,
+  PlutoExperiment,
+  PlutoFile,
+  PlutoPlot,
+  PlutoProject,
+} from './pluto/model.js';
 
 export interface StoredObject {
   readonly key: string;
@@ -83,11 +91,17 @@ export interface SecretReader {
 /** What the core needs of Pluto. The HTTP client is the real adapter. */
 export interface PlutoApi {
   listProjects(): AsyncIterable<PlutoProject>;
+  /** `lab/projects/{id}/`: the project's detail. */
+  getProject(projectId: string): Promise<PlutoProject>;
   listProjectExperiments(projectId: string): AsyncIterable<PlutoExperiment>;
   listExperiments(): AsyncIterable<PlutoExperiment>;
   getExperiment(experimentId: string): Promise<PlutoExperiment>;
   listPlots(experimentId: string): AsyncIterable<PlutoPlot>;
   getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage>;
+  /** `analyses/{uuid}/`: the analysis behind a plot. */
+  getAnalysis(analysisId: string): Promise<PlutoAnalysis>;
+  /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
+  listFiles(experimentId: string): Promise<PlutoFile[]>;
 }
 
 export interface Clock {

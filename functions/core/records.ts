@@ -76,6 +76,22 @@ export const plannedDatasetSchema = z.object({
 });
 export type PlannedDataset = z.infer<typeof plannedDatasetSchema>;
 
+/** An analysis behind the plots: the object `analyses/{uuid}/` served, or why it is absent. */
+export const plannedAnalysisSchema = z.object({
+  analysisId: z.string(),
+  analysis: z.record(z.string(), z.unknown()).nullable(),
+  error: errorInfoSchema.optional(),
+});
+export type PlannedAnalysis = z.infer<typeof plannedAnalysisSchema>;
+
+/** The experiment's file inventory as planning read it; `status` other than listed carries `error`. */
+export const plannedInventorySchema = z.object({
+  status: z.enum(['listed', 'skipped', 'failed']),
+  files: z.array(z.object({ dataType: z.string(), item: z.record(z.string(), z.unknown()) })),
+  error: errorInfoSchema.optional(),
+});
+export type PlannedInventory = z.infer<typeof plannedInventorySchema>;
+
 export const planSchema = z.object({
   runId: z.string(),
   experimentId: z.string(),
@@ -86,6 +102,10 @@ export const planSchema = z.object({
   previousRunId: z.string().optional(),
   experiment: z.record(z.string(), z.unknown()),
   plots: z.array(z.record(z.string(), z.unknown())),
+  /** Absent in plans written before analyses were exported. */
+  analyses: z.array(plannedAnalysisSchema).optional(),
+  /** Absent in plans written before file inventories were exported. */
+  inventory: plannedInventorySchema.optional(),
   datasets: z.array(plannedDatasetSchema),
 });
 export type Plan = z.infer<typeof planSchema>;
@@ -115,6 +135,16 @@ export const datasetRecordSchema = z.object({
   error: errorInfoSchema.optional(),
 });
 export type DatasetRecord = z.infer<typeof datasetRecordSchema>;
+
+/** One per project per run that wrote its row: what was written, and a digest of what Pluto said. */
+export const projectRecordSchema = z.object({
+  runId: z.string(),
+  projectId: z.string(),
+  digest: z.string(),
+  part: partInfoSchema,
+  exportedAt: z.string(),
+});
+export type ProjectRecord = z.infer<typeof projectRecordSchema>;
 
 /** One per experiment per run, written put-if-absent: the experiment's outcome in this run. */
 export const commitRecordSchema = z.object({

@@ -9,6 +9,8 @@
  *   before it could finish). A run within the grace period may still commit or resume;
  * - the experiment's current commit (the run its `experiments` pointer names) finished more than
  *   `graceMs` ago: a reader that opened the previous folder just before the repoint may still read it.
+ * A `projects` folder goes when its pointer names another run, its run finished (or was abandoned)
+ * more than `graceMs` ago, and the run its pointer names finished more than `graceMs` ago.
  * `export_log` is never touched: each of its partitions is its own run's, and current.
  * Last, the store's own leftovers (a folder store's temporary files and empty folders) older than
  * `graceMs` go.
@@ -35,7 +37,7 @@ export interface RetentionResult {
   readonly removedLeftovers: number;
 }
 
-const FOLDER = /^(data\/([^/]+)\/experiment_id=([^/]+)\/run_id=([^/]+)\/)[^/]+$/;
+const FOLDER = /^(data\/([^/]+)\/(?:experiment_id|project_id)=([^/]+)\/run_id=([^/]+)\/)[^/]+$/;
 
 export async function removeSupersededRuns(options: RetentionOptions): Promise<RetentionResult> {
   const { store, catalog, graceMs } = options;
@@ -73,16 +75,31 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
 
   const removedFolders: string[] = [];
   const removable: string[] = [];
+  const settled = async (runId: string, changedAt: number) => {
+    const finished = await finishedAt(runId);
+    if (finished !== undefined) return finished <= cutoff;
+    return runId !== leaseHolder && changedAt <= cutoff && (await lastChangedAt(runId)) <= cutoff;
+  };
+  const projectPointers = new Map(
+    (await catalog.listPartitions('projects')).map((pointer) => [pointer.partitionValue, pointer.runId]),
+  );
+  for (const [folder, { experimentId: projectId, runId, keys, changedAt }] of await foldersOf(
+    store,
+    'projects',
+  )) {
+    const current = projectPointers.get(projectId);
+    if (current === runId || !(await settled(runId, changedAt))) continue;
+    const replacedAt = current === undefined ? undefined : await finishedAt(current);
+    if (current !== undefined && (replacedAt === undefined || replacedAt > cutoff)) continue;
+    removable.push(...keys);
+    removedFolders.push(folder);
+  }
   for (const table of EXPERIMENT_TABLES) {
     const pointed = new Map(
       (await catalog.listPartitions(table)).map((pointer) => [pointer.partitionValue, pointer.runId]),
     );
     for (const [folder, { experimentId, runId, keys, changedAt }] of await foldersOf(store, table)) {
-      if (pointed.get(experimentId) === runId) continue;
-      const finished = await finishedAt(runId);
-      if (finished === undefined) {
-        if (runId === leaseHolder || changedAt > cutoff || (await lastChangedAt(runId)) > cutoff) continue;
-      } else if (finished > cutoff) continue;
+      if (pointed.get(experimentId) === runId || !(await settled(runId, changedAt))) continue;
       const superseded = await committedAt(experimentId);
       if (superseded !== undefined && superseded > cutoff) continue;
       removable.push(...keys);
@@ -99,6 +116,7 @@ export async function removeSupersededRuns(options: RetentionOptions): Promise<R
 }
 
 interface Folder {
+  /** The partition value: an experiment id, or a project id for `projects`. */
   readonly experimentId: string;
   readonly runId: string;
   readonly keys: string[];

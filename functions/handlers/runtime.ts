@@ -15,23 +15,16 @@ import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
-import { DEFAULT_LIMITS } from '../core/limits.js';
+import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
-import {
-  apiUrlSchema,
-  createPlutoClient,
-  DEFAULT_MAX_LIST_PAGES,
-  DEFAULT_MAX_RESPONSE_BYTES,
-  MAX_RESPONSE_MIB_SETTING,
-} from '../core/pluto/client.js';
+import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { maskSecrets } from '../core/secrets.js';
 import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
-import { type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
+import { clientLimits, type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { StepName } from '../core/workflow/messages.js';
 import { STEPS } from '../core/workflow/steps.js';
 
-const MIB = 1024 * 1024;
 const count = (max: number) => z.coerce.number().int().min(1).max(max);
 
 export const environmentSchema = z.object({
@@ -51,8 +44,8 @@ export const environmentSchema = z.object({
   MAX_EXPERIMENTS_PER_RUN: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxExperimentsPerRun),
   MAX_ROWS_PER_DATASET: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxRowsPerDataset),
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
-  MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_MAX_LIST_PAGES),
-  MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_MAX_RESPONSE_BYTES / MIB),
+  MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
+  MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
 });
 
 export interface RuntimeConfig {
@@ -63,8 +56,6 @@ export interface RuntimeConfig {
   readonly secretId: string;
   readonly settings: ExportSettings;
   readonly serviceName: string;
-  readonly maxListPages: number;
-  readonly maxResponseBytes: number;
 }
 
 /** Reads the function's environment; the first problem is a ConfigError naming the variable. */
@@ -95,11 +86,11 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
         maxExperimentsPerRun: e.MAX_EXPERIMENTS_PER_RUN,
         maxRowsPerDataset: e.MAX_ROWS_PER_DATASET,
         maxSlotsPerExperiment: e.MAX_SLOTS_PER_EXPERIMENT,
+        maxListPages: e.MAX_LIST_PAGES,
+        maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
       },
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
-    maxListPages: e.MAX_LIST_PAGES,
-    maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
   };
 }
 
@@ -131,8 +122,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     baseUrl: config.plutoApiUrl,
     secrets,
     version: CODE_VERSION,
-    maxListPages: config.maxListPages,
-    maxResponseBytes: config.maxResponseBytes,
+    ...clientLimits(config.settings),
     onRetry: ({ attempt, delayMs, error }) => {
       emit(metrics, 'PlutoRetries', MetricUnit.Count, 1);
       logger.warn('Retrying a Pluto request', {

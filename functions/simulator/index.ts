@@ -6,6 +6,7 @@
 import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
 import { type SimulatorTruth, type SimulatorVariant, World } from './world.js';
 
+export { fileBytes, type SimulatedFile } from './catalogue.js';
 export {
   createFaultPlan,
   DAMAGED_BODY_FAULTS,
@@ -46,9 +47,6 @@ export {
 
 /** The token the simulator accepts unless told otherwise: 40 letters and digits, like Pluto's keys. */
 export const SIMULATOR_TOKEN = 'plutoSimulatorToken000000000000000000000';
-
-/** The demo organisation of `npm start` and `pluto-export simulate`: the same experiments, the same forbidden one. */
-export const DEMO_ORGANISATION = { seed: 1, experiments: 5 } as const;
 
 export interface SimulatorOptions {
   /** Everything served follows from it. Default 42. */

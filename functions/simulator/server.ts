@@ -4,6 +4,8 @@
  */
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { SimulatedFile } from './catalogue.js';
+import { fileChunks, fileItem } from './catalogue.js';
 import { JsonBytes } from './json-bytes.js';
 import type { DatasetTruth, World } from './world.js';
 
@@ -12,6 +14,7 @@ export const DEFAULT_LIMIT = 10_000;
 
 export type EndpointKind =
   | 'projects'
+  | 'project'
   | 'project-experiments'
   | 'experiments'
   | 'experiment'
@@ -20,7 +23,11 @@ export type EndpointKind =
   | 'plots'
   | 'plot'
   | 'plot-data'
+  | 'analysis'
+  | 'files'
+  | 'file-download'
   | 'signed'
+  | 'signed-file'
   | 'other';
 
 export interface FaultRequest {
@@ -110,7 +117,12 @@ interface Answer {
   readonly status: number;
   readonly body: string | Buffer;
   readonly headers?: Record<string, string> | undefined;
+  /** A body too large to hold: `body` is empty, and these chunks are sent instead. */
+  readonly stream?: { readonly length: number; chunks(): Iterable<Buffer> };
 }
+
+/** Bodies up to this size are built whole, so every fault can act on them; larger ones are streamed. */
+const STREAM_ABOVE_BYTES = 16 * 1024 * 1024;
 
 const json = (status: number, value: unknown): Answer => ({ status, body: JSON.stringify(value) });
 const NOT_FOUND = json(404, { detail: 'Not found.' });
@@ -135,6 +147,8 @@ interface Route {
 
 const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/projects\/$/, 'projects'],
+  [/^lab\/projects\/([^/]+)\/$/, 'project'],
+  [/^analyses\/([^/]+)\/$/, 'analysis'],
   [/^lab\/projects\/([^/]+)\/experiments\/$/, 'project-experiments'],
   [/^lab\/experiments\/$/, 'experiments'],
   [/^lab\/experiments\/([^/]+)\/$/, 'experiment'],
@@ -143,6 +157,9 @@ const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/experiments\/([^/]+)\/plots\/$/, 'plots'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/$/, 'plot'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/data\/$/, 'plot-data'],
+  [/^lab\/experiments\/([^/]+)\/files\/$/, 'files'],
+  [/^lab\/experiments\/([^/]+)\/files\/([^/]+)\/download\/$/, 'file-download'],
+  [/^signed\/files\/([^/]+)\/([^/]+)$/, 'signed-file'],
   [/^signed\/([^/]+)\/([^/.]+)\.(csv|json|png)$/, 'signed'],
 ];
 
@@ -200,6 +217,7 @@ function answer(
   unknownIds: UnknownIdAnswer,
 ): Answer {
   if (r.endpoint === 'signed') return signedAnswer(world, req, r);
+  if (r.endpoint === 'signed-file') return signedFileAnswer(world, req, r);
   const auth = req.headers.authorization;
   if (auth === undefined) {
     return json(401, { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
@@ -216,6 +234,16 @@ function answer(
   if (r.endpoint === 'projects') return list(world.projects.map((p) => p.object));
   if (r.endpoint === 'experiments') return list(world.experiments.map((e) => e.metadata));
   const [first = '', second = ''] = r.params;
+  if (r.endpoint === 'project') {
+    const project = world.projects.find((p) => p.id === first || p.object.uuid === first);
+    if (project === undefined) return unknownId(unknownIds, 'project', first);
+    return world.variants.has('project-detail-refused') ? FORBIDDEN : json(200, project.detail);
+  }
+  if (r.endpoint === 'analysis') {
+    if (world.variants.has('analysis-detail-missing')) return NOT_FOUND;
+    const found = world.exportable.find((e) => e.analyses.has(first))?.analyses.get(first);
+    return found === undefined ? unknownId(unknownIds, 'analysis', first) : json(200, found);
+  }
   if (r.endpoint === 'project-experiments') {
     const project = world.projects.find((p) => p.id === first || p.object.uuid === first);
     if (project === undefined) return unknownId(unknownIds, 'project', first);
@@ -234,6 +262,13 @@ function answer(
       return { status: 200, body: dataPageBytes(experiment.assay, offset, limit) };
     case 'plots':
       return list(experiment.plots);
+    case 'files':
+      return filesAnswer(world, experiment.files, query, offset, limit);
+    case 'file-download': {
+      const file = experiment.files.find((f) => f.uuid === second);
+      if (file === undefined) return unknownId(unknownIds, 'file', second);
+      return json(200, { url: `http://${req.headers.host}/signed/files/${first}/${file.uuid}` });
+    }
     default: {
       const plot = experiment.plots.find((p) => p.uuid === second);
       if (plot === undefined) return unknownId(unknownIds, 'plot', second);
@@ -252,6 +287,34 @@ function answer(
   }
 }
 
+/**
+ * The inventory grouped by data type, as Pluto's R client reads it: `{<type>: {count, items}}`;
+ * `data_type` narrows it to one group, paged by `limit` and `offset`.
+ */
+function filesAnswer(
+  world: World,
+  files: readonly SimulatedFile[],
+  query: URLSearchParams,
+  offset: number,
+  limit: number,
+): Answer {
+  const wanted = query.get('data_type');
+  const pageLimit = wanted === null && world.variants.has('files-paged') ? 1 : limit;
+  const groups: Record<string, { count: number; items: unknown[] }> = {};
+  for (const type of new Set(files.map((f) => f.dataType))) {
+    if (wanted !== null && type !== wanted) continue;
+    const all = files.filter((f) => f.dataType === type);
+    const start = wanted === null ? 0 : offset;
+    groups[type] = {
+      count: all.length,
+      items: all
+        .slice(start, start + pageLimit)
+        .map((f) => fileItem(f, !world.variants.has('files-without-size'))),
+    };
+  }
+  return json(200, groups);
+}
+
 function signedFormatOf(world: World, image: boolean, displayType: string | null | undefined) {
   if (image) return 'png';
   if (displayType !== 'sample_scatter_plot') return undefined;
@@ -263,15 +326,15 @@ function signedFormatOf(world: World, image: boolean, displayType: string | null
 /** The first bytes of a PNG: enough for a client to see what it got. */
 const PNG_BYTES = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 
+const ONE_AUTH_MECHANISM: Answer = {
+  status: 400,
+  body: '<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>',
+  headers: { 'Content-Type': 'application/xml' },
+};
+
 /** A signed URL, as S3 serves one: the signature is the credential, and an Authorization header is refused. */
 function signedAnswer(world: World, req: IncomingMessage, r: Route): Answer {
-  if (req.headers.authorization !== undefined) {
-    return {
-      status: 400,
-      body: '<Error><Code>InvalidArgument</Code><Message>Only one auth mechanism allowed</Message></Error>',
-      headers: { 'Content-Type': 'application/xml' },
-    };
-  }
+  if (req.headers.authorization !== undefined) return ONE_AUTH_MECHANISM;
   const [experimentId = '', plotId = '', format = ''] = r.params;
   const experiment = world.exportable.find((e) => e.id === experimentId);
   if (experiment === undefined) return NOT_FOUND;
@@ -285,6 +348,19 @@ function signedAnswer(world: World, req: IncomingMessage, r: Route): Answer {
   return { status: 200, body: csvBytes(data), headers: { 'Content-Type': 'text/csv' } };
 }
 
+/** A file's signed URL: its bytes, as S3 serves them, refusing an Authorization header. */
+function signedFileAnswer(world: World, req: IncomingMessage, r: Route): Answer {
+  if (req.headers.authorization !== undefined) return ONE_AUTH_MECHANISM;
+  const [experimentId = '', uuid = ''] = r.params;
+  const file = world.exportable.find((e) => e.id === experimentId)?.files.find((f) => f.uuid === uuid);
+  if (file === undefined) return NOT_FOUND;
+  const headers = { 'Content-Type': 'application/octet-stream' };
+  if (file.size > STREAM_ABOVE_BYTES) {
+    return { status: 200, body: '', headers, stream: { length: file.size, chunks: () => fileChunks(file) } };
+  }
+  return { status: 200, body: Buffer.concat([...fileChunks(file)]), headers };
+}
+
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   const text = typeof value === 'object' ? String((value as { toJSON(): string }).toJSON()) : String(value);
@@ -295,6 +371,27 @@ function csvBytes(data: DatasetTruth): Buffer {
   const lines = [data.headers.map(csvField).join(',')];
   for (let r = 0; r < data.rowCount; r++) lines.push(data.row(r).map(csvField).join(','));
   return Buffer.from(`${lines.join('\r\n')}\r\n`);
+}
+
+/** Writes chunk by chunk, waiting for the socket to drain: memory stays at a chunk or two. */
+function sendStream(res: ServerResponse, a: Answer, stream: NonNullable<Answer['stream']>): void {
+  res.writeHead(a.status, { ...a.headers, 'Content-Length': stream.length });
+  const chunks = stream.chunks()[Symbol.iterator]();
+  const pump = () => {
+    for (;;) {
+      if (res.destroyed) return;
+      const next = chunks.next();
+      if (next.done === true) {
+        res.end();
+        return;
+      }
+      if (!res.write(next.value)) {
+        res.once('drain', pump);
+        return;
+      }
+    }
+  };
+  pump();
 }
 
 const bytes = (a: Answer): Buffer => (typeof a.body === 'string' ? Buffer.from(a.body) : a.body);
@@ -314,6 +411,10 @@ export async function serve(
   let seq = 0;
 
   const send = (res: ServerResponse, a: Answer) => {
+    if (a.stream !== undefined) {
+      sendStream(res, a, a.stream);
+      return;
+    }
     const body = bytes(a);
     res.writeHead(a.status, {
       'Content-Type': 'application/json',
@@ -367,7 +468,7 @@ export async function serve(
       return;
     }
 
-    const body = bytes(normal);
+    const body = normal.stream === undefined ? bytes(normal) : Buffer.concat([...normal.stream.chunks()]);
     const headers = { 'Content-Type': 'application/json', 'Content-Length': body.length };
     switch (fault.kind) {
       case 'reset': {

@@ -5,10 +5,12 @@
  */
 import {
   LosslessNumber,
+  type PlutoAnalysis,
   type PlutoExperiment,
   type PlutoPlot,
   type PlutoProject,
 } from '../core/pluto/model.js';
+import { analysisOf, filesOf, projectDetail, type SimulatedFile } from './catalogue.js';
 import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random.js';
 
 /**
@@ -18,7 +20,12 @@ import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random
  *   this server, refusing any Authorization header as S3 does) serving the table as CSV or JSON;
  * - `image-plot`: every experiment has one more plot, an image analysis whose `{url}` serves a PNG;
  * - `shared-analysis`: every experiment has one more plot showing the differential expression
- *   analysis again (same analysis uuid, same rows).
+ *   analysis again (same analysis uuid, same rows);
+ * - `analysis-detail-missing`: `analyses/{uuid}/` answers 404 (only the plot carries the analysis);
+ * - `project-detail-refused`: `lab/projects/{id}/` answers 403 (Pluto's Python SDK tests say the
+ *   API may not give it);
+ * - `files-paged`: the files answer holds one item per data type, the rest paged by `data_type`;
+ * - `files-without-size`: file items carry no size.
  */
 export const SIMULATOR_VARIANTS = [
   'paging-ignored',
@@ -26,6 +33,10 @@ export const SIMULATOR_VARIANTS = [
   'signed-url-json',
   'image-plot',
   'shared-analysis',
+  'analysis-detail-missing',
+  'project-detail-refused',
+  'files-paged',
+  'files-without-size',
 ] as const;
 export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
 
@@ -51,7 +62,10 @@ export interface DatasetTruth {
 export interface ProjectTruth {
   /** The project's `pluto_id`, the id its experiments are listed under. */
   readonly id: string;
+  /** As `lab/projects/` lists it. */
   readonly object: PlutoProject;
+  /** As `lab/projects/{id}/` answers. */
+  readonly detail: PlutoProject;
 }
 
 export interface ListedExperiment {
@@ -71,6 +85,10 @@ export interface ExperimentTruth extends ListedExperiment {
   readonly assay: DatasetTruth;
   /** By plot uuid. */
   readonly results: ReadonlyMap<string, DatasetTruth>;
+  /** By analysis uuid: what `analyses/{uuid}/` serves. */
+  readonly analyses: ReadonlyMap<string, PlutoAnalysis>;
+  /** The file inventory, in listing order. */
+  readonly files: readonly SimulatedFile[];
 }
 
 /** `samples`, `assay`, or a plot uuid (its results). */
@@ -92,6 +110,8 @@ export interface SimulatorTruth {
   setPlotStatus(experimentId: string, plotId: string, status: string): void;
   /** The experiment disappears: no longer listed, and its endpoints answer as for an unknown id. */
   removeExperiment(experimentId: string): void;
+  /** Uploads a file to the experiment's inventory from now on. */
+  addFile(experimentId: string, dataType: string, fileName: string, size: number): SimulatedFile;
 }
 
 export class GeneratedDataset implements DatasetTruth {
@@ -230,11 +250,18 @@ function isoMicros(ms: number, micros: number): string {
   return new Date(ms).toISOString().replace('Z', `${String(micros).padStart(3, '0')}Z`);
 }
 
+const organismOf = (shortname: string) => ({
+  shortname,
+  genome_build: shortname === 'human' ? 'GRCh38' : 'GRCm39',
+});
+
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface BuiltExperiment extends ExperimentTruth {
   readonly plotObjects: Mutable<PlutoPlot>[];
   readonly datasets: Map<DatasetName, GeneratedDataset>;
+  readonly analyses: Map<string, PlutoAnalysis>;
+  readonly files: SimulatedFile[];
 }
 
 export class World implements SimulatorTruth {
@@ -264,10 +291,11 @@ export class World implements SimulatorTruth {
       }
     };
 
+    const listedProjects: { id: string; object: PlutoProject }[] = [];
     for (let p = 0; p < options.projects; p++) {
       // Pluto's R client documents project ids like PLXP02355 and experiment ids like PLX239843.
       const id = freshId('PLXP', 5);
-      this.projects.push({
+      listedProjects.push({
         id,
         object: {
           pluto_id: id,
@@ -286,8 +314,8 @@ export class World implements SimulatorTruth {
     const forbiddenIndex = count >= 2 ? randomInt(random, 1, count - 1) : -1;
     for (let e = 0; e < count; e++) {
       const id = freshId('PLX', 6);
-      const outsideProjects = this.projects.length === 0 || (count >= 3 && e === count - 1);
-      const projectId = outsideProjects ? null : (this.projects[e % this.projects.length]?.id ?? null);
+      const outsideProjects = listedProjects.length === 0 || (count >= 3 && e === count - 1);
+      const projectId = outsideProjects ? null : (listedProjects[e % listedProjects.length]?.id ?? null);
       const type = e % 3 === 2 ? (e % 2 === 1 ? 'chip-seq' : 'atac-seq') : 'rnaseq';
       const genes = randomInt(random, options.genes[0], options.genes[1]);
       const samples = randomInt(random, options.samples[0], options.samples[1]);
@@ -302,6 +330,12 @@ export class World implements SimulatorTruth {
         e === forbiddenIndex,
       );
       this.addVariantPlots(built, e, [...this.variants]);
+      for (const plot of built.plotObjects) {
+        const uuid = plot.analysis?.uuid;
+        if (typeof uuid === 'string' && !built.analyses.has(uuid))
+          built.analyses.set(uuid, analysisOf(this.seed, e, plot));
+      }
+      built.files.push(...filesOf(this.seed, e, type));
       this.experiments.push({ id, projectId, forbidden: built.forbidden, metadata: built.metadata });
       if (built.forbidden) {
         this.forbiddenExperimentIds.push(id);
@@ -310,6 +344,28 @@ export class World implements SimulatorTruth {
         this.byId.set(id, built);
       }
     }
+    listedProjects.forEach((project, p) => {
+      const experimentsCount = this.experiments.filter((e) => e.projectId === project.id).length;
+      this.projects.push({
+        ...project,
+        detail: projectDetail(this.seed, p, project.object, experimentsCount),
+      });
+    });
+  }
+
+  addFile(experimentId: string, dataType: string, fileName: string, size: number): SimulatedFile {
+    const built = this.experiment(experimentId);
+    const random = seededRandom(hash4(this.seed, built.files.length, 0xadd, size));
+    const file: SimulatedFile = {
+      uuid: seededUuid(random),
+      dataType,
+      fileName,
+      size,
+      createdAt: new Date(Date.UTC(2025, 0, 1 + built.files.length)).toISOString(),
+      contentSeed: hash4(this.seed, size, 0xc0de, built.files.length),
+    };
+    built.files.push(file);
+    return file;
   }
 
   /** Variant plots draw from their own stream, so the rest of the organisation stays as without them. */
@@ -547,7 +603,8 @@ export class World implements SimulatorTruth {
       pluto_id: id,
       name: `${type === 'rnaseq' ? 'RNA-seq' : type === 'atac-seq' ? 'ATAC-seq' : 'ChIP-seq'} of ${cellType}: ${groups[1]} vs ${groups[0]}`,
       description: `${sampleCount} samples, ${groups[0]} and ${groups[1]}`,
-      organism: { shortname: pick(random, ['human', 'mouse']) },
+      organism: organismOf(pick(random, ['human', 'mouse'])),
+      is_archived: false,
       type: { shortname: type },
       // The share levels Pluto's R client documents.
       share_level: pick(random, ['private', 'shareable', 'public']),
@@ -583,6 +640,8 @@ export class World implements SimulatorTruth {
       assay,
       results,
       datasets,
+      analyses: new Map(),
+      files: [],
     };
   }
 }

@@ -21,15 +21,15 @@ import {
   manifestKey,
   partitionLocation,
   planKey,
+  projectRecordKey,
   receiptPrefix,
   reportKey,
   runPrefix,
   slotFailurePrefix,
   slotsKey,
 } from '../../functions/core/layout.js';
-import { DEFAULT_LIMITS } from '../../functions/core/limits.js';
+import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { DEFAULT_MAX_LIST_PAGES, DEFAULT_MAX_RESPONSE_BYTES } from '../../functions/core/pluto/client.js';
 import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
@@ -93,12 +93,12 @@ export interface ExportFunctionsProps {
   readonly maxExperimentsPerRun?: number;
   /**
    * Pages of one Pluto list endpoint (`MAX_LIST_PAGES`).
-   * @default DEFAULT_MAX_LIST_PAGES
+   * @default DEFAULT_LIMITS.maxListPages
    */
   readonly maxListPages?: number;
   /**
    * The largest response body read, in MiB after decompression (`MAX_RESPONSE_MIB`).
-   * @default DEFAULT_MAX_RESPONSE_BYTES in MiB
+   * @default DEFAULT_LIMITS.maxResponseBytes in MiB
    */
   readonly maxResponseMiB?: number;
   /**
@@ -244,8 +244,8 @@ export class ExportFunctions extends Construct {
       MAX_ROWS_PER_DATASET: String(props.maxRowsPerDataset ?? DEFAULT_LIMITS.maxRowsPerDataset),
       MAX_SLOTS_PER_EXPERIMENT: String(props.maxSlotsPerExperiment ?? DEFAULT_LIMITS.maxSlotsPerExperiment),
       MAX_EXPERIMENTS_PER_RUN: String(props.maxExperimentsPerRun ?? DEFAULT_LIMITS.maxExperimentsPerRun),
-      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_MAX_LIST_PAGES),
-      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_MAX_RESPONSE_BYTES / (1024 * 1024)),
+      MAX_LIST_PAGES: String(props.maxListPages ?? DEFAULT_LIMITS.maxListPages),
+      MAX_RESPONSE_MIB: String(props.maxResponseMiB ?? DEFAULT_LIMITS.maxResponseBytes / MIB),
       POWERTOOLS_SERVICE_NAME: this.serviceName,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
       NODE_OPTIONS: '--enable-source-maps',
@@ -367,7 +367,15 @@ export class ExportFunctions extends Construct {
       }
     }
 
-    objects(f.startRun, WRITE, [itemsKey(ANY), LEASE_KEY]);
+    objects(f.startRun, WRITE, [
+      itemsKey(ANY),
+      LEASE_KEY,
+      ...parts(['projects']),
+      projectRecordKey(ANY, ANY),
+    ]);
+    // A project part an earlier attempt of the run stored is read back to be compared.
+    objects(f.startRun, READ, parts(['projects']));
+    glue(f.startRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['projects']);
     // A resumed run clears its abort record and the failures of slots it will retry.
     objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
@@ -400,9 +408,13 @@ export class ExportFunctions extends Construct {
       commitRecords,
       ...currentLists,
     ]);
-    // Retention removes superseded and abandoned run folders of the experiment tables once their grace
+    // Retention removes superseded and abandoned run folders of the experiment and project tables once their grace
     // period is over, and the receipts of slots that were never committed.
-    objects(f.finalizeRun, DELETE, [LEASE_KEY, ...parts(EXPERIMENT_TABLES), `${receiptPrefix(ANY, ANY)}*`]);
+    objects(f.finalizeRun, DELETE, [
+      LEASE_KEY,
+      ...parts([...EXPERIMENT_TABLES, 'projects']),
+      `${receiptPrefix(ANY, ANY)}*`,
+    ]);
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 
@@ -416,6 +428,6 @@ export class ExportFunctions extends Construct {
     ]);
     objects(this.endFailedRun, DELETE, [LEASE_KEY]);
     glue(this.endFailedRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['export_log']);
-    glue(this.endFailedRun, GLUE_READ_ACTIONS, EXPERIMENT_TABLES);
+    glue(this.endFailedRun, GLUE_READ_ACTIONS, TABLE_NAMES);
   }
 }

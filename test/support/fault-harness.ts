@@ -92,6 +92,7 @@ export interface TableDigest {
 
 /** Columns that differ between two exports of the same data: when and under which run id. */
 const RUN_DEPENDENT: Readonly<Partial<Record<TableName, readonly string[]>>> = {
+  projects: ['run_id', 'exported_at'],
   experiments: ['run_id', 'exported_at'],
   export_log: ['run_id', 'started_at', 'finished_at'],
 };
@@ -109,8 +110,13 @@ export async function lakeDigest(
     async (lake) => {
       const digest = {} as Record<TableName, TableDigest>;
       for (const table of TABLE_NAMES) {
+        const names = [...TABLES[table].columns.map((c) => c.name), TABLES[table].partitionKey];
+        if (options.experimentId !== undefined && !names.includes('experiment_id')) {
+          digest[table] = { rows: 0, checksum: '' };
+          continue;
+        }
         const skip = RUN_DEPENDENT[table] ?? [];
-        const columns = [...TABLES[table].columns.map((c) => c.name), TABLES[table].partitionKey]
+        const columns = names
           .filter((name, i, all) => !skip.includes(name) && all.indexOf(name) === i)
           .map((name) => `"${name}"`);
         const where =

@@ -1,5 +1,5 @@
 /**
- * Pluto's listings held in memory, for unit tests of the steps that only list (StartRun): unknown
+ * Pluto's listings (and project details) held in memory, for unit tests of the steps that only list (StartRun): unknown
  * ids are answered the way Pluto answers them (400 `invalid_object_id`), refused ones with 403.
  * Data pages and plots are not listings: asking for them fails the test.
  */
@@ -35,6 +35,11 @@ export function memoryPluto(lab: MemoryLab): MemoryPluto {
       requests.push('projects');
       for (const id of Object.keys(lab.projects)) yield { pluto_id: id, name: `Project ${id}` };
     },
+    async getProject(projectId) {
+      requests.push(`projects/${projectId}`);
+      if (lab.projects[projectId] === undefined) throw unknownId('project', projectId);
+      return { pluto_id: projectId, name: `Project ${projectId}` };
+    },
     async *listProjectExperiments(projectId) {
       requests.push(`projects/${projectId}/experiments`);
       const ids = lab.projects[projectId];
@@ -60,6 +65,12 @@ export function memoryPluto(lab: MemoryLab): MemoryPluto {
     },
     getDataPage(dataset) {
       throw new Error(`memoryPluto lists; it has no data pages (asked for ${JSON.stringify(dataset)})`);
+    },
+    getAnalysis(analysisId) {
+      throw new Error(`memoryPluto lists; it has no analyses (asked for ${analysisId})`);
+    },
+    listFiles(experimentId) {
+      throw new Error(`memoryPluto lists; it has no files (asked for those of ${experimentId})`);
     },
   };
 }

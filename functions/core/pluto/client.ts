@@ -20,7 +20,7 @@ import {
   PlutoUnsafeResponseError,
   PlutoUpstreamError,
 } from '../errors.js';
-import { checkLimit } from '../limits.js';
+import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { holdSecret, maskErrorSecrets } from '../secrets.js';
@@ -38,11 +38,16 @@ import {
 } from './first-contact.js';
 import { parseJsonLossless } from './json.js';
 import {
+  analysisSchema,
   type DataPage,
   type DatasetRef,
   experimentSchema,
+  fileGroupSchema,
+  fileItemSchema,
   listEnvelopeSchema,
+  type PlutoAnalysis,
   type PlutoExperiment,
+  type PlutoFile,
   type PlutoPlot,
   type PlutoProject,
   plotSchema,
@@ -67,12 +72,9 @@ export interface PlutoClientOptions {
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
   onRetry?: (info: RetryInfo) => void;
-  /**
-   * Ceiling on one response body, decompressed. A request for `limit` rows may use 1 MiB plus
-   * 64 KiB per row up to this ceiling, so a one-row probe never reads megabytes.
-   */
+  /** `ExportLimits.maxResponseBytes`; default `DEFAULT_LIMITS`'. */
   maxResponseBytes?: number;
-  /** Ceiling on the pages of one list, so a count that keeps growing cannot page forever. */
+  /** `ExportLimits.maxListPages`; default `DEFAULT_LIMITS`'. */
   maxListPages?: number;
   /**
    * For a run started by hand: the first listing tells a server that is not Pluto's API at once
@@ -91,15 +93,6 @@ interface CallOptions {
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRY_BUDGET_MS = 60_000;
-/**
- * A slot's page holds at most about `rowsPerPart` cells (1,000,000 by default), some 30 MB of
- * JSON; four times that leaves room for wide text cells while bounding a Lambda's memory.
- */
-export const DEFAULT_MAX_RESPONSE_BYTES = 128 * 1024 * 1024;
-/** The highest response cap a configuration may set, in MiB: a body is held in memory once read. */
-export const MAX_RESPONSE_MIB_SETTING = 4096;
-/** With 1,000 items a page, ten million projects or experiments. */
-export const DEFAULT_MAX_LIST_PAGES = 10_000;
 const BODY_BYTES_PER_REQUEST = 1024 * 1024;
 const BODY_BYTES_PER_ROW = 64 * 1024;
 const MAX_LOCATION_IN_MESSAGE = 200;
@@ -185,8 +178,8 @@ class PlutoHttpClient implements PlutoApi {
       throw new ConfigError(`Pluto page size must be a positive integer, got ${options.pageSize}`);
     }
     this.timeoutMs = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-    this.maxListPages = options.maxListPages ?? DEFAULT_MAX_LIST_PAGES;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_LIMITS.maxResponseBytes;
+    this.maxListPages = options.maxListPages ?? DEFAULT_LIMITS.maxListPages;
     this.userAgent = `pluto-export/${options.version}`;
   }
 
@@ -204,6 +197,44 @@ class PlutoHttpClient implements PlutoApi {
 
   listPlots(experimentId: string): AsyncIterable<PlutoPlot> {
     return this.list(`lab/experiments/${encodeURIComponent(experimentId)}/plots/`, plotSchema);
+  }
+
+  async getProject(projectId: string): Promise<PlutoProject> {
+    const path = `lab/projects/${encodeURIComponent(projectId)}/`;
+    return this.call(path, 1, JSON.parse, (json) => validate(projectSchema, json, path));
+  }
+
+  async getAnalysis(analysisId: string): Promise<PlutoAnalysis> {
+    const path = `analyses/${encodeURIComponent(analysisId)}/`;
+    return this.call(path, 1, JSON.parse, (json) => validate(analysisSchema, json, path));
+  }
+
+  /**
+   * The answer is grouped by data type, `{<type>: {count, items}}`, as Pluto's R client reads it;
+   * a group holding fewer items than its count is paged with `data_type`, `limit` and `offset`.
+   */
+  async listFiles(experimentId: string): Promise<PlutoFile[]> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/files/`;
+    const groups = await this.call(path, this.pageSize, JSON.parse, (json) => fileGroupsOf(json, path));
+    const files: PlutoFile[] = [];
+    for (const [dataType, group] of groups) {
+      const items = [...group.items];
+      for (let pages = 1; items.length < group.count; pages++) {
+        checkLimit(pages, this.maxListPages, `the pages of ${path}`, 'maxListPages');
+        const where = `${path}?data_type=${encodeURIComponent(dataType)}&limit=${this.pageSize}&offset=${items.length}`;
+        const page = await this.call(where, this.pageSize, JSON.parse, (json) =>
+          fileGroupsOf(json, where).get(dataType),
+        );
+        if (page === undefined || page.count !== group.count || page.items.length === 0) {
+          throw new PageDriftError(
+            `Pluto's ${dataType} files of ${experimentId} changed while paging (count ${group.count}, then ${page?.count ?? 'none'})`,
+          );
+        }
+        items.push(...page.items);
+      }
+      for (const item of items) files.push({ dataType, item: validate(fileItemSchema, item, path) });
+    }
+    return files;
   }
 
   async getExperiment(experimentId: string): Promise<PlutoExperiment> {
@@ -443,6 +474,27 @@ function dataPath(dataset: DatasetRef): string {
     case 'results':
       return `${experiment}plots/${encodeURIComponent(dataset.plotId)}/data/`;
   }
+}
+
+/** The `{count, items}` groups of a files answer, by data type; other members are ignored. */
+function fileGroupsOf(json: unknown, where: string): Map<string, { count: number; items: unknown[] }> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new PlutoBadResponseError(
+      `Pluto sent an unexpected body for ${where}: not an object of file groups`,
+    );
+  }
+  const groups = new Map<string, { count: number; items: unknown[] }>();
+  for (const [dataType, value] of Object.entries(json)) {
+    const group = fileGroupSchema.safeParse(value);
+    if (!group.success) continue;
+    if (group.data.items.length > group.data.count) {
+      throw new PlutoBadResponseError(
+        `Pluto sent ${group.data.items.length} ${dataType} files for ${where} with a count of ${group.data.count}`,
+      );
+    }
+    groups.set(dataType, group.data);
+  }
+  return groups;
 }
 
 function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {

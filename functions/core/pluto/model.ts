@@ -7,17 +7,31 @@ import { z } from 'zod';
 const person = z.looseObject({ first_name: z.string().nullish(), last_name: z.string().nullish() }).nullish();
 const shortnamed = z.looseObject({ shortname: z.string().nullish() }).nullish();
 
+/**
+ * Pluto's R client documents a project's `uuid, pluto_id, name, share_level, owner,
+ * experiments_count, is_archived, created_at`; `description` is read where present.
+ */
 export const projectSchema = z.looseObject({
   pluto_id: z.string().optional(),
   uuid: z.string().optional(),
   name: z.string().nullish(),
+  description: z.string().nullish(),
+  share_level: z.string().nullish(),
+  owner: person,
+  experiments_count: z.number().int().nullish(),
+  is_archived: z.boolean().nullish(),
+  created_at: z.string().nullish(),
 });
 export type PlutoProject = z.infer<typeof projectSchema>;
 
 export const experimentSchema = z.looseObject({
   pluto_id: z.string(),
+  uuid: z.string().nullish(),
   name: z.string().nullish(),
-  organism: shortnamed,
+  description: z.string().nullish(),
+  is_archived: z.boolean().nullish(),
+  // The R client: "organism (e.g. human) and genome build, if relevant".
+  organism: z.looseObject({ shortname: z.string().nullish(), genome_build: z.string().nullish() }).nullish(),
   type: shortnamed,
   share_level: z.string().nullish(),
   status: z.string().nullish(),
@@ -52,6 +66,50 @@ export const plotSchema = z.looseObject({
   status: z.string().nullish(),
 });
 export type PlutoPlot = z.infer<typeof plotSchema>;
+
+/**
+ * `analyses/{uuid}/`, as Pluto's Python SDK reads it. Only `uuid` is relied on; methods and
+ * parameters are kept as given.
+ */
+export const analysisSchema = z.looseObject({
+  uuid: z.string().nullish(),
+  analysis_type: z.string().nullish(),
+  name: z.string().nullish(),
+  pipeline_version: z.union([z.string(), z.number()]).nullish(),
+  pipeline_status: z.string().nullish(),
+  methods: z.string().nullish(),
+  parameters: z.unknown().optional(),
+  created_at: z.string().nullish(),
+});
+export type PlutoAnalysis = z.infer<typeof analysisSchema>;
+
+/**
+ * One item of `lab/experiments/{id}/files/`. Pluto's R client reads `uuid` and `filename`; the
+ * size and checksum fields are read under the names uploads use (`file_size`) or `size`, where present.
+ */
+export const fileItemSchema = z.looseObject({
+  uuid: z.string(),
+  filename: z.string().nullish(),
+  file_name: z.string().nullish(),
+  file_size: z.number().int().nonnegative().nullish(),
+  size: z.number().int().nonnegative().nullish(),
+  checksum: z.string().nullish(),
+  md5: z.string().nullish(),
+  created_at: z.string().nullish(),
+});
+export type PlutoFileItem = z.infer<typeof fileItemSchema>;
+
+/** A file of the inventory with the group (data type) it was listed in. */
+export interface PlutoFile {
+  readonly dataType: string;
+  readonly item: PlutoFileItem;
+}
+
+/** One group of the files answer: `{<data_type>: {count, items}}`. */
+export const fileGroupSchema = z.looseObject({
+  count: z.number().int().nonnegative(),
+  items: z.array(z.unknown()),
+});
 
 export const listEnvelopeSchema = z.looseObject({
   count: z.number().int().nonnegative(),

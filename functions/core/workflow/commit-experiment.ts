@@ -6,9 +6,16 @@
 import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
 import { CommitVerificationError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, partitionLocation, partKey, planKey, receiptKey, slotsKey } from '../layout.js';
-import { experimentRow, plotRow, TableRows } from '../melt.js';
+import { analysisIdOf, analysisRow, experimentRow, fileRow, plotRow, TableRows } from '../melt.js';
 import { tableSchemaFingerprint } from '../parquet.js';
-import { experimentSchema, type PlutoExperiment, type PlutoPlot, plotSchema } from '../pluto/model.js';
+import {
+  analysisSchema,
+  experimentSchema,
+  fileItemSchema,
+  type PlutoExperiment,
+  type PlutoPlot,
+  plotSchema,
+} from '../pluto/model.js';
 import type { PartitionPointer } from '../ports.js';
 import { publishPart } from '../publish-part.js';
 import {
@@ -47,10 +54,16 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
 
   await ensureStillCurrent(plan, deps);
   const datasets = await verifyDatasets(plan, slots, deps);
-  const metadataParts = await writeMetadataParts(plan, datasets, deps);
-  await removeStrayParts(plan, [...metadataParts, ...datasets.flatMap((d) => d.parts)], deps);
+  const metadata = await writeMetadataParts(plan, datasets, deps);
+  await removeStrayParts(
+    plan,
+    [...metadata.flatMap((d) => d.parts), ...datasets.flatMap((d) => d.parts)],
+    deps,
+  );
 
-  const status = datasets.some((dataset) => dataset.status === 'failed') ? 'partial' : 'exported';
+  const status = [...metadata, ...datasets].some((dataset) => dataset.status === 'failed')
+    ? 'partial'
+    : 'exported';
   const record: CommitRecord = {
     runId,
     experimentId,
@@ -60,16 +73,7 @@ export async function commitExperiment(input: CommitInput, deps: StepDeps): Prom
     ...(plan.previousRunId === undefined ? {} : { previousRunId: plan.previousRunId }),
     startedAt: plan.plannedAt,
     finishedAt: deps.clock.now().toISOString(),
-    datasets: [
-      ...metadataParts.map((part) => ({
-        dataset: part.table === 'experiments' ? 'experiment' : 'plots',
-        status: 'exported' as const,
-        apiCount: part.table === 'experiments' ? 1 : plan.plots.length,
-        rowsWritten: part.rows,
-        parts: [part],
-      })),
-      ...datasets,
-    ],
+    datasets: [...metadata, ...datasets],
   };
   // The record is the commit point: once it exists, repointing is idempotent and may be retried.
   if (!(await store.putIfAbsent(recordKey, encodeJson(record))).created) {
@@ -225,11 +229,15 @@ async function verifyPart(part: PartInfo, deps: StepDeps): Promise<void> {
   }
 }
 
+/**
+ * The tables whose rows come from the plan itself: the experiment, its plots, the analyses behind
+ * them and the file inventory. An inventory Pluto refused is recorded without a part.
+ */
 async function writeMetadataParts(
   plan: Plan,
   datasets: readonly DatasetRecord[],
   deps: StepDeps,
-): Promise<PartInfo[]> {
+): Promise<DatasetRecord[]> {
   const count = (kind: string) => plan.datasets.find((d) => d.dataset === kind)?.count ?? 0;
   const experiments = new TableRows('experiments');
   experimentSchema.parse(plan.experiment);
@@ -249,15 +257,39 @@ async function writeMetadataParts(
     const written = datasets.find((d) => d.plotId === plot.uuid);
     plots.appendRow(plotRow(plot, written?.apiCount ?? null));
   }
-  const parts: PartInfo[] = [];
-  for (const [table, rows, dataset] of [
-    ['experiments', experiments, 'experiment'],
-    ['plots', plots, 'plots'],
-  ] as const) {
-    const key = partKey(table, plan.experimentId, plan.runId, dataset, 0);
-    parts.push((await publishPart(deps.store, key, rows)).part);
+  const analyses = new TableRows('analyses');
+  for (const planned of plan.analyses ?? []) {
+    const showing = (plan.plots as PlutoPlot[]).filter((plot) => analysisIdOf(plot) === planned.analysisId);
+    const analysis = planned.analysis === null ? undefined : analysisSchema.parse(planned.analysis);
+    analyses.appendRow(analysisRow(planned.analysisId, showing, analysis));
   }
-  return parts;
+  const inventory = plan.inventory;
+  const files = new TableRows('files');
+  for (const file of inventory?.files ?? []) {
+    files.appendRow(
+      fileRow(
+        { dataType: file.dataType, item: fileItemSchema.parse(file.item) },
+        { status: 'not_requested' },
+      ),
+    );
+  }
+
+  const tables: [TableName, TableRows, string, number][] = [
+    ['experiments', experiments, 'experiment', 1],
+    ['plots', plots, 'plots', plan.plots.length],
+  ];
+  if (plan.analyses !== undefined) tables.push(['analyses', analyses, 'analyses', plan.analyses.length]);
+  if (inventory?.status === 'listed') tables.push(['files', files, 'files', inventory.files.length]);
+  const records: DatasetRecord[] = [];
+  for (const [table, rows, dataset, apiCount] of tables) {
+    const key = partKey(table, plan.experimentId, plan.runId, dataset, 0);
+    const { part } = await publishPart(deps.store, key, rows);
+    records.push({ dataset, status: 'exported', apiCount, rowsWritten: part.rows, parts: [part] });
+  }
+  if (inventory !== undefined && inventory.status !== 'listed') {
+    records.push(notWritten({ dataset: 'files' }, inventory.status, inventory.error));
+  }
+  return records;
 }
 
 /** Parts left by an abandoned plan of this same run would be read as duplicates: they go before the commit. */

@@ -11,6 +11,14 @@ export const limitsOf = (settings: ExportSettings): ExportLimits => ({
   ...settings.limits,
 });
 
+/** The ceilings the Pluto client enforces itself, from the run's settings. */
+export function clientLimits(
+  settings: ExportSettings,
+): Pick<ExportLimits, 'maxListPages' | 'maxResponseBytes'> {
+  const { maxListPages, maxResponseBytes } = limitsOf(settings);
+  return { maxListPages, maxResponseBytes };
+}
+
 /** Progress notifications for terminals and metrics; every method is optional. */
 export interface ProgressListener {
   runPlanned?(info: { runId: string; experiments: number }): void;

@@ -7,6 +7,7 @@
 import { ID_RULE, isSafeId } from '../ids.js';
 import { commitRecordKey, planKey, slotsKey } from '../layout.js';
 import { checkLimit } from '../limits.js';
+import { analysisIdOf } from '../melt.js';
 import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
 import {
   type CommitRecord,
@@ -16,7 +17,9 @@ import {
   errorInfo,
   headersDigestOf,
   type Plan,
+  type PlannedAnalysis,
   type PlannedDataset,
+  type PlannedInventory,
   planSchema,
   readJson,
   rowDigestOf,
@@ -112,10 +115,14 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
     );
   }
 
+  const analyses = await readAnalyses(deps, plots);
+  const inventory = await readInventory(deps, experimentId);
   const fingerprint = sha256(
     canonicalJson({
       experiment,
       plots,
+      analyses,
+      inventory,
       datasets: probes.map(({ planned, firstRow, lastRow }) => ({
         dataset: planned.dataset,
         status: planned.status,
@@ -135,8 +142,48 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
     ...(previousRunId === undefined ? {} : { previousRunId }),
     experiment,
     plots,
+    analyses,
+    inventory,
     datasets: probes.map((p) => p.planned),
   };
+}
+
+/**
+ * Each analysis shown by the plots, once. One Pluto will not serve is kept with its error: its row
+ * then holds what the plot carries. An id that cannot be a URL segment is not requested.
+ */
+async function readAnalyses(deps: StepDeps, plots: readonly PlutoPlot[]): Promise<PlannedAnalysis[]> {
+  const ids = [...new Set(plots.map(analysisIdOf).filter((id) => id !== null))].sort();
+  const analyses: PlannedAnalysis[] = [];
+  for (const analysisId of ids) {
+    if (!isSafeId(analysisId)) {
+      const error = {
+        name: 'InvalidIdError',
+        message: `analysis id ${describeUnsafeId(analysisId)} is not ${ID_RULE}`,
+      };
+      analyses.push({ analysisId, analysis: null, error });
+      continue;
+    }
+    try {
+      analyses.push({ analysisId, analysis: await deps.pluto.getAnalysis(analysisId) });
+    } catch (error) {
+      if (datasetOutcomeOf(error, 'results') === undefined) throw error;
+      analyses.push({ analysisId, analysis: null, error: errorInfo(error) });
+    }
+  }
+  return analyses;
+}
+
+/** The file inventory; refused or broken, it is recorded as such and the rest of the experiment exports. */
+async function readInventory(deps: StepDeps, experimentId: string): Promise<PlannedInventory> {
+  try {
+    const files = await deps.pluto.listFiles(experimentId);
+    return { status: 'listed', files: files.map(({ dataType, item }) => ({ dataType, item })) };
+  } catch (error) {
+    const outcome = datasetOutcomeOf(error, 'results');
+    if (outcome === undefined) throw error;
+    return { status: outcome === 'failed' ? 'failed' : 'skipped', files: [], error: errorInfo(error) };
+  }
 }
 
 interface DatasetProbe {

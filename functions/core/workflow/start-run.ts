@@ -8,10 +8,12 @@ import { ID_RULE, isSafeId } from '../ids.js';
 import { abortKey, itemsKey, rejectedItemsKey, slotFailurePrefix } from '../layout.js';
 import { acquireLease } from '../lease.js';
 import { checkLimit } from '../limits.js';
+import type { PlutoProject } from '../pluto/model.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
 import { encodeJson, type RejectedItem, readJson } from '../records.js';
 import { describeUnsafeId } from '../safe-text.js';
 import { limitsOf, type StepDeps } from './deps.js';
+import { exportProjects } from './export-projects.js';
 import {
   type ExperimentItem,
   experimentItemSchema,
@@ -60,6 +62,7 @@ export async function startRun(
   }
   if (lease.tookOverFrom !== undefined) deps.progress?.leaseTakenOver?.({ from: lease.tookOverFrom });
   if (listing !== undefined) {
+    await exportProjects(input.runId, listing.projects, deps);
     // Before items.json, whose presence means the listing is complete.
     if (listing.rejected.length > 0) {
       await store.put(rejectedItemsKey(input.runId), encodeJson(listing.rejected));
@@ -83,12 +86,19 @@ export async function startRun(
 async function listExperiments(
   deps: StepDeps,
   input: RunInput,
-): Promise<{ items: ExperimentItem[]; rejected: RejectedItem[] }> {
+): Promise<{
+  items: ExperimentItem[];
+  rejected: RejectedItem[];
+  projects: Map<string, PlutoProject | undefined>;
+}> {
   const { pluto } = deps;
   const projectOf = new Map<string, string>();
   const unknownProjects: string[] = [];
-  const projectIds = input.projectIds ?? (await collectProjectIds(pluto));
-  for (const projectId of projectIds) {
+  const projects =
+    input.projectIds === undefined
+      ? await listProjects(pluto)
+      : new Map(input.projectIds.map((id) => [id, undefined]));
+  for (const projectId of projects.keys()) {
     try {
       for await (const experiment of pluto.listProjectExperiments(projectId)) {
         if (!projectOf.has(experiment.pluto_id)) projectOf.set(experiment.pluto_id, projectId);
@@ -145,7 +155,7 @@ async function listExperiments(
         },
       };
     });
-  return { items, rejected };
+  return { items, rejected, projects };
 }
 
 async function isKnownExperiment(pluto: PlutoApi, experimentId: string): Promise<boolean> {
@@ -162,13 +172,13 @@ async function isKnownExperiment(pluto: PlutoApi, experimentId: string): Promise
 const isUnknownId = (error: unknown) =>
   error instanceof PlutoInvalidObjectError || error instanceof PlutoNotFoundError;
 
-async function collectProjectIds(pluto: PlutoApi): Promise<string[]> {
-  const ids: string[] = [];
+async function listProjects(pluto: PlutoApi): Promise<Map<string, PlutoProject | undefined>> {
+  const projects = new Map<string, PlutoProject | undefined>();
   for await (const project of pluto.listProjects()) {
     const id = project.pluto_id ?? project.uuid;
-    if (id !== undefined) ids.push(id);
+    if (id !== undefined) projects.set(id, project);
   }
-  return ids;
+  return projects;
 }
 
 /**
