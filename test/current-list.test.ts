@@ -12,10 +12,14 @@ import { FolderStore } from '../functions/adapters/folder-store.js';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { TABLE_NAMES } from '../functions/core/contract.js';
-import { currentListKey } from '../functions/core/layout.js';
+import { publishCurrentLists } from '../functions/core/current-list.js';
+import { currentListKey, partitionLocation, partKey } from '../functions/core/layout.js';
+import type { PartitionPointer, StoredObject } from '../functions/core/ports.js';
+import type { PartInfo } from '../functions/core/records.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith, SMALL_ORGANISATION } from './support/fault-harness.js';
 import { plainDuckdb } from './support/lake-query.js';
+import { MemoryStore } from './support/memory-store.js';
 import { type RunningS3rver, startS3rver } from './support/s3rver.js';
 
 const BUCKET = 'acme-lake';
@@ -76,7 +80,7 @@ afterAll(async () => {
 });
 
 describe('current/<table>.txt on an S3 lake', () => {
-  it('lists the s3:// URL of every committed part: run-2 for the experiment tables, both runs for export_log', async () => {
+  it('lists the s3:// URL of every committed part: run-2 for the experiment tables, both runs for export_log, run-1 for projects', async () => {
     for (const table of TABLE_NAMES) {
       const urls = await listed(table);
       const committed = [...(await committedRows(table)).keys()];
@@ -88,7 +92,10 @@ describe('current/<table>.txt on an S3 lake', () => {
       expect(urls.sort(), table).toEqual(expected.sort());
       expect(committed.length, table).toBeGreaterThan(0);
       const runs = new Set(urls.map((url) => /run_id=([^/]+)\//.exec(url)?.[1]));
-      expect([...runs].sort(), table).toEqual(table === 'export_log' ? ['run-1', 'run-2'] : ['run-2']);
+      // Projects move only when Pluto's detail of one changes, which a full re-export does not do.
+      const expectedRuns =
+        table === 'export_log' ? ['run-1', 'run-2'] : table === 'projects' ? ['run-1'] : ['run-2'];
+      expect([...runs].sort(), table).toEqual(expectedRuns);
     }
   });
 
@@ -126,5 +133,58 @@ describe('current/<table>.txt on an S3 lake', () => {
       if (table === 'export_log') expect(after[i]?.size, table).toBeGreaterThan(before[i]?.size ?? 0);
       else expect(after[i]?.lastModified, table).toEqual(before[i]?.lastModified);
     });
+  });
+});
+
+describe('rebuilding the lists', () => {
+  /** A store with S3's `url`, which counts the listings of data folders. */
+  class CountingStore extends MemoryStore {
+    readonly listed: string[] = [];
+    url(key: string): string {
+      return `s3://lake/${key}`;
+    }
+    override list(prefix: string): Promise<StoredObject[]> {
+      if (prefix.startsWith('data/')) this.listed.push(prefix);
+      return super.list(prefix);
+    }
+  }
+  const part = (key: string): PartInfo => ({
+    table: 'assay',
+    key,
+    rows: 1,
+    bytes: 1,
+    sha256: '',
+    schemaFingerprint: '',
+  });
+  const pointer = (experimentId: string, runId: string): PartitionPointer => ({
+    table: 'assay',
+    partitionValue: experimentId,
+    runId,
+    location: partitionLocation('assay', experimentId, runId),
+  });
+
+  it('takes committed parts from the run, keeps unmoved partitions, and lists the store only for the rest', async () => {
+    const lake = new CountingStore();
+    const catalog = new StoreCatalog(lake);
+    const keys = ['PLX1', 'PLX2'].map((id) => partKey('assay', id, 'run-1', 'assay', 0));
+    for (const key of keys) await lake.put(key, new Uint8Array([1]));
+    await catalog.putPartitions([pointer('PLX1', 'run-1'), pointer('PLX2', 'run-1')]);
+    const folders = new Set(['PLX1', 'PLX2'].map((id) => partitionLocation('assay', id, 'run-1')));
+    await publishCurrentLists({ store: lake, catalog }, { folders, parts: keys.map(part) });
+    const list = async () => new TextDecoder().decode(await lake.get(currentListKey('assay')));
+    expect(await list()).toBe(keys.map((key) => `s3://lake/${key}\n`).join(''));
+    expect(lake.listed).toEqual([]);
+
+    // A later run that committed nothing: the lines stay, nothing is listed.
+    await publishCurrentLists({ store: lake, catalog }, { folders: new Set(), parts: [] });
+    expect(lake.listed).toEqual([]);
+
+    // A pointer that moved without this run's records saying so (a run that died before its record).
+    const moved = partKey('assay', 'PLX2', 'run-2', 'assay', 0);
+    await lake.put(moved, new Uint8Array([1]));
+    await catalog.putPartitions([pointer('PLX2', 'run-2')]);
+    await publishCurrentLists({ store: lake, catalog }, { folders: new Set(), parts: [] });
+    expect(lake.listed).toEqual([partitionLocation('assay', 'PLX2', 'run-2')]);
+    expect(await list()).toBe(`s3://lake/${keys[0]}\ns3://lake/${moved}\n`);
   });
 });
