@@ -8,7 +8,12 @@ import { z } from 'zod';
 import { ConfigError } from '../functions/core/errors.js';
 import { idSchema as id } from '../functions/core/ids.js';
 import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../functions/core/limits.js';
-import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../functions/core/settings.js';
+import {
+  DEFAULT_COPY_FILE_TYPES,
+  DEFAULT_PLUTO_API_URL,
+  fileTypeSchema,
+  SETTINGS,
+} from '../functions/core/settings.js';
 
 /** A customer managed key of an existing bucket or secret. */
 const kmsKeyArn = z.string().regex(/^arn:aws[a-z-]*:kms:/, 'a KMS key ARN');
@@ -82,6 +87,10 @@ export const deployConfigSchema = z.strictObject({
     .max(SETTINGS.rowsPerPart.max)
     .default(SETTINGS.rowsPerPart.default),
   pageSize: z.number().int().min(1).max(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  /** Data types of each experiment's file inventory whose files are copied into `<prefix>files/`. */
+  copyFileTypes: z.array(fileTypeSchema).default([...DEFAULT_COPY_FILE_TYPES]),
+  /** Files bigger than this are recorded as skipped instead of copied. */
+  maxFileBytes: z.number().int().min(1).max(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
   /** Days a replaced or deleted lake object version is kept before it expires. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
   supersededRunGraceDays: z

@@ -73,6 +73,12 @@ export const FUNCTION_WILDCARDS: readonly WildcardRule[] = [
       'Run bookkeeping keys are runs/<run id>/... (functions/core/layout.ts), the run and experiment ids being known only at run time; each wildcard stands for such an id within the lake prefix',
   },
   {
+    finding: /^Resource::.+\/files\/\*$/,
+    onlyActions: OBJECT_ACTIONS,
+    reason:
+      "Copied files are files/experiment_id=<id>/<file uuid>/<name>, the ids and names known only at run time; the wildcard stays within the lake prefix's files/ folder",
+  },
+  {
     finding: /^Resource::.+\/data\/[a-z_]+\/(experiment_id|project_id|run_id)=\*\/\*$/,
     onlyActions: OBJECT_ACTIONS,
     reason:

@@ -90,6 +90,8 @@ export class PlutoExportStack extends Stack {
       rowsPerPart: config.rowsPerPart,
       supersededRunGraceDays: config.supersededRunGraceDays,
       pageSize: config.pageSize,
+      copyFileTypes: config.copyFileTypes,
+      maxFileBytes: config.maxFileBytes,
       maxRowsPerDataset: config.maxRowsPerDataset,
       maxSlotsPerExperiment: config.maxSlotsPerExperiment,
       maxExperimentsPerRun: config.maxExperimentsPerRun,

@@ -37,6 +37,7 @@ describe('--help', () => {
       'max-slots-per-experiment': parsed.maxSlotsPerExperiment,
       'max-list-pages': parsed.maxListPages,
       'max-response-mib': parsed.maxResponseMiB,
+      'max-file-bytes': parsed.maxFileBytes,
     };
     const shown = Object.entries(COMMANDS.export.help).flatMap(([option, [, text]]) => {
       const value = text.match(/\(default ([^;)]+)/)?.[1];

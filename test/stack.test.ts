@@ -449,6 +449,26 @@ describe('the functions', () => {
     }
   });
 
+  // ExportSlot streams its part (README, Performance: slots of 1M and 4M cells); the memory sizes
+  // are the cost model's too.
+  it('give ExportSlot 512 MB and every other step the memory of its own work', () => {
+    const s = custom;
+    const memory = Object.fromEntries(
+      WORKFLOW_STEPS.map((step) => {
+        const fn = s.stack.exportFunctions.functions[step];
+        return [step, s.resources[idOf(s, fn)]?.Properties?.MemorySize];
+      }),
+    );
+    expect(memory).toEqual({
+      startRun: 512,
+      planExperiment: 512,
+      exportSlot: 512,
+      commitExperiment: 1024,
+      recordExperimentFailure: 256,
+      finalizeRun: 1024,
+    });
+  });
+
   it('pass the configured ceilings to every function, where the runtime reads them back (defaults when unset)', () => {
     const MIB = 1024 * 1024;
     const expected = [
@@ -1056,6 +1076,8 @@ describe('the deploy configuration', () => {
       plutoConcurrency: 4,
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
+      copyFileTypes: ['attachment', 'qc_report'],
+      maxFileBytes: 5 * 1024 ** 3,
       retentionDays: 30,
       supersededRunGraceDays: 7,
       maxRowsPerDataset: 50_000_000,

@@ -87,6 +87,7 @@ describe('the token planted past the entry refusal', () => {
       listPlots: (experimentId) => pluto.listPlots(experimentId),
       getAnalysis: (analysisId) => pluto.getAnalysis(analysisId),
       listFiles: (experimentId) => pluto.listFiles(experimentId),
+      downloadFile: (experimentId, fileId, limits) => pluto.downloadFile(experimentId, fileId, limits),
       async getExperiment(experimentId) {
         if (experimentId === failing()) {
           throw new PlutoBadRequestError(

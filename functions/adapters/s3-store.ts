@@ -225,7 +225,7 @@ export class S3Store implements ObjectStore {
   }
 
   async putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
-    return { created: await this.uploadStream(key, body, true, this.partSize, this.partSize) };
+    return { created: await this.uploadStream(key, body, true, this.partSize, this.multipartThreshold) };
   }
 
   /** True when the object was written; false when `exclusive` and something was already at the key. */

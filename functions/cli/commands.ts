@@ -50,6 +50,8 @@ export const COMMANDS = {
       'max-slots-per-experiment': { type: 'string' },
       'max-list-pages': { type: 'string' },
       'max-response-mib': { type: 'string' },
+      files: { type: 'string' },
+      'max-file-bytes': { type: 'string' },
     },
     help: {
       'api-url': ['URL', `Pluto's API (default ${DEFAULT_PLUTO_API_URL})`],
@@ -88,6 +90,11 @@ export const COMMANDS = {
       'max-response-mib': [
         'N',
         `ceiling on one response body, decompressed (default ${DEFAULT_LIMITS.maxResponseBytes / MIB})`,
+      ],
+      files: ['TYPE,..', 'copy the files of these data types (e.g. attachment,qc_report) into <out>/files/'],
+      'max-file-bytes': [
+        'N',
+        `files bigger than this are skipped (default ${SETTINGS.maxFileBytes.default})`,
       ],
     },
     run: async (values) => (await import('./export-command.js')).runExportCommand(values),

@@ -10,7 +10,13 @@ import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
 import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
-import { DEFAULT_PLUTO_API_URL, exportSettings, SETTINGS } from '../core/settings.js';
+import {
+  commaListSchema,
+  DEFAULT_PLUTO_API_URL,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits } from '../core/workflow/deps.js';
 import { formatCounts } from '../core/workflow/report.js';
@@ -21,15 +27,7 @@ import { CLI_DEFAULTS } from './defaults.js';
 import { formatMs, formatTable, ROWS_WRITTEN_MEANING, TerminalProgress } from './progress.js';
 import { stderr, stdout } from './terminal.js';
 
-const idList = z
-  .string()
-  .transform((text) =>
-    text
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
-  )
-  .pipe(z.array(idSchema).min(1));
+const idList = commaListSchema.pipe(z.array(idSchema).min(1));
 
 const positiveInt = (max: number) => z.coerce.number().int().min(1).max(max);
 
@@ -58,6 +56,8 @@ export const exportConfigSchema = z.object({
     .positive()
     .max(3600)
     .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
+  copyFileTypes: fileTypeListSchema.default([]),
+  maxFileBytes: positiveInt(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -77,6 +77,8 @@ const OPTION_NAMES: Record<string, string> = {
   maxListPages: '--max-list-pages',
   maxResponseMiB: '--max-response-mib',
   connectTimeoutSeconds: '--connect-timeout',
+  copyFileTypes: '--files',
+  maxFileBytes: '--max-file-bytes',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -97,6 +99,8 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     maxListPages: values['max-list-pages'],
     maxResponseMiB: values['max-response-mib'],
     connectTimeoutSeconds: values['connect-timeout'],
+    copyFileTypes: values.files,
+    maxFileBytes: values['max-file-bytes'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -128,6 +132,8 @@ export async function runExportCommand(
       maxListPages: config.maxListPages,
       maxResponseBytes: config.maxResponseMiB * MIB,
     },
+    copyFileTypes: config.copyFileTypes,
+    maxFileBytes: config.maxFileBytes,
   });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C

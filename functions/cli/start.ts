@@ -5,6 +5,7 @@
 
 import { openLakeQuery, toJsonRows } from '../adapters/duckdb-lake.js';
 import type { SecretReader } from '../core/ports.js';
+import { DEFAULT_COPY_FILE_TYPES } from '../core/settings.js';
 import { openLake } from '../local/lake-location.js';
 import { DEMO_ORGANISATION } from '../simulator/demo.js';
 import { startSimulator } from '../simulator/index.js';
@@ -67,7 +68,10 @@ async function main(): Promise<number> {
     refresh: async () => simulator.truth.token,
   };
   try {
-    const code = await runExportCommand({ 'api-url': simulator.url, out: DEMO_LAKE }, secrets);
+    const code = await runExportCommand(
+      { 'api-url': simulator.url, out: DEMO_LAKE, files: DEFAULT_COPY_FILE_TYPES.join(',') },
+      secrets,
+    );
     if (code !== 0) return code;
   } finally {
     await simulator.close();

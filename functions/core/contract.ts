@@ -217,7 +217,11 @@ export const TABLES: Readonly<Record<TableName, TableDefinition>> = {
       col('size_bytes', 'bigint', 'Size in bytes, where Pluto gives it'),
       col('checksum', 'string', 'Checksum, where Pluto gives one'),
       col('created_at', 'timestamp', 'created_at (UTC)'),
-      col('copy_status', 'string', 'copied, skipped (with copy_detail) or not_requested'),
+      col(
+        'copy_status',
+        'string',
+        'copied; skipped (over --max-file-bytes, or refused) or failed, with copy_detail; not_requested (its data type was not asked for)',
+      ),
       col('copy_detail', 'string', 'Why the file was not copied'),
       col('lake_key', 'string', 'Key of the copy under the lake root, when copied'),
       col('raw_json', 'string', 'The inventory item exactly as returned, as JSON'),

@@ -223,6 +223,12 @@ export class ConfigError extends PlutoExportError {
   readonly retryable = false;
 }
 
+/** A file to copy is bigger than the per-file cap: recorded as skipped, with the sizes. */
+export class FileTooLargeError extends PlutoExportError {
+  override readonly name = 'FileTooLargeError';
+  readonly retryable = false;
+}
+
 /** Errors after which the experiment is recorded as `skipped` (Pluto said no) rather than `failed`. */
 export const SKIPPING_ERROR_NAMES = [
   'PlutoForbiddenError',
@@ -275,6 +281,7 @@ export const ERROR_CLASSES = [
   ReadOnlyQueryError,
   ConfigError,
   InvalidStepInputError,
+  FileTooLargeError,
 ] as const;
 
 /** Errors the workflow retries with backoff: those whose class says retrying can help. */

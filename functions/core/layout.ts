@@ -23,6 +23,12 @@ export function exportLogPartKey(runId: string): string {
   return `${partitionLocation('export_log', runId)}part-export_log-00000.parquet`;
 }
 
+export const FILES_PREFIX = 'files/';
+
+/** Where a copied file lives: by experiment and file uuid, under a name safe for keys. */
+export const fileKey = (experimentId: string, fileId: string, safeName: string) =>
+  `${FILES_PREFIX}experiment_id=${experimentId}/${fileId}/${safeName}`;
+
 export const runPrefix = (runId: string) => `runs/${runId}/`;
 export const itemsKey = (runId: string) => `runs/${runId}/items.json`;
 /** Listed experiments whose ids are unusable as keys: recorded as failed by FinalizeRun. */

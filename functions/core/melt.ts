@@ -550,10 +550,10 @@ export function analysisRow(
   });
 }
 
-/** How a file of the inventory fared: copied to `lakeKey`, skipped with a reason, or not asked for. */
+/** How a file of the inventory fared: copied to `lakeKey`, skipped or failed with a reason, or not asked for. */
 export type FileCopy =
   | { readonly status: 'copied'; readonly lakeKey: string }
-  | { readonly status: 'skipped'; readonly detail: string }
+  | { readonly status: 'skipped' | 'failed'; readonly detail: string }
   | { readonly status: 'not_requested' };
 
 export const fileNameOf = (file: PlutoFile): string | null =>
@@ -570,7 +570,7 @@ export function fileRow(file: PlutoFile, copy: FileCopy): ContractRow {
     checksum: file.item.checksum ?? file.item.md5 ?? null,
     created_at: parseTimestamp(file.item.created_at, `file ${file.item.uuid} created_at`),
     copy_status: copy.status,
-    copy_detail: copy.status === 'skipped' ? copy.detail : null,
+    copy_detail: copy.status === 'skipped' || copy.status === 'failed' ? copy.detail : null,
     lake_key: copy.status === 'copied' ? copy.lakeKey : null,
     raw_json: rawJson(file.item),
   });

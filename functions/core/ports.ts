@@ -102,6 +102,15 @@ export interface PlutoApi {
   getAnalysis(analysisId: string): Promise<PlutoAnalysis>;
   /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
   listFiles(experimentId: string): Promise<PlutoFile[]>;
+  /**
+   * A file's bytes as they arrive, from the signed URL `lab/experiments/{id}/files/{uuid}/download/`
+   * gives: more than `maxBytes` is a FileTooLargeError, another length than `expectedBytes` an error.
+   */
+  downloadFile(
+    experimentId: string,
+    fileId: string,
+    limits: { readonly maxBytes: number; readonly expectedBytes: number | null },
+  ): AsyncIterable<Uint8Array>;
 }
 
 export interface Clock {

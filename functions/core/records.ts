@@ -50,10 +50,27 @@ export const partInfoSchema = z.object({
 });
 export type PartInfo = z.infer<typeof partInfoSchema>;
 
+/** A file to copy: its id, the key of its copy, and the size the inventory gave. */
+export const fileCopySchema = z.object({
+  fileId: z.string(),
+  key: z.string(),
+  expectedBytes: z.number().int().nonnegative().nullable(),
+});
+export type FileCopyPlan = z.infer<typeof fileCopySchema>;
+
+/** A copied file as the lake holds it. */
+export const copiedFileSchema = z.object({
+  key: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().optional(),
+});
+
 export const plannedDatasetSchema = z.object({
-  /** `samples`, `assay` or `plot-<uuid>`. */
+  /** `samples`, `assay`, `plot-<uuid>`, or `file-<uuid>` (a file to copy). */
   dataset: z.string(),
-  kind: z.enum(['samples', 'assay', 'results']),
+  kind: z.enum(['samples', 'assay', 'results', 'file']),
+  /** For `file`: what to copy where; `slotCount` 0 when the copy is already in the lake. */
+  file: fileCopySchema.optional(),
   plotId: z.string().optional(),
   /**
    * `planned`: slots fetch it; `carried`: unchanged since the previous, partial commit, whose parts
@@ -118,6 +135,8 @@ export const receiptSchema = z.object({
   slot: z.number().int().nonnegative(),
   apiRows: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
+  /** For a file slot: the copy it stored. */
+  copied: copiedFileSchema.optional(),
   /** Set when the slot failed for good: its dataset fails, the rest of the experiment commits. */
   error: errorInfoSchema.optional(),
 });
@@ -132,6 +151,8 @@ export const datasetRecordSchema = z.object({
   apiCount: z.number().int().nonnegative().nullable(),
   rowsWritten: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),
+  /** For a file dataset: the copy in the lake. */
+  copied: copiedFileSchema.optional(),
   error: errorInfoSchema.optional(),
 });
 export type DatasetRecord = z.infer<typeof datasetRecordSchema>;

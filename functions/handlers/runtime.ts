@@ -19,7 +19,13 @@ import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
 import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { maskSecrets } from '../core/secrets.js';
-import { DEFAULT_PLUTO_API_URL, type ExportSettings, exportSettings, SETTINGS } from '../core/settings.js';
+import {
+  DEFAULT_PLUTO_API_URL,
+  type ExportSettings,
+  exportSettings,
+  fileTypeListSchema,
+  SETTINGS,
+} from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
 import { clientLimits, type ProgressListener, type StepDeps, systemClock } from '../core/workflow/deps.js';
 import type { StepName } from '../core/workflow/messages.js';
@@ -36,6 +42,13 @@ export const environmentSchema = z.object({
   PLUTO_SECRET_ID: z.string().min(1),
   ROWS_PER_PART: count(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   PAGE_SIZE: count(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  ROW_GROUP_ROWS: count(SETTINGS.rowGroupRows.max).default(SETTINGS.rowGroupRows.default),
+  PREFETCH_PAGES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.prefetchPages.max)
+    .default(SETTINGS.prefetchPages.default),
   LEASE_TTL_SECONDS: count(SETTINGS.leaseTtlSeconds.max).default(SETTINGS.leaseTtlSeconds.default),
   SUPERSEDED_RUN_GRACE_DAYS: count(SETTINGS.supersededRunGraceDays.max).default(
     SETTINGS.supersededRunGraceDays.default,
@@ -46,6 +59,8 @@ export const environmentSchema = z.object({
   MAX_SLOTS_PER_EXPERIMENT: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxSlotsPerExperiment),
   MAX_LIST_PAGES: count(Number.MAX_SAFE_INTEGER).default(DEFAULT_LIMITS.maxListPages),
   MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
+  COPY_FILE_TYPES: fileTypeListSchema.default([]),
+  MAX_FILE_BYTES: count(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
 });
 
 export interface RuntimeConfig {
@@ -80,6 +95,8 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     settings: exportSettings({
       rowsPerPart: e.ROWS_PER_PART,
       pageSize: e.PAGE_SIZE,
+      rowGroupRows: e.ROW_GROUP_ROWS,
+      prefetchPages: e.PREFETCH_PAGES,
       leaseTtlSeconds: e.LEASE_TTL_SECONDS,
       supersededRunGraceDays: e.SUPERSEDED_RUN_GRACE_DAYS,
       limits: {
@@ -89,6 +106,8 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
         maxListPages: e.MAX_LIST_PAGES,
         maxResponseBytes: e.MAX_RESPONSE_MIB * MIB,
       },
+      copyFileTypes: e.COPY_FILE_TYPES,
+      maxFileBytes: e.MAX_FILE_BYTES,
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
   };

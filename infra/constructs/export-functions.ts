@@ -16,6 +16,7 @@ import {
   abortKey,
   commitRecordKey,
   currentListKey,
+  FILES_PREFIX,
   itemsKey,
   LEASE_KEY,
   manifestKey,
@@ -30,7 +31,7 @@ import {
 } from '../../functions/core/layout.js';
 import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
+import { DEFAULT_COPY_FILE_TYPES, DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
 import type { DataLake } from './data-lake.js';
@@ -66,6 +67,16 @@ export interface ExportFunctionsProps {
    * @default SETTINGS.rowsPerPart.default
    */
   readonly rowsPerPart?: number;
+  /**
+   * Data types of the file inventory whose files are copied into the lake.
+   * @default DEFAULT_COPY_FILE_TYPES
+   */
+  readonly copyFileTypes?: readonly string[];
+  /**
+   * Files bigger than this are skipped.
+   * @default SETTINGS.maxFileBytes.default
+   */
+  readonly maxFileBytes?: number;
   /**
    * `limit` of each Pluto data page request.
    * @default SETTINGS.pageSize.default
@@ -129,6 +140,9 @@ interface StepSettings {
   readonly callsPluto: boolean;
 }
 
+/** Memory of each step's function, in MB: the cost model prices what the stack deploys. */
+export const stepMemoryMb = (step: WorkflowStep): number => STEPS[step].memorySize;
+
 const STEPS: Readonly<Record<WorkflowStep, StepSettings>> = {
   startRun: { file: 'start-run.ts', memorySize: 512, timeout: Duration.minutes(15), callsPluto: true },
   planExperiment: {
@@ -137,8 +151,9 @@ const STEPS: Readonly<Record<WorkflowStep, StepSettings>> = {
     timeout: Duration.minutes(5),
     callsPluto: true,
   },
-  // A slot holds about rowsPerPart tidy rows in memory as Arrow columns before they are written.
-  exportSlot: { file: 'export-slot.ts', memorySize: 2048, timeout: Duration.minutes(15), callsPluto: true },
+  // A slot streams its part: about two pages and one row group in memory whatever its size, under
+  // 128 MiB above the runtime's own in the benchmark (README, Performance) for slots of 1M and 4M cells.
+  exportSlot: { file: 'export-slot.ts', memorySize: 512, timeout: Duration.minutes(15), callsPluto: true },
   commitExperiment: {
     file: 'commit-experiment.ts',
     memorySize: 1024,
@@ -196,7 +211,10 @@ const DELETE: readonly S3ObjectAction[] = ['s3:DeleteObject'];
 const KMS_ACTIONS = ['kms:Decrypt', 'kms:GenerateDataKey'];
 
 /** The tables ExportSlot writes parts of: one per slot kind, and typed DE results beside `results`. */
-const SLOT_TABLES: readonly TableName[] = [...slotSchema.shape.kind.options, 'differential_expression'];
+const SLOT_TABLES: readonly TableName[] = [
+  ...slotSchema.shape.kind.options.filter((kind) => kind !== 'file'),
+  'differential_expression',
+];
 
 /**
  * Copies parquet-wasm's .wasm next to a bundle that loads it. The paths are the hook's own folders
@@ -238,6 +256,8 @@ export class ExportFunctions extends Construct {
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
       ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
+      COPY_FILE_TYPES: (props.copyFileTypes ?? DEFAULT_COPY_FILE_TYPES).join(','),
+      MAX_FILE_BYTES: String(props.maxFileBytes ?? SETTINGS.maxFileBytes.default),
       SUPERSEDED_RUN_GRACE_DAYS: String(
         props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
       ),
@@ -380,18 +400,22 @@ export class ExportFunctions extends Construct {
     objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
     objects(f.planExperiment, WRITE, [planKey(ANY, ANY), slotsKey(ANY, ANY), commitRecords]);
+    // Copied files: looked up when planning (already copied?), streamed in by ExportSlot, checked at commit.
+    const copies = `${FILES_PREFIX}*`;
+    objects(f.planExperiment, READ, [copies]);
     glue(f.planExperiment, GLUE_READ_ACTIONS, ['experiments']);
 
-    objects(f.exportSlot, READ, parts(SLOT_TABLES));
+    objects(f.exportSlot, READ, [...parts(SLOT_TABLES), copies]);
     objects(f.exportSlot, WRITE, [
       ...parts(SLOT_TABLES),
+      copies,
       `${receiptPrefix(ANY, ANY)}*`,
       `${slotFailurePrefix(ANY, ANY)}*`,
     ]);
     // A slot that succeeds on a retry removes the failure an earlier attempt left.
     objects(f.exportSlot, DELETE, [`${slotFailurePrefix(ANY, ANY)}*`]);
 
-    objects(f.commitExperiment, READ, parts(EXPERIMENT_TABLES));
+    objects(f.commitExperiment, READ, [...parts(EXPERIMENT_TABLES), copies]);
     objects(f.commitExperiment, WRITE, [...parts(EXPERIMENT_TABLES), commitRecords]);
     objects(f.commitExperiment, DELETE, parts(EXPERIMENT_TABLES));
     glue(f.commitExperiment, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], EXPERIMENT_TABLES);

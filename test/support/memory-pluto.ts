@@ -72,5 +72,8 @@ export function memoryPluto(lab: MemoryLab): MemoryPluto {
     listFiles(experimentId) {
       throw new Error(`memoryPluto lists; it has no files (asked for those of ${experimentId})`);
     },
+    downloadFile(experimentId, fileId) {
+      throw new Error(`memoryPluto lists; it has no files (asked for ${fileId} of ${experimentId})`);
+    },
   };
 }

@@ -26,6 +26,7 @@ import { printable } from '../safe-text.js';
 import { holdSecret, maskErrorSecrets } from '../secrets.js';
 import { readCapped } from './capped-body.js';
 import { toDataPage } from './data-page.js';
+import { downloadSigned } from './file-download.js';
 import {
   type FirstContactPolicy,
   type FirstContactSchedule,
@@ -235,6 +236,24 @@ class PlutoHttpClient implements PlutoApi {
       for (const item of items) files.push({ dataType, item: validate(fileItemSchema, item, path) });
     }
     return files;
+  }
+
+  async *downloadFile(
+    experimentId: string,
+    fileId: string,
+    limits: { readonly maxBytes: number; readonly expectedBytes: number | null },
+  ): AsyncGenerator<Uint8Array> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/files/${encodeURIComponent(fileId)}/download/`;
+    const answer = await this.call(path, 1, JSON.parse, (json) => {
+      if (!isSignedUrlAnswer(json)) throw new PlutoBadResponseError(`Pluto sent no signed URL for ${path}`);
+      return json;
+    });
+    yield* downloadSigned(answer.url, {
+      what: `file ${fileId} of ${experimentId}`,
+      userAgent: this.userAgent,
+      timeoutMs: this.timeoutMs,
+      ...limits,
+    });
   }
 
   async getExperiment(experimentId: string): Promise<PlutoExperiment> {

@@ -6,7 +6,15 @@
 import { EXPERIMENT_TABLES, type TableName } from '../contract.js';
 import { CommitVerificationError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import { commitRecordKey, partitionLocation, partKey, planKey, receiptKey, slotsKey } from '../layout.js';
-import { analysisIdOf, analysisRow, experimentRow, fileRow, plotRow, TableRows } from '../melt.js';
+import {
+  analysisIdOf,
+  analysisRow,
+  experimentRow,
+  type FileCopy,
+  fileRow,
+  plotRow,
+  TableRows,
+} from '../melt.js';
 import { tableSchemaFingerprint } from '../parquet.js';
 import {
   analysisSchema,
@@ -123,6 +131,10 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
       continue;
     }
     const datasetSlots = slots.filter((slot) => slot.dataset === dataset.dataset);
+    if (dataset.kind === 'file') {
+      records.push(await verifyFileCopy(plan, dataset, identity, datasetSlots, deps));
+      continue;
+    }
     if (datasetSlots.length !== dataset.slotCount) {
       throw new CommitVerificationError(
         `${plan.experimentId} ${dataset.dataset}: planned ${dataset.slotCount} slots, found ${datasetSlots.length}`,
@@ -168,8 +180,54 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
   return records;
 }
 
+/**
+ * A file copy: the slot's receipt when it had one, and in any case the copy itself in the lake,
+ * with the size the inventory gave. A copy that is missing or of another size fails the file only.
+ */
+async function verifyFileCopy(
+  plan: Plan,
+  dataset: PlannedDataset,
+  identity: Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest'>,
+  slots: readonly Slot[],
+  deps: StepDeps,
+): Promise<DatasetRecord> {
+  const file = dataset.file;
+  if (file === undefined || slots.length !== dataset.slotCount) {
+    throw new CommitVerificationError(
+      `${plan.experimentId} ${dataset.dataset}: planned ${dataset.slotCount} copies, found ${slots.length}`,
+    );
+  }
+  let copied: DatasetRecord['copied'];
+  for (const slot of slots) {
+    const key = receiptKey(plan.runId, plan.experimentId, slot.dataset, slot.slot);
+    const receipt = await readJson(deps.store, key, receiptSchema);
+    if (receipt === undefined) {
+      throw new CommitVerificationError(`${plan.experimentId} ${slot.dataset} has no receipt of its copy`);
+    }
+    if (receipt.error !== undefined)
+      return notWritten(identity, receiptOutcome(receipt.error), receipt.error);
+    copied = receipt.copied;
+  }
+  const stored = await deps.store.head(file.key);
+  if (stored === undefined || (file.expectedBytes !== null && stored.size !== file.expectedBytes)) {
+    return notWritten(identity, 'failed', {
+      name: 'CommitVerificationError',
+      message: `The copy ${file.key} is ${stored === undefined ? 'missing' : `${stored.size} bytes`}; Pluto's inventory says ${file.expectedBytes} bytes`,
+    });
+  }
+  return {
+    ...identity,
+    status: slots.length === 0 ? 'unchanged' : 'exported',
+    apiCount: file.expectedBytes,
+    rowsWritten: 0,
+    parts: [],
+    copied: copied ?? { key: file.key, bytes: stored.size },
+  };
+}
+
 function receiptOutcome(failure: ErrorInfo): 'no_data' | 'skipped' | 'failed' {
   if (failure.name === 'PlutoNoTableError') return 'no_data';
+  if (failure.name === 'FileTooLargeError') return 'skipped';
   return (SKIPPING_ERROR_NAMES as readonly string[]).includes(failure.name) ? 'skipped' : 'failed';
 }
 
@@ -264,13 +322,17 @@ async function writeMetadataParts(
     analyses.appendRow(analysisRow(planned.analysisId, showing, analysis));
   }
   const inventory = plan.inventory;
+  const copies = new Map<string, FileCopy>();
+  for (const planned of plan.datasets) {
+    const record = datasets.find((d) => d.dataset === planned.dataset);
+    if (planned.file === undefined || record === undefined) continue;
+    copies.set(planned.file.fileId, copyOf(record));
+  }
   const files = new TableRows('files');
   for (const file of inventory?.files ?? []) {
+    const item = fileItemSchema.parse(file.item);
     files.appendRow(
-      fileRow(
-        { dataType: file.dataType, item: fileItemSchema.parse(file.item) },
-        { status: 'not_requested' },
-      ),
+      fileRow({ dataType: file.dataType, item }, copies.get(item.uuid) ?? { status: 'not_requested' }),
     );
   }
 
@@ -290,6 +352,12 @@ async function writeMetadataParts(
     records.push(notWritten({ dataset: 'files' }, inventory.status, inventory.error));
   }
   return records;
+}
+
+function copyOf(record: DatasetRecord): FileCopy {
+  if (record.copied !== undefined) return { status: 'copied', lakeKey: record.copied.key };
+  const detail = record.error?.message ?? record.status;
+  return record.status === 'skipped' ? { status: 'skipped', detail } : { status: 'failed', detail };
 }
 
 /** Parts left by an abandoned plan of this same run would be read as duplicates: they go before the commit. */

@@ -1,5 +1,5 @@
 /** How a failure while reading one dataset (sample data, assay data, a plot) bears on its experiment. */
-import { PlutoExportError, PlutoNoTableError, SKIPPING_ERROR_NAMES } from '../errors.js';
+import { FileTooLargeError, PlutoExportError, PlutoNoTableError, SKIPPING_ERROR_NAMES } from '../errors.js';
 import type { DatasetKind } from '../pluto/model.js';
 import { isRunFatal } from './run-abort.js';
 
@@ -18,4 +18,15 @@ export function datasetOutcomeOf(
   if (error instanceof PlutoNoTableError) return kind === 'results' ? 'no_data' : 'failed';
   if (!(SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name)) return 'failed';
   return kind === 'results' ? 'skipped' : undefined;
+}
+
+/**
+ * What an error while copying one file means for it: `skipped` when it is over the size cap or
+ * Pluto refuses it, `failed` when it breaks for good, undefined when the workflow should retry
+ * (a broken download) or the run must stop.
+ */
+export function fileOutcomeOf(error: unknown): 'skipped' | 'failed' | undefined {
+  if (!(error instanceof PlutoExportError) || error.retryable || isRunFatal(error.name)) return undefined;
+  if (error instanceof FileTooLargeError) return 'skipped';
+  return (SKIPPING_ERROR_NAMES as readonly string[]).includes(error.name) ? 'skipped' : 'failed';
 }

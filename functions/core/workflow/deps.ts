@@ -4,12 +4,15 @@ import type { Lease, LocalHost } from '../lease.js';
 import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
 import type { ExperimentCounts } from '../records.js';
-import type { ExportSettings } from '../settings.js';
+import { type ExportSettings, SETTINGS } from '../settings.js';
 
 export const limitsOf = (settings: ExportSettings): ExportLimits => ({
   ...DEFAULT_LIMITS,
   ...settings.limits,
 });
+
+export const maxFileBytesOf = (settings: ExportSettings): number =>
+  settings.maxFileBytes ?? SETTINGS.maxFileBytes.default;
 
 /** The ceilings the Pluto client enforces itself, from the run's settings. */
 export function clientLimits(
@@ -35,6 +38,8 @@ export interface ProgressListener {
   }): void;
   /** The run's manifest was written: how many experiments ended with each outcome. Told once per run. */
   runFinished?(info: { runId: string; status: 'committed' | 'failed'; experiments: ExperimentCounts }): void;
+  /** A file of the inventory was copied into the lake (`created` false: a copy was already there). */
+  fileCopied?(info: { experimentId: string; key: string; bytes: number; created: boolean }): void;
   /** The run took the lease over from a holder that expired or whose process is gone. */
   leaseTakenOver?(info: { from: Lease }): void;
 }

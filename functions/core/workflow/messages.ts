@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { idSchema as id } from '../ids.js';
-import { experimentCountsSchema, experimentStatusSchema } from '../records.js';
+import { experimentCountsSchema, experimentStatusSchema, fileCopySchema } from '../records.js';
 
 export const runInputSchema = z.object({
   runId: id,
@@ -70,9 +70,11 @@ export const planOutputSchema = z.object({
 export type PlanOutput = z.infer<typeof planOutputSchema>;
 
 export const slotSchema = z.object({
-  /** `samples`, `assay` or `plot-<uuid>`: names the part file. */
+  /** `samples`, `assay`, `plot-<uuid>` (names the part file) or `file-<uuid>`. */
   dataset: z.string(),
-  kind: z.enum(['samples', 'assay', 'results']),
+  kind: z.enum(['samples', 'assay', 'results', 'file']),
+  /** For `file`: the file to copy. */
+  file: fileCopySchema.optional(),
   plotId: z.string().optional(),
   slot: z.number().int().nonnegative(),
   offset: z.number().int().nonnegative(),

@@ -5,10 +5,10 @@
  */
 
 import { ID_RULE, isSafeId } from '../ids.js';
-import { commitRecordKey, planKey, slotsKey } from '../layout.js';
+import { commitRecordKey, fileKey, planKey, slotsKey } from '../layout.js';
 import { checkLimit } from '../limits.js';
-import { analysisIdOf } from '../melt.js';
-import type { DataPage, DatasetRef, PlutoPlot } from '../pluto/model.js';
+import { analysisIdOf, fileNameOf, fileSizeOf } from '../melt.js';
+import { type DataPage, type DatasetRef, fileItemSchema, type PlutoPlot } from '../pluto/model.js';
 import {
   type CommitRecord,
   canonicalJson,
@@ -25,9 +25,10 @@ import {
   rowDigestOf,
   sha256,
 } from '../records.js';
+import { safeFileName } from '../safe-file-name.js';
 import { describeUnsafeId } from '../safe-text.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
-import { limitsOf, type StepDeps } from './deps.js';
+import { limitsOf, maxFileBytesOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
@@ -117,12 +118,17 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
 
   const analyses = await readAnalyses(deps, plots);
   const inventory = await readInventory(deps, experimentId);
+  const copies = await planFileCopies(deps, experimentId, inventory);
   const fingerprint = sha256(
     canonicalJson({
       experiment,
       plots,
       analyses,
       inventory,
+      copying: {
+        types: [...(deps.settings.copyFileTypes ?? [])].sort(),
+        maxBytes: maxFileBytesOf(deps.settings),
+      },
       datasets: probes.map(({ planned, firstRow, lastRow }) => ({
         dataset: planned.dataset,
         status: planned.status,
@@ -144,8 +150,61 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
     plots,
     analyses,
     inventory,
-    datasets: probes.map((p) => p.planned),
+    datasets: [...probes.map((p) => p.planned), ...copies],
   };
+}
+
+/**
+ * The files of the requested data types, one dataset each: skipped when the inventory's size is
+ * over the cap, planned without a slot when the lake already holds the copy (same uuid, same
+ * size), else planned with one slot that streams it in.
+ */
+async function planFileCopies(
+  deps: StepDeps,
+  experimentId: string,
+  inventory: PlannedInventory,
+): Promise<PlannedDataset[]> {
+  const types = new Set(deps.settings.copyFileTypes ?? []);
+  const maxBytes = maxFileBytesOf(deps.settings);
+  const planned: PlannedDataset[] = [];
+  for (const listed of inventory.files) {
+    if (!types.has(listed.dataType)) continue;
+    const file = { dataType: listed.dataType, item: fileItemSchema.parse(listed.item) };
+    const fileId = file.item.uuid;
+    const size = fileSizeOf(file);
+    const base = { kind: 'file' as const, count: 0, headers: [], slotCount: 0 };
+    if (!isSafeId(fileId)) {
+      planned.push({
+        ...base,
+        dataset: `file-unsafe-${sha256(fileId).slice(0, 16)}`,
+        status: 'failed',
+        file: { fileId, key: '', expectedBytes: size },
+        error: {
+          name: 'InvalidIdError',
+          message: `Pluto listed a file with the id ${describeUnsafeId(fileId)}, which is not ${ID_RULE}; it was not copied`,
+        },
+      });
+      continue;
+    }
+    const copy = {
+      fileId,
+      key: fileKey(experimentId, fileId, safeFileName(fileNameOf(file))),
+      expectedBytes: size,
+    };
+    const dataset = `file-${fileId}`;
+    if (size !== null && size > maxBytes) {
+      const error = {
+        name: 'FileTooLargeError',
+        message: `${file.dataType} ${JSON.stringify(fileNameOf(file))} is ${size} bytes, more than the ${maxBytes} bytes --max-file-bytes allows; it was not copied`,
+      };
+      planned.push({ ...base, dataset, status: 'skipped', file: copy, error });
+      continue;
+    }
+    const stored = await deps.store.head(copy.key);
+    const present = stored !== undefined && (size === null || stored.size === size);
+    planned.push({ ...base, dataset, status: 'planned', file: copy, slotCount: present ? 0 : 1 });
+  }
+  return planned;
 }
 
 /**
@@ -313,6 +372,20 @@ export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
   const slots: Slot[] = [];
   for (const dataset of plan.datasets) {
     if (dataset.status !== 'planned') continue;
+    if (dataset.kind === 'file') {
+      if (dataset.slotCount === 0 || dataset.file === undefined) continue;
+      slots.push({
+        dataset: dataset.dataset,
+        kind: 'file',
+        file: dataset.file,
+        slot: 0,
+        offset: 0,
+        limit: 0,
+        expectedCount: 0,
+        headersDigest: headersDigestOf([]),
+      });
+      continue;
+    }
     const width = Math.max(1, dataset.headers.length - 1);
     const rowsPerSlot = Math.max(1, Math.floor(rowsPerPart / width));
     const headersDigest = headersDigestOf(dataset.headers);
