@@ -3,6 +3,9 @@
  * deployed workflow definition itself (the ASL the CDK app synthesizes), walked along its paths.
  */
 
+import type { WorkflowStep } from '../functions/core/workflow/messages.js';
+import { stepMemoryMb } from '../infra/constructs/export-functions.js';
+
 /** AWS list prices assumed (us-east-1). */
 export const PRICES = {
   lambdaArmGbSecond: 0.0000133334,
@@ -13,12 +16,17 @@ export const PRICES = {
   athenaPerTbScanned: 5,
 } as const;
 
-export const LAMBDA_MEMORY_MB = 1024;
 /** Lambda gives a full vCPU at 1,769 MB and CPU in proportion to memory below it. */
 const FULL_VCPU_MB = 1769;
-export const CPU_SCALE = FULL_VCPU_MB / LAMBDA_MEMORY_MB;
-/** Assumed round trip of one request to the real Pluto API (the simulator answers locally). */
-export const ASSUMED_PLUTO_LATENCY_MS = 100;
+
+/** A function as the stack deploys it: its memory in GB and how much slower than one full core it computes. */
+function sized(step: WorkflowStep): { readonly mb: number; readonly gb: number; readonly cpuScale: number } {
+  const mb = stepMemoryMb(step);
+  return { mb, gb: mb / 1024, cpuScale: Math.max(1, FULL_VCPU_MB / mb) };
+}
+
+/** Assumed wait of one request to the real Pluto API, as in the network-bound section. */
+export const ASSUMED_PLUTO_LATENCY_MS = 250;
 
 interface AslState {
   readonly Type: string;
@@ -138,8 +146,6 @@ export interface CostModel {
   readonly unchangedDay: DailyCost;
 }
 
-const GB = LAMBDA_MEMORY_MB / 1024;
-
 function daily(
   experiments: number,
   perExperiment: { gbSeconds: number; invocations: number; transitions: number; puts: number; gets: number },
@@ -179,24 +185,30 @@ export function costModel(inputs: CostInputs, experiments = 1000): CostModel {
   const millionCells = inputs.cellsPerExperiment / 1e6;
   const latency = ASSUMED_PLUTO_LATENCY_MS / 1000;
   const slotRequests = inputs.apiRequestsPerExperiment - inputs.planRequestsPerExperiment;
-  const computeSeconds = inputs.slotSecondsPerMillionCells * millionCells * CPU_SCALE;
-  const slotSeconds = computeSeconds + Math.max(0, slotRequests) * latency;
-  const planSeconds = (inputs.planMs / 1000) * CPU_SCALE + inputs.planRequestsPerExperiment * latency;
-  const commitSeconds = (inputs.commitMs / 1000) * CPU_SCALE;
+  const slot = sized('exportSlot');
+  const plan = sized('planExperiment');
+  const commit = sized('commitExperiment');
+  const finalize = sized('finalizeRun');
+  const computeSeconds = inputs.slotSecondsPerMillionCells * millionCells * slot.cpuScale;
+  // The next page is fetched while the current one is encoded: a slot waits for the longer of the two.
+  const slotSeconds = Math.max(computeSeconds, Math.max(0, slotRequests) * latency);
+  const planSeconds = (inputs.planMs / 1000) * plan.cpuScale + inputs.planRequestsPerExperiment * latency;
+  const commitSeconds = (inputs.commitMs / 1000) * commit.cpuScale;
+  const experimentGbSeconds = slotSeconds * slot.gb + planSeconds * plan.gb + commitSeconds * commit.gb;
   const transitionsPerExportedExperiment =
     paths.experimentExported.length + inputs.slotsPerExperiment * paths.slot.length;
-  const finalizeSeconds = (inputs.finalizeMsPerExperiment / 1000) * experiments * CPU_SCALE;
+  const finalizeSeconds = (inputs.finalizeMsPerExperiment / 1000) * experiments * finalize.cpuScale;
   const exportDay = daily(
     experiments,
     {
-      gbSeconds: (slotSeconds + planSeconds + commitSeconds) * GB,
+      gbSeconds: experimentGbSeconds,
       invocations: 2 + inputs.slotsPerExperiment,
       transitions: transitionsPerExportedExperiment,
       puts: inputs.s3PutClassPerExperiment,
       gets: inputs.s3GetClassPerExperiment,
     },
     {
-      gbSeconds: finalizeSeconds * GB,
+      gbSeconds: finalizeSeconds * finalize.gb,
       transitions: paths.run.length,
       lakeBytes: inputs.parquetBytesPerExperiment * experiments,
     },
@@ -204,14 +216,14 @@ export function costModel(inputs: CostInputs, experiments = 1000): CostModel {
   const unchangedDay = daily(
     experiments,
     {
-      gbSeconds: planSeconds * GB,
+      gbSeconds: planSeconds * plan.gb,
       invocations: 1,
       transitions: paths.experimentUnchanged.length,
       puts: inputs.planS3PutClass,
       gets: inputs.planS3GetClass,
     },
     {
-      gbSeconds: finalizeSeconds * GB,
+      gbSeconds: finalizeSeconds * finalize.gb,
       transitions: paths.run.length,
       lakeBytes: inputs.parquetBytesPerExperiment * experiments,
     },
@@ -219,8 +231,8 @@ export function costModel(inputs: CostInputs, experiments = 1000): CostModel {
   return {
     prices: PRICES,
     assumptions: [
-      `Lambda ${LAMBDA_MEMORY_MB} MB arm64 gets ${(LAMBDA_MEMORY_MB / FULL_VCPU_MB).toFixed(2)} vCPU: measured CPU-bound time × ${CPU_SCALE.toFixed(2)}, Graviton core = this machine's core`,
-      `each request to the real Pluto API waits ${ASSUMED_PLUTO_LATENCY_MS} ms (billed Lambda time); the simulator answers locally`,
+      `Lambda arm64 at the stack's memory: ExportSlot ${slot.mb} MB (${(slot.mb / FULL_VCPU_MB).toFixed(2)} vCPU, CPU-bound time measured here × ${slot.cpuScale.toFixed(2)}), PlanExperiment ${plan.mb} MB, CommitExperiment ${commit.mb} MB, FinalizeRun ${finalize.mb} MB; Graviton core = this machine's core`,
+      `each request to the real Pluto API waits ${ASSUMED_PLUTO_LATENCY_MS} ms (billed Lambda time); a slot's waits overlap its compute (pages fetched one ahead), so it is billed the longer of the two`,
       `every experiment is like the section 3 demo experiment (${Math.round(inputs.cellsPerExperiment).toLocaleString('en-US')} cells, ${inputs.slotsPerExperiment.toFixed(1)} slots)`,
       'Step Functions standard: every state entered is one transition, child executions of both Distributed Maps included; retries not counted',
       'S3: PUT, LIST and DELETE at the PUT price, GET and HEAD at the GET price (counted on the store in sections 3 and 4; an unchanged day makes the store requests of planning); storage and Glue catalog calls (within the free million) not counted',
@@ -230,8 +242,8 @@ export function costModel(inputs: CostInputs, experiments = 1000): CostModel {
     transitionsPerExportedExperiment,
     transitionsPerUnchangedExperiment: paths.experimentUnchanged.length,
     transitionsPerMillionCells: transitionsPerExportedExperiment / millionCells,
-    lambdaGbSecondsPerMillionCells: ((slotSeconds + planSeconds + commitSeconds) * GB) / millionCells,
-    lambdaComputeGbSecondsPerMillionCells: inputs.slotSecondsPerMillionCells * CPU_SCALE * GB,
+    lambdaGbSecondsPerMillionCells: experimentGbSeconds / millionCells,
+    lambdaComputeGbSecondsPerMillionCells: inputs.slotSecondsPerMillionCells * slot.cpuScale * slot.gb,
     exportDay,
     unchangedDay,
   };

@@ -16,7 +16,7 @@ import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
 import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 import { CountingStore, EXPORT_SETTINGS, simulatorClient } from './deps.js';
 import { runNaiveExport } from './naive-exporter.js';
-import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';
+import { argValue, collectGarbage, cpuMsOf, printResult, RssSampler } from './process.js';
 import type { E2eRun } from './results.js';
 
 const LONG_TABLES = new Set(['samples', 'assay', 'results']);
@@ -45,7 +45,11 @@ function countingCatalog(inner: Catalog, counts: { calls: number }): Catalog {
   };
 }
 
-async function ours(url: string, root: string, concurrency: number): Promise<Omit<E2eRun, Measured>> {
+async function ours(
+  url: string,
+  root: string,
+  concurrency: { experiments: number; slots: number },
+): Promise<Omit<E2eRun, Measured>> {
   const folder = new FolderStore(root);
   const store = new CountingStore(folder);
   const catalogCalls = { calls: 0 };
@@ -56,8 +60,8 @@ async function ours(url: string, root: string, concurrency: number): Promise<Omi
     catalog: countingCatalog(new StoreCatalog(folder), catalogCalls),
     pluto: simulatorClient(url),
     settings: EXPORT_SETTINGS,
-    experimentConcurrency: concurrency,
-    slotConcurrency: concurrency,
+    experimentConcurrency: concurrency.experiments,
+    slotConcurrency: concurrency.slots,
   });
   const manifest = await readJson(folder, manifestKey(runId), manifestSchema);
   if (manifest === undefined || output.status !== 'committed')
@@ -110,7 +114,10 @@ async function main(): Promise<E2eRun> {
     const started = performance.now();
     const result =
       mode === 'ours'
-        ? await ours(url, root, Number(argValue('concurrency', '4')))
+        ? await ours(url, root, {
+            experiments: Number(argValue('experiment-concurrency', '4')),
+            slots: Number(argValue('slot-concurrency', '4')),
+          })
         : await naive(url, root, budget === '' ? undefined : Number(budget));
     const wallMs = performance.now() - started;
     return {
@@ -127,12 +134,4 @@ async function main(): Promise<E2eRun> {
   }
 }
 
-main().then(
-  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/e2e.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/e2e.ts', main);

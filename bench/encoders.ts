@@ -13,7 +13,7 @@ import {
   type ResultsContext,
   TableRows,
 } from '../functions/core/melt.js';
-import { encodeParquet, parquetRowCount } from '../functions/core/parquet.js';
+import { ParquetStreamEncoder } from '../functions/core/parquet.js';
 import { toDataPage } from '../functions/core/pluto/data-page.js';
 import { parseJsonLossless } from '../functions/core/pluto/json.js';
 import {
@@ -25,6 +25,7 @@ import {
   type TidyRow,
 } from './baseline.js';
 import type { Shape } from './data.js';
+import { EXPORT_SETTINGS } from './deps.js';
 
 export type EncoderName = 'ours' | 'parquetjs-lite' | 'duckdb';
 
@@ -47,27 +48,37 @@ function plotOf(shape: Shape): ResultsContext {
   return shape.plot;
 }
 
+/** The exporter's own path: each page melted and handed to the streaming encoder, row groups as in a slot. */
 export const oursEncoder: Encoder = {
   name: 'ours',
   async encode(shape) {
-    const primary = new TableRows(shape.name === 'assay' ? 'assay' : 'results');
-    const de = isDifferentialExpression(shape.headers) ? new TableRows('differential_expression') : undefined;
+    const primaryTable = shape.name === 'assay' ? 'assay' : 'results';
+    const withDe = isDifferentialExpression(shape.headers);
+    const tables: TableName[] = withDe ? [primaryTable, 'differential_expression'] : [primaryTable];
+    const encoders = tables.map((table) => new ParquetStreamEncoder(table, EXPORT_SETTINGS.rowGroupRows));
+    const outputs = encoders.map((encoder) => collect(encoder.bytes));
     for (const page of shape.pages) {
       const where = `bench/${shape.name}?offset=${page.offset}`;
       const parsed = toDataPage(parseJsonLossless(page.text), page.offset, page.limit, where);
+      const primary = new TableRows(primaryTable);
+      const de = withDe ? new TableRows('differential_expression') : undefined;
       if (shape.name === 'assay') meltAssay(parsed, primary);
       else meltResults(parsed, plotOf(shape), primary, de);
+      await encoders[0]?.write(primary.columns(), primary.rowCount);
+      if (de !== undefined) await encoders[1]?.write(de.columns(), de.rowCount);
     }
-    const out: EncodedTable[] = [
-      { table: primary.table, data: encodeParquet(primary.table, primary.columns(), primary.rowCount) },
-    ];
-    if (de !== undefined) {
-      out.push({ table: de.table, data: encodeParquet(de.table, de.columns(), de.rowCount) });
-    }
-    return out;
+    for (const encoder of encoders) await encoder.end();
+    const files = await Promise.all(outputs);
+    return tables.map((table, i) => ({ table, data: files[i] }));
   },
   close() {},
 };
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
 
 export const parquetjsEncoder: Encoder = {
   name: 'parquetjs-lite',
@@ -240,7 +251,11 @@ export async function digestOutputs(
     if (sql === undefined) throw new Error(`no digest for ${output.table}`);
     const row = (await connection.runAndReadAll(sql(path))).getRowObjectsJS()[0] ?? {};
     const rows = Number(row.rows);
-    if ((await parquetRowCount(bytes)) !== rows) throw new Error(`${path}: footer and data disagree on rows`);
+    // DuckDB reads the footer too: parquet-wasm's reader refuses parquetjs-lite's column indexes.
+    const footer = (
+      await connection.runAndReadAll(`SELECT num_rows FROM parquet_file_metadata('${path}')`)
+    ).getRowObjectsJS()[0];
+    if (Number(footer?.num_rows) !== rows) throw new Error(`${path}: footer and data disagree on rows`);
     digests.push({
       table: output.table,
       rows,

@@ -107,3 +107,14 @@ export function argValue(name: string, fallback?: string): string {
   if (value === undefined) throw new Error(`missing --${name}`);
   return value;
 }
+
+/** A child's ending: its result as one JSON line on stdout, or its error on stderr and exit code 1. */
+export function printResult<T>(script: string, main: () => Promise<T>): void {
+  main().then(
+    (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${script}: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,6 +1,7 @@
 /** The benchmark's tables, rendered as aligned text for the terminal or as Markdown for the README. */
 import type { CostModel, DailyCost } from './cost.js';
-import type { EncodeSection } from './encode.js';
+import { EXPORT_SETTINGS } from './deps.js';
+import { type EncodeSection, median } from './encode.js';
 import type { SectionLoad } from './machine.js';
 import type { E2eRun, ScaleRun, SlotRun } from './results.js';
 
@@ -8,6 +9,37 @@ export interface Target {
   readonly name: string;
   readonly measured: string;
   readonly pass: boolean;
+}
+
+/** A figure measured several times: the median and the range. */
+export interface Spread {
+  readonly median: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+export function spreadOf(values: readonly number[]): Spread {
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+export interface NetworkRun {
+  readonly exportMs: number;
+  readonly downloadMs: number;
+  readonly requests: number;
+  readonly bytes: number;
+  readonly cells: number;
+  /** downloadMs ÷ exportMs */
+  readonly ratio: number;
+}
+
+export interface NetworkLevel {
+  readonly concurrency: number;
+  readonly split: { readonly experiments: number; readonly slots: number };
+  readonly runs: readonly NetworkRun[];
+  readonly ratio: Spread;
+  readonly exportMs: Spread;
+  readonly downloadMs: Spread;
+  readonly load: SectionLoad;
 }
 
 export interface BenchResult {
@@ -21,13 +53,18 @@ export interface BenchResult {
     readonly loadAverageAtStart: readonly number[];
   };
   readonly encode: EncodeSection & { readonly load: SectionLoad };
-  readonly slot: {
+  readonly slots: readonly {
     readonly cells: number;
     readonly runs: readonly SlotRun[];
-    readonly medianWallMs: number;
+    readonly wallMs: Spread;
     readonly cellsPerSecond: number;
-    readonly maxPeakAboveBaseline: number;
+    readonly peakAboveBaseline: Spread;
+    readonly peakHeapAboveBaseline: Spread;
     readonly load: SectionLoad;
+  }[];
+  readonly network: {
+    readonly model: { readonly requestMs: number; readonly bytesPerSecond: number };
+    readonly levels: readonly NetworkLevel[];
   };
   readonly e2e: {
     readonly experiments: number;
@@ -91,7 +128,7 @@ function blocks(r: BenchResult): Block[] {
   out.push({
     title: `1. Encode: JSON page text → tidy Parquet (median of ${e.runs} runs, rows out per second)`,
     notes: [
-      'ours: parseJsonLossless + toDataPage → meltAssay/meltResults → encodeParquet (parquet-wasm, one thread)',
+      `ours: parseJsonLossless + toDataPage → meltAssay/meltResults page by page → ParquetStreamEncoder (parquet-wasm, one thread, row groups of ${int(EXPORT_SETTINGS.rowGroupRows)} rows as in a slot)`,
       'parquetjs-lite 0.8.7: JSON.parse → one object per tidy row → ParquetWriter (one thread)',
       `DuckDB: page text to temp files → read_json → UNPIVOT → COPY TO parquet (${e.duckdbThreads} threads)`,
       'The DE shape writes results and differential_expression. DuckDB read every output back: the three agree on rows, numbers, texts and sums.',
@@ -131,32 +168,63 @@ function blocks(r: BenchResult): Block[] {
     ],
   });
 
-  const s = r.slot;
+  const spread = (x: Spread, show: (n: number) => string) =>
+    `${show(x.median)} (${show(x.min)}–${show(x.max)})`;
   out.push({
-    title: `2. One ExportSlot of ${int(s.cells)} assay cells (HTTP client → simulator, folder store; own child process)`,
+    title: `2. One ExportSlot holding a whole assay (HTTP client → simulator, folder store; each run in a fresh child process)`,
     notes: [
-      'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the slot.',
-      loadNote(s.load),
+      'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the slot. Median (min–max) of the runs.',
+      "Each child runs with the V8 heap limits the Lambda runtime sets for ExportSlot's memory. The JS heap column (sampled on the main thread between tasks) is what the slot holds or has not yet collected; RSS also counts WebAssembly memory and pages the allocator keeps.",
+      ...r.slots.map((slot) => `${int(slot.cells)} cells: ${loadNote(slot.load)}`),
     ],
     headers: [
-      'run',
+      'cells',
+      'runs',
       'wall',
       'cells/s',
       'requests',
       'part',
-      'baseline RSS',
-      'peak RSS',
-      'peak above baseline',
+      'row groups',
+      'peak RSS above baseline',
+      'peak JS heap + buffers above baseline',
     ],
-    rows: s.runs.map((run, i) => [
-      i === 0 ? '1 (cold)' : String(i + 1),
-      seconds(run.wallMs),
-      `${rate((run.cells / run.wallMs) * 1000)}/s`,
-      String(run.requests),
-      mib(run.partBytes),
-      mib(run.baselineRss),
-      mib(run.peakRss),
-      mib(run.peakAboveBaseline),
+    rows: r.slots.map((slot) => [
+      int(slot.cells),
+      String(slot.runs.length),
+      spread(slot.wallMs, seconds),
+      `${rate(slot.cellsPerSecond)}/s`,
+      String(slot.runs[0]?.requests ?? 0),
+      mib(slot.runs[0]?.partBytes ?? 0),
+      String(slot.runs[0]?.rowGroups ?? 0),
+      spread(slot.peakAboveBaseline, mib),
+      spread(slot.peakHeapAboveBaseline, mib),
+    ]),
+  });
+
+  const n = r.network;
+  out.push({
+    title: `3. Network-bound: the simulator behind ${n.model.requestMs} ms per request and ${(n.model.bytesPerSecond / 1e6).toFixed(0)} MB/s per connection (demo organisation)`,
+    notes: [
+      'download only: every request the export made, replayed at the same concurrency, bodies read and discarded. export: the whole local export (workflow, melt, Parquet, commit). Median (min–max) of the runs.',
+      ...n.levels.map((level) => `concurrency ${level.concurrency}: ${loadNote(level.load)}`),
+    ],
+    headers: [
+      'concurrency',
+      'slots in flight',
+      'requests',
+      'downloaded',
+      'download only',
+      'export',
+      'download ÷ export',
+    ],
+    rows: n.levels.map((level) => [
+      String(level.concurrency),
+      `${level.split.experiments} experiments × ${level.split.slots}`,
+      String(level.runs[0]?.requests ?? 0),
+      mib(level.runs[0]?.bytes ?? 0),
+      spread(level.downloadMs, seconds),
+      spread(level.exportMs, seconds),
+      spread(level.ratio, (x) => x.toFixed(2)),
     ]),
   });
 
@@ -166,7 +234,7 @@ function blocks(r: BenchResult): Block[] {
       ? 'The naive exporter exported the whole organisation.'
       : `The naive exporter ran on a SUBSET (${x.naive.experimentsExported} of ${x.ours.experimentsExported} exportable experiments, ${int(x.naive.cells)} cells) within its time budget; its time for all ${int(x.ours.cells)} cells is EXTRAPOLATED per cell: ${seconds(x.naiveExtrapolatedMs)}.`;
   out.push({
-    title: `3. Local end to end: ${x.experiments} experiments (${int(x.genes)} genes × ${x.samples} samples, plus plots) into a temp folder`,
+    title: `4. Local end to end: ${x.experiments} experiments (${int(x.genes)} genes × ${x.samples} samples, plus plots) into a temp folder`,
     notes: [
       `ours: runLocalExport (the deployed ASL run in-process, concurrency 4; synthesizing it took ${seconds(x.ours.definitionMs ?? 0)}, not counted). One experiment answers 403, as the simulator makes it.`,
       'naive: one request at a time (limit 10000), rows as objects in memory, parquetjs-lite; no commit protocol, catalog or manifest.',
@@ -212,7 +280,7 @@ function blocks(r: BenchResult): Block[] {
 
   const c = r.scale;
   out.push({
-    title: `4. Scale: planning ${int(c.experiments)} experiments (simulator with 5 genes × 2 samples each)`,
+    title: `5. Scale: planning ${int(c.experiments)} experiments (simulator with 5 genes × 2 samples each)`,
     notes: [
       `StartRun ${seconds(c.startMs)}; PlanExperiment × ${int(c.experiments)} in ${seconds(c.planWallMs)} at concurrency ${c.concurrency} (${int(c.requests)} requests); ExportSlot and CommitExperiment run for ${c.exportSample} experiments, every other ExportSlot input only built and measured; FinalizeRun over all ${int(c.experiments)} in ${seconds(c.finalizeMs)}.`,
       `Store objects (not payloads): items list ${mib(c.itemsBytes)}, largest slot list ${int(c.maxSlotsBytes)} B, manifest ${mib(c.manifestBytes)}.`,
@@ -233,7 +301,7 @@ function blocks(r: BenchResult): Block[] {
 
   const f = r.fileCopy;
   out.push({
-    title: `5. One file copy of ${mib(f.bytes)} (signed URL on the simulator → folder store; own child process)`,
+    title: `6. One file copy of ${mib(f.bytes)} (signed URL on the simulator → folder store; own child process)`,
     notes: [
       "ExportSlot of a file-<uuid> dataset: the body streamed through the store's put-if-absent, hashed on the way.",
       'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the copy.',

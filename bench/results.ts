@@ -7,9 +7,11 @@ export const slotRunSchema = z.object({
   apiRows: z.number(),
   requests: z.number(),
   partBytes: z.number(),
+  rowGroups: z.number(),
   baselineRss: z.number(),
   peakRss: z.number(),
   peakAboveBaseline: z.number(),
+  peakHeapAboveBaseline: z.number(),
 });
 export type SlotRun = z.infer<typeof slotRunSchema>;
 
@@ -18,6 +20,14 @@ const cpuMs = z.number();
 
 export const slotReportSchema = z.object({ runs: z.array(slotRunSchema), cpuMs });
 export type SlotReport = z.infer<typeof slotReportSchema>;
+
+export const downloadRunSchema = z.object({
+  wallMs: z.number(),
+  requests: z.number(),
+  bytes: z.number(),
+  cpuMs,
+});
+export type DownloadRun = z.infer<typeof downloadRunSchema>;
 
 export const storeCountsSchema = z.object({
   puts: z.number(),

@@ -6,18 +6,40 @@
  * `--write-doc` also replaces the README's Performance section with this run's.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { arch, cpus, loadavg } from 'node:os';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { arch, cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
 import { fileChunks } from '../functions/simulator/catalogue.js';
+import { DEMO_ORGANISATION } from '../functions/simulator/demo.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
+import { stepMemoryMb } from '../infra/constructs/export-functions.js';
+import { mapConcurrency } from '../infra/stack.js';
 import { costModel, workflowPaths } from './cost.js';
 import { BENCH_SEED } from './data.js';
-import { median, runEncodeSection } from './encode.js';
+import { runEncodeSection } from './encode.js';
 import { LoadMeter } from './machine.js';
 import { runChild } from './process.js';
-import { type BenchResult, int, mib, rate, renderMarkdown, renderText, type Target } from './report.js';
-import { e2eRunSchema, fileCopyReportSchema, scaleRunSchema, slotReportSchema } from './results.js';
+import {
+  type BenchResult,
+  int,
+  mib,
+  type NetworkLevel,
+  type NetworkRun,
+  rate,
+  renderMarkdown,
+  renderText,
+  spreadOf,
+  type Target,
+} from './report.js';
+import {
+  downloadRunSchema,
+  e2eRunSchema,
+  fileCopyReportSchema,
+  type SlotRun,
+  scaleRunSchema,
+  slotReportSchema,
+} from './results.js';
 
 const quick = process.argv.includes('--quick');
 const json = process.argv.includes('--json');
@@ -26,25 +48,38 @@ const writeDoc = process.argv.includes('--write-doc');
 const SIZES = quick
   ? {
       encode: { genes: 3_000, samples: 24, runs: 3 },
-      slot: { genes: 4_000, samples: 25, runs: 2 },
+      slots: [
+        { genes: 4_000, samples: 25, runs: 3 },
+        { genes: 16_000, samples: 25, runs: 3 },
+      ],
+      network: { runs: 3, concurrencies: [1, 4] },
       e2e: { experiments: 4, genes: 3_000, samples: 24, naiveBudgetMs: undefined },
       scale: { experiments: 1_000 },
       fileCopy: { bytes: 64 * 2 ** 20 },
     }
   : {
       encode: { genes: 30_000, samples: 24, runs: 5 },
-      // 40,000 rows × 25 samples: exactly one slot of 1,000,000 cells at the default rows per part.
-      slot: { genes: 40_000, samples: 25, runs: 3 },
+      // 40,000 and 160,000 rows × 25 samples: one slot of 1,000,000 and one of 4,000,000 cells.
+      slots: [
+        { genes: 40_000, samples: 25, runs: 3 },
+        { genes: 160_000, samples: 25, runs: 3 },
+      ],
+      network: { runs: 3, concurrencies: [1, 4] },
       // Beyond this budget the naive exporter starts no further experiment; the rest is extrapolated.
       e2e: { experiments: 20, genes: 30_000, samples: 24, naiveBudgetMs: 120_000 },
       scale: { experiments: 10_000 },
       fileCopy: { bytes: 2 ** 30 },
     };
 
+/** The network of the network-bound section: a fixed wait per request, then a bandwidth per connection. */
+const NETWORK = { requestMs: 250, bytesPerSecond: 20 * 1_000_000 };
+
 const TARGETS = {
   encodeOverParquetjs: 10,
   encodeOverDuckdb: 0.7,
-  slotPeakBytes: 256 * 2 ** 20,
+  slotPeakBytes: 128 * 2 ** 20,
+  slotGrowth: 1.2,
+  downloadOverExport: 0.85,
   fileCopyPeakBytes: 200 * 2 ** 20,
   e2eOverEncode: 0.5,
   e2eOverNaive: 5,
@@ -65,29 +100,126 @@ async function withSimulator<T>(
   }
 }
 
-async function slotSection(): Promise<BenchResult['slot']> {
-  const { genes, samples, runs } = SIZES.slot;
-  log(`one slot: ${int(genes * samples)} cells, ${runs} runs`);
-  return withSimulator(
-    { seed: BENCH_SEED, experiments: 1, genes: [genes, genes], samples: [samples, samples] },
-    async (sim) => {
-      const meter = new LoadMeter();
-      const report = slotReportSchema.parse(
-        await runChild('slot.ts', ['--url', sim.url, '--runs', String(runs)]),
+/**
+ * The V8 heap limits the Lambda Node.js runtime's bootstrap sets from the function's memory: a
+ * tenth of it for the young generation (half of that per semi-space), the rest for the old one.
+ */
+function lambdaHeapFlags(memoryMb: number): string {
+  const young = Math.floor(memoryMb / 10);
+  return `--max-semi-space-size=${Math.floor(young / 2)} --max-old-space-size=${memoryMb - young}`;
+}
+
+/**
+ * One slot holding a whole assay, each run in a fresh child so that no run inherits another's
+ * heap, with the heap limits of ExportSlot's Lambda function.
+ */
+async function slotSection(): Promise<BenchResult['slots']> {
+  const sizes: BenchResult['slots'][number][] = [];
+  for (const { genes, samples, runs } of SIZES.slots) {
+    const cells = genes * samples;
+    log(`one slot: ${int(cells)} cells, ${runs} runs`);
+    sizes.push(
+      await withSimulator(
+        { seed: BENCH_SEED, experiments: 1, genes: [genes, genes], samples: [samples, samples] },
+        async (sim) => {
+          const meter = new LoadMeter();
+          const reports: SlotRun[] = [];
+          let cpuMs = 0;
+          for (let run = 0; run < runs; run++) {
+            const report = slotReportSchema.parse(
+              await runChild('slot.ts', ['--url', sim.url, '--rows-per-part', String(cells)], {
+                NODE_OPTIONS: lambdaHeapFlags(stepMemoryMb('exportSlot')),
+              }),
+            );
+            reports.push(...report.runs);
+            cpuMs += report.cpuMs;
+          }
+          const load = meter.finish(cpuMs);
+          const wall = spreadOf(reports.map((r) => r.wallMs));
+          return {
+            cells,
+            runs: reports,
+            wallMs: wall,
+            cellsPerSecond: (cells / wall.median) * 1000,
+            peakAboveBaseline: spreadOf(reports.map((r) => r.peakAboveBaseline)),
+            peakHeapAboveBaseline: spreadOf(reports.map((r) => r.peakHeapAboveBaseline)),
+            load,
+          };
+        },
+      ),
+    );
+  }
+  return sizes;
+}
+
+/**
+ * Against a simulator behind a slow network, (a) the transfer alone: every request an export made,
+ * replayed at the same concurrency with the bodies discarded, and (b) the export itself. The
+ * export's slots are spread over the two Maps as the stack spreads them.
+ */
+async function networkSection(): Promise<BenchResult['network']> {
+  const { runs, concurrencies } = SIZES.network;
+  return withSimulator({ ...DEMO_ORGANISATION, latency: NETWORK }, async (sim) => {
+    const levels: NetworkLevel[] = [];
+    for (const concurrency of concurrencies) {
+      const split = mapConcurrency(concurrency);
+      log(
+        `network-bound: concurrency ${concurrency} (${split.experiments} experiments × ${split.slots} slots), ${runs} runs`,
       );
-      const load = meter.finish(report.cpuMs);
-      const medianWallMs = median(report.runs.map((r) => r.wallMs));
-      const cells = report.runs[0]?.cells ?? 0;
-      return {
-        cells,
-        runs: report.runs,
-        medianWallMs,
-        cellsPerSecond: (cells / medianWallMs) * 1000,
-        maxPeakAboveBaseline: Math.max(...report.runs.map((r) => r.peakAboveBaseline)),
-        load,
-      };
-    },
-  );
+      const meter = new LoadMeter();
+      const samples: NetworkRun[] = [];
+      let cpuMs = 0;
+      for (let run = 0; run < runs; run++) {
+        sim.requests.reset();
+        const exported = e2eRunSchema.parse(
+          await runChild('e2e.ts', [
+            '--url',
+            sim.url,
+            '--mode',
+            'ours',
+            '--experiment-concurrency',
+            String(split.experiments),
+            '--slot-concurrency',
+            String(split.slots),
+          ]),
+        );
+        const made = sim.requests.recent.map((r) => `${r.path}${r.query}`);
+        if (made.length !== sim.requests.total) throw new Error('the request log overflowed');
+        const list = join(await mkdtemp(join(tmpdir(), 'bench-network-')), 'requests.json');
+        await writeFile(list, JSON.stringify(made));
+        const downloaded = downloadRunSchema.parse(
+          await runChild('download.ts', [
+            '--url',
+            sim.url,
+            '--requests',
+            list,
+            '--concurrency',
+            String(concurrency),
+          ]),
+        );
+        await rm(dirname(list), { recursive: true, force: true });
+        cpuMs += exported.cpuMs + downloaded.cpuMs;
+        samples.push({
+          exportMs: exported.wallMs,
+          downloadMs: downloaded.wallMs,
+          requests: made.length,
+          bytes: downloaded.bytes,
+          cells: exported.cells,
+          ratio: downloaded.wallMs / exported.wallMs,
+        });
+      }
+      levels.push({
+        concurrency,
+        split,
+        runs: samples,
+        ratio: spreadOf(samples.map((r) => r.ratio)),
+        exportMs: spreadOf(samples.map((r) => r.exportMs)),
+        downloadMs: spreadOf(samples.map((r) => r.downloadMs)),
+        load: meter.finish(cpuMs),
+      });
+    }
+    return { model: NETWORK, levels };
+  });
 }
 
 async function e2eSection(): Promise<BenchResult['e2e']> {
@@ -195,11 +327,29 @@ function targets(r: Omit<BenchResult, 'targets' | 'cost'>): Target[] {
       pass: shape.oursOverDuckdb >= TARGETS.encodeOverDuckdb,
     });
   }
-  out.push({
-    name: `one slot ≤ ${mib(TARGETS.slotPeakBytes)} peak RSS above baseline`,
-    measured: `${mib(r.slot.maxPeakAboveBaseline)} (worst of ${r.slot.runs.length} runs)`,
-    pass: r.slot.maxPeakAboveBaseline <= TARGETS.slotPeakBytes,
-  });
+  for (const slot of r.slots) {
+    out.push({
+      name: `slot of ${int(slot.cells)} cells ≤ ${mib(TARGETS.slotPeakBytes)} peak RSS above baseline`,
+      measured: `${mib(slot.peakAboveBaseline.max)} (worst of ${slot.runs.length} runs; median ${mib(slot.peakAboveBaseline.median)})`,
+      pass: slot.peakAboveBaseline.max <= TARGETS.slotPeakBytes,
+    });
+  }
+  const [small, large] = r.slots;
+  if (small !== undefined && large !== undefined) {
+    const growth = large.peakAboveBaseline.median / small.peakAboveBaseline.median;
+    out.push({
+      name: `slot of ${int(large.cells)} cells ≤ ${TARGETS.slotGrowth}× the memory of ${int(small.cells)}`,
+      measured: `${growth.toFixed(2)}× (medians)`,
+      pass: growth <= TARGETS.slotGrowth,
+    });
+  }
+  for (const level of r.network.levels) {
+    out.push({
+      name: `network-bound at concurrency ${level.concurrency}: download only ÷ export ≥ ${TARGETS.downloadOverExport}`,
+      measured: `${level.ratio.median.toFixed(2)} (median of ${level.runs.length}; ${level.ratio.min.toFixed(2)}–${level.ratio.max.toFixed(2)})`,
+      pass: level.ratio.median >= TARGETS.downloadOverExport,
+    });
+  }
   out.push({
     name: `a ${mib(r.fileCopy.bytes)} file copy ≤ ${mib(TARGETS.fileCopyPeakBytes)} peak RSS above baseline, byte-identical`,
     measured: `${mib(r.fileCopy.peakAboveBaseline)}, ${r.fileCopy.identical ? 'identical' : 'NOT identical'}`,
@@ -245,7 +395,8 @@ async function main(): Promise<void> {
   const encodeMeter = new LoadMeter();
   const encodeSection = await runEncodeSection(SIZES.encode, log);
   const encode = { ...encodeSection, load: encodeMeter.finish() };
-  const slot = await slotSection();
+  const slots = await slotSection();
+  const network = await networkSection();
   const e2e = await e2eSection();
   const scale = await scaleSection();
   const fileCopy = await fileCopySection();
@@ -258,7 +409,7 @@ async function main(): Promise<void> {
   const commitStats = scale.states.CommitExperiment;
   const cost = costModel({
     paths,
-    slotSecondsPerMillionCells: slot.medianWallMs / 1000 / (slot.cells / 1e6),
+    slotSecondsPerMillionCells: (slots[0]?.wallMs.median ?? 0) / 1000 / ((slots[0]?.cells ?? 1) / 1e6),
     cellsPerExperiment: e2e.ours.cells / exported,
     slotsPerExperiment: e2e.ours.slots / exported,
     parquetBytesPerExperiment: e2e.ours.parquetBytes / exported,
@@ -274,7 +425,7 @@ async function main(): Promise<void> {
     planS3GetClass: (scale.store.gets + scale.store.heads) / Math.max(1, planStats?.executed ?? 1),
   });
 
-  const partial = { meta, encode, slot, e2e, scale, fileCopy };
+  const partial = { meta, encode, slots, network, e2e, scale, fileCopy };
   const result: BenchResult = { ...partial, cost, targets: targets(partial) };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);

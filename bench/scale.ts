@@ -23,7 +23,7 @@ import {
 } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
 import { benchDeps, CountingStore } from './deps.js';
-import { argValue, cpuMsOf } from './process.js';
+import { argValue, cpuMsOf, printResult } from './process.js';
 import type { ScaleRun, StatePayloads } from './results.js';
 
 const bytesOf = (value: unknown) => Buffer.byteLength(JSON.stringify(value ?? null));
@@ -144,12 +144,4 @@ async function main(): Promise<ScaleRun> {
   }
 }
 
-main().then(
-  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/scale.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/scale.ts', main);

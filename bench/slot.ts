@@ -1,11 +1,13 @@
 /**
- * Child process of `npm run bench`: one ExportSlot of an assay slot (~1,000,000 cells) through the
- * real HTTP client and folder store; wall time and peak RSS above the baseline taken just before.
- * Prints one JSON line.
+ * Child process of `npm run bench`: one ExportSlot of an assay slot (`--rows-per-part` cells, the
+ * whole assay of the simulated experiment) through the real HTTP client and folder store; wall
+ * time and peak RSS above the baseline taken just before. Prints one JSON line.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { itemsKey } from '../functions/core/layout.js';
 import { releaseLease } from '../functions/core/lease.js';
@@ -17,16 +19,55 @@ import {
   startRunOutputSchema,
 } from '../functions/core/workflow/messages.js';
 import { STEPS } from '../functions/core/workflow/steps.js';
-import { benchDeps } from './deps.js';
-import { argValue, collectGarbage, cpuMsOf, RssSampler } from './process.js';
+import { benchDeps, EXPORT_SETTINGS } from './deps.js';
+import { argValue, collectGarbage, cpuMsOf, printResult, RssSampler } from './process.js';
 import type { SlotReport, SlotRun } from './results.js';
+
+/**
+ * The JavaScript heap and the memory it holds outside (buffers, WebAssembly excluded), sampled on
+ * the main thread between its tasks: what the slot keeps reachable or not yet collected, without
+ * the allocator's and the runtime's own pages that RSS also counts.
+ */
+class HeapSampler {
+  private readonly baseline = HeapSampler.now();
+  private peak = this.baseline;
+  private readonly timer = setInterval(() => {
+    this.peak = Math.max(this.peak, HeapSampler.now());
+  }, 5);
+
+  static now(): number {
+    const stats = getHeapStatistics();
+    return stats.used_heap_size + stats.external_memory;
+  }
+
+  stop(): number {
+    clearInterval(this.timer);
+    return Math.max(this.peak, HeapSampler.now()) - this.baseline;
+  }
+}
+
+/** Row groups in a Parquet file, as DuckDB reads its footer. */
+async function rowGroupsOf(file: string): Promise<number> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const reader = await connection.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id)::INTEGER AS groups FROM parquet_metadata('${file}')`,
+    );
+    return Number(reader.getRowObjectsJS()[0]?.groups ?? 0);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
 
 async function main(): Promise<SlotReport> {
   const url = argValue('url');
-  const runs = Number(argValue('runs', '3'));
+  const runs = Number(argValue('runs', '1'));
+  const rowsPerPart = Number(argValue('rows-per-part', String(EXPORT_SETTINGS.rowsPerPart)));
   const root = await mkdtemp(join(tmpdir(), 'bench-slot-'));
   const store = new FolderStore(root);
-  const deps = benchDeps(url, store);
+  const deps = { ...benchDeps(url, store), settings: { ...EXPORT_SETTINGS, rowsPerPart } };
   const sampler = new RssSampler(10);
   const results: SlotRun[] = [];
   try {
@@ -46,12 +87,14 @@ async function main(): Promise<SlotReport> {
       collectGarbage();
       await new Promise((resolve) => setTimeout(resolve, 100));
       const baselineRss = await sampler.reset();
+      const heap = new HeapSampler();
       const started = performance.now();
       const receipt = receiptSchema.parse(
         await STEPS.ExportSlot({ runId, experimentId: item.experimentId, slot }, deps),
       );
       const wallMs = performance.now() - started;
       const peakRss = await sampler.peak();
+      const peakHeapAboveBaseline = heap.stop();
       const part = receipt.parts[0];
       results.push({
         wallMs,
@@ -59,9 +102,11 @@ async function main(): Promise<SlotReport> {
         apiRows: receipt.apiRows,
         requests: Math.ceil(slot.limit / deps.settings.pageSize),
         partBytes: part?.bytes ?? 0,
+        rowGroups: part === undefined ? 0 : await rowGroupsOf(join(root, part.key)),
         baselineRss,
         peakRss,
         peakAboveBaseline: peakRss - baselineRss,
+        peakHeapAboveBaseline,
       });
       await releaseLease(deps.store, runId, execution);
     }
@@ -72,12 +117,4 @@ async function main(): Promise<SlotReport> {
   return { runs: results, cpuMs: cpuMsOf(process.cpuUsage()) };
 }
 
-main().then(
-  (results) => process.stdout.write(`${JSON.stringify(results)}\n`),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench/slot.ts: ${error instanceof Error ? (error.stack ?? error.message) : error}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+printResult('bench/slot.ts', main);

@@ -50,6 +50,8 @@ async function exportedLab(cleanup: (() => Promise<void>)[] = cleanups) {
       settings: {
         rowsPerPart: 500,
         pageSize: 100,
+        rowGroupRows: 131_072,
+        prefetchPages: 1,
         leaseTtlMs: 60_000,
         supersededRunGraceMs: 7 * 86_400_000,
         codeVersion: 'test',

@@ -44,6 +44,8 @@ describe('parseEnvironment', () => {
       settings: {
         rowsPerPart: 1_000_000,
         pageSize: 10_000,
+        rowGroupRows: 131_072,
+        prefetchPages: 1,
         leaseTtlMs: 12 * 3600 * 1000,
         supersededRunGraceMs: 7 * 86_400_000,
         codeVersion: CODE_VERSION,

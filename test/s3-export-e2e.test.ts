@@ -59,6 +59,8 @@ function exportRun(runId: string): Promise<FinalizeOutput> {
     settings: {
       rowsPerPart: 400,
       pageSize: 40,
+      rowGroupRows: 131_072,
+      prefetchPages: 1,
       leaseTtlMs: 600_000,
       supersededRunGraceMs: 7 * 86_400_000,
       codeVersion: CODE_VERSION,

@@ -15,6 +15,7 @@ import { ConfigError, RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js'
 import {
   abortKey,
   commitRecordKey,
+  currentListKey,
   exportLogPartKey,
   itemsKey,
   LEASE_KEY,
@@ -448,6 +449,26 @@ describe('the functions', () => {
     }
   });
 
+  // ExportSlot streams its part (README, Performance: slots of 1M and 4M cells); the memory sizes
+  // are the cost model's too.
+  it('give ExportSlot 512 MB and every other step the memory of its own work', () => {
+    const s = custom;
+    const memory = Object.fromEntries(
+      WORKFLOW_STEPS.map((step) => {
+        const fn = s.stack.exportFunctions.functions[step];
+        return [step, s.resources[idOf(s, fn)]?.Properties?.MemorySize];
+      }),
+    );
+    expect(memory).toEqual({
+      startRun: 512,
+      planExperiment: 512,
+      exportSlot: 512,
+      commitExperiment: 1024,
+      recordExperimentFailure: 256,
+      finalizeRun: 1024,
+    });
+  });
+
   it('pass the configured ceilings to every function, where the runtime reads them back (defaults when unset)', () => {
     const MIB = 1024 * 1024;
     const expected = [
@@ -577,6 +598,12 @@ describe('the functions', () => {
       [manifestKey(run), ['finalizeRun'], []],
       [reportKey(run), ['finalizeRun'], []],
       [exportLogPartKey(run), ['finalizeRun'], []],
+      ...TABLE_NAMES.map((table): [string, WorkflowStep[], WorkflowStep[]] => [
+        currentListKey(table),
+        ['finalizeRun'],
+        [],
+      ]),
+      ['current/assay/experiment_id=PLX1.txt', [], []],
       ['_catalog/assay/experiment_id=PLX1.json', [], []],
     ];
     const lakes = [
@@ -763,7 +790,12 @@ describe('the failure guard', () => {
     expect(propertiesOf(fn)).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 300 });
     const root = `{${idOf(s, s.stack.lake.bucket)}.Arn}/`;
     const statements = roleStatements(s, s.stack.exportFunctions.endFailedRun);
-    for (const key of [manifestKey('run-1'), reportKey('run-1'), exportLogPartKey('run-1')]) {
+    for (const key of [
+      manifestKey('run-1'),
+      reportKey('run-1'),
+      exportLogPartKey('run-1'),
+      ...TABLE_NAMES.map(currentListKey),
+    ]) {
       expect(allows(statements, 's3:PutObject', root + key), key).toBe(true);
     }
     expect(allows(statements, 's3:DeleteObject', root + LEASE_KEY)).toBe(true);

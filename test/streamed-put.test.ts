@@ -87,6 +87,7 @@ const CASES: StoreCase[] = [
     open: async () => ({
       store: new S3Store({ bucket: BUCKET, prefix: `lake-${prefixes++}/` }, s3rverClient, {
         partSizeBytes: PART_BYTES,
+        multipartThresholdBytes: PART_BYTES,
       }),
       // Multipart uploads in progress are not objects: ListObjects never shows them.
       leftovers: () => [],
@@ -165,6 +166,7 @@ describe('putStreamIfAbsent on S3', () => {
     const client = s3rver.client();
     const store = new S3Store({ bucket: BUCKET, prefix: 'parts-early/' }, client, {
       partSizeBytes: PART_BYTES,
+      multipartThresholdBytes: PART_BYTES,
       uploadConcurrency: 2,
     });
     const sent = spyOnSends(client);
@@ -191,7 +193,10 @@ describe('putStreamIfAbsent on S3', () => {
 
   it('sends a body no longer than one part as a single PutObject with IfNoneMatch "*"', async () => {
     const client = s3rver.client();
-    const store = new S3Store({ bucket: BUCKET, prefix: 'single/' }, client, { partSizeBytes: PART_BYTES });
+    const store = new S3Store({ bucket: BUCKET, prefix: 'single/' }, client, {
+      partSizeBytes: PART_BYTES,
+      multipartThresholdBytes: PART_BYTES,
+    });
     const sent = spyOnSends(client);
     const { body, whole } = chunkedBody(1);
 
@@ -206,6 +211,7 @@ describe('putStreamIfAbsent on S3', () => {
     const client = s3rver.client();
     const store = new S3Store({ bucket: BUCKET, prefix: 'body-fails/' }, client, {
       partSizeBytes: PART_BYTES,
+      multipartThresholdBytes: PART_BYTES,
     });
     const sent = spyOnSends(client);
     const { body } = chunkedBody(8, { failAt: 6 });
@@ -225,6 +231,7 @@ describe('putStreamIfAbsent on S3', () => {
   it('stops reading the body when the store fails, with the error that names what to fix', async () => {
     const store = new S3Store({ bucket: 'no-such-lake', prefix: '' }, s3rver.client(), {
       partSizeBytes: PART_BYTES,
+      multipartThresholdBytes: PART_BYTES,
     });
     const { body, state } = chunkedBody(10);
 
@@ -253,6 +260,7 @@ describe('putStreamIfAbsent on S3', () => {
       );
     const store = new S3Store({ bucket: BUCKET, prefix: '' }, client, {
       partSizeBytes: PART_BYTES,
+      multipartThresholdBytes: PART_BYTES,
       uploadConcurrency: 1,
     });
     const { body, state } = chunkedBody(20);

@@ -99,6 +99,10 @@ export class S3Store implements ObjectStore {
     this.listPageSize = positive(options.listPageSize, 1000, 'listPageSize');
   }
 
+  url(key: string): string {
+    return `${this.location}${key}`;
+  }
+
   /**
    * Region and credentials resolve locally (environment, profile files, instance metadata): their
    * absence is configuration, told at once rather than after every request's retries.
@@ -221,7 +225,7 @@ export class S3Store implements ObjectStore {
   }
 
   async putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
-    return { created: await this.uploadStream(key, body, true, this.partSize, this.partSize) };
+    return { created: await this.uploadStream(key, body, true, this.partSize, this.multipartThreshold) };
   }
 
   /** True when the object was written; false when `exclusive` and something was already at the key. */

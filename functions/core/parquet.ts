@@ -30,6 +30,8 @@ import {
   Compression,
   EnabledStatistics,
   ParquetFile,
+  transformParquetStream,
+  type RecordBatch as WasmRecordBatch,
   Table as WasmTable,
   WriterPropertiesBuilder,
   WriterVersion,
@@ -271,14 +273,14 @@ function columnData(field: Field, type: ColumnType, values: readonly CellValue[]
   }
 }
 
-function writerProperties() {
-  return new WriterPropertiesBuilder()
+function writerProperties(rowGroupRows?: number) {
+  const builder = new WriterPropertiesBuilder()
     .setWriterVersion(WriterVersion.V1)
     .setCompression(Compression.SNAPPY)
     .setDictionaryEnabled(true)
     .setStatisticsEnabled(EnabledStatistics.Page)
-    .setCreatedBy(CREATED_BY)
-    .build();
+    .setCreatedBy(CREATED_BY);
+  return (rowGroupRows === undefined ? builder : builder.setMaxRowGroupSize(rowGroupRows)).build();
 }
 
 /** Builds the Arrow table of a contract table; cells are checked against the column types. */
@@ -305,6 +307,135 @@ function arrowTable(table: TableName, rows: ColumnarRows, rowCount: number): Tab
 export function encodeParquet(table: TableName, rows: ColumnarRows, rowCount: number): Uint8Array {
   const ipc = tableToIPC(arrowTable(table, rows, rowCount), 'stream');
   return writeParquet(WasmTable.fromIPCStream(ipc), writerProperties());
+}
+
+/**
+ * One Parquet file encoded while its rows arrive: each `write` hands over a batch (a page's melted
+ * rows), and the file's bytes come out of `bytes` a row group at a time, every `rowGroupRows`
+ * rows. What is held is the batch being encoded, at most one waiting, and the encoded row group
+ * being filled, whatever the file's size. Same properties as `encodeParquet`.
+ */
+export class ParquetStreamEncoder {
+  readonly bytes: AsyncIterable<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<WasmRecordBatch>;
+  private pulled: (() => void) | undefined;
+  private failure: { readonly error: unknown } | undefined;
+  private readonly failed: Promise<never>;
+  private rejectFailed!: (error: unknown) => void;
+  private readonly encoded: Promise<ReadableStream<Uint8Array>>;
+  private reading = false;
+  private batches = 0;
+  private ended = false;
+
+  constructor(
+    private readonly table: TableName,
+    rowGroupRows: number,
+  ) {
+    const input = new ReadableStream<WasmRecordBatch>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        pull: () => {
+          this.pulled?.();
+          this.pulled = undefined;
+        },
+      },
+      { highWaterMark: 1 },
+    );
+    this.failed = new Promise<never>((_, reject) => {
+      this.rejectFailed = reject;
+    });
+    this.failed.catch(() => undefined);
+    this.encoded = transformParquetStream(input, writerProperties(rowGroupRows));
+    this.bytes = this.output();
+  }
+
+  /** Resolves once the encoder has room for the next batch; rejects once the encoder has failed. */
+  async write(rows: ColumnarRows, rowCount: number): Promise<void> {
+    this.throwIfFailed();
+    if (this.ended) throw new Error(`${this.table}: write after end`);
+    this.enqueue(rows, rowCount);
+    while ((this.controller.desiredSize ?? 0) <= 0) {
+      await Promise.race([new Promise<void>((resolve) => (this.pulled = resolve)), this.failed]);
+    }
+  }
+
+  /** No more rows: the footer follows the last row group. */
+  async end(): Promise<void> {
+    this.throwIfFailed();
+    this.close();
+  }
+
+  /** Stops the encoding: `bytes` and every waiting `write` throw `error`. */
+  fail(error: unknown): void {
+    if (this.failure !== undefined) return;
+    this.failure = { error };
+    this.rejectFailed(error);
+    // The encoder is left to finish on an ended input, its output read and dropped: an input
+    // error, or output nobody reads, would leave its task in WebAssembly pending for good.
+    if (!this.ended) this.close();
+    if (!this.reading) {
+      this.reading = true;
+      void this.encoded.then((stream) => discardRest(stream.getReader()));
+    }
+  }
+
+  private enqueue(rows: ColumnarRows, rowCount: number): void {
+    const table = WasmTable.fromIPCStream(tableToIPC(arrowTable(this.table, rows, rowCount), 'stream'));
+    const batch = table.recordBatch(0);
+    table.free();
+    if (batch === undefined) throw new ContractError(`${this.table}: the Arrow table has no record batch`);
+    this.controller.enqueue(batch);
+    this.batches++;
+  }
+
+  /** The schema comes from the first batch: a file without rows (or an input ended early) gets an empty one. */
+  private close(): void {
+    if (this.batches === 0) this.enqueue(emptyColumns(this.table), 0);
+    this.ended = true;
+    this.controller.close();
+  }
+
+  private async *output(): AsyncGenerator<Uint8Array> {
+    this.throwIfFailed();
+    this.reading = true;
+    const reader = (await this.encoded).getReader();
+    let finished = false;
+    try {
+      for (;;) {
+        const next = await Promise.race([reader.read(), this.failed]);
+        if (next.done) {
+          finished = true;
+          return;
+        }
+        yield next.value;
+      }
+    } catch (error) {
+      this.fail(error);
+      throw error;
+    } finally {
+      if (!finished) void discardRest(reader);
+    }
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure !== undefined) throw this.failure.error;
+  }
+}
+
+async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  try {
+    while (!(await reader.read()).done) {
+      // Dropped: the part this encoder was writing has been abandoned.
+    }
+  } catch {
+    // The encoder failed on its own; there is nothing left to read.
+  }
+}
+
+function emptyColumns(table: TableName): ColumnarRows {
+  return Object.fromEntries(TABLES[table].columns.map((column) => [column.name, []]));
 }
 
 /**

@@ -11,6 +11,13 @@ export const SETTINGS = {
   rowsPerPart: { default: 1_000_000, max: 50_000_000 },
   /** `limit` of each data page request (Pluto's R client uses 10,000). */
   pageSize: { default: 10_000, max: 100_000 },
+  /**
+   * Rows per Parquet row group: a part is written a row group at a time, and readers (Athena,
+   * DuckDB) skip row groups by their statistics and split work by them.
+   */
+  rowGroupRows: { default: 131_072, max: 1_048_576 },
+  /** Data pages requested ahead of the one being melted and encoded (0: fetch only when needed). */
+  prefetchPages: { default: 1, max: 8 },
   /** How long a run's lease keeps other runs out if the run dies without releasing it. */
   leaseTtlSeconds: { default: 12 * 3600, max: 7 * 24 * 3600 },
   /** Days a superseded run's data stays after the run that replaced it (readers may still hold it). */
@@ -46,6 +53,8 @@ export const fileTypeListSchema = commaListSchema.pipe(z.array(fileTypeSchema));
 export interface ExportSettings {
   readonly rowsPerPart: number;
   readonly pageSize: number;
+  readonly rowGroupRows: number;
+  readonly prefetchPages: number;
   readonly leaseTtlMs: number;
   readonly supersededRunGraceMs: number;
   readonly codeVersion: string;
@@ -60,6 +69,8 @@ export interface ExportSettings {
 export interface SettingsInput {
   readonly rowsPerPart?: number;
   readonly pageSize?: number;
+  readonly rowGroupRows?: number;
+  readonly prefetchPages?: number;
   readonly leaseTtlSeconds?: number;
   readonly supersededRunGraceDays?: number;
   readonly limits?: Partial<ExportLimits>;
@@ -72,6 +83,8 @@ export function exportSettings(input: SettingsInput = {}): ExportSettings {
   return {
     rowsPerPart: input.rowsPerPart ?? SETTINGS.rowsPerPart.default,
     pageSize: input.pageSize ?? SETTINGS.pageSize.default,
+    rowGroupRows: input.rowGroupRows ?? SETTINGS.rowGroupRows.default,
+    prefetchPages: input.prefetchPages ?? SETTINGS.prefetchPages.default,
     leaseTtlMs: (input.leaseTtlSeconds ?? SETTINGS.leaseTtlSeconds.default) * 1000,
     supersededRunGraceMs:
       (input.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default) * 86_400_000,

@@ -42,6 +42,13 @@ export const environmentSchema = z.object({
   PLUTO_SECRET_ID: z.string().min(1),
   ROWS_PER_PART: count(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   PAGE_SIZE: count(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  ROW_GROUP_ROWS: count(SETTINGS.rowGroupRows.max).default(SETTINGS.rowGroupRows.default),
+  PREFETCH_PAGES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.prefetchPages.max)
+    .default(SETTINGS.prefetchPages.default),
   LEASE_TTL_SECONDS: count(SETTINGS.leaseTtlSeconds.max).default(SETTINGS.leaseTtlSeconds.default),
   SUPERSEDED_RUN_GRACE_DAYS: count(SETTINGS.supersededRunGraceDays.max).default(
     SETTINGS.supersededRunGraceDays.default,
@@ -88,6 +95,8 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     settings: exportSettings({
       rowsPerPart: e.ROWS_PER_PART,
       pageSize: e.PAGE_SIZE,
+      rowGroupRows: e.ROW_GROUP_ROWS,
+      prefetchPages: e.PREFETCH_PAGES,
       leaseTtlSeconds: e.LEASE_TTL_SECONDS,
       supersededRunGraceDays: e.SUPERSEDED_RUN_GRACE_DAYS,
       limits: {

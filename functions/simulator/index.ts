@@ -3,7 +3,7 @@
  * shapes of design.md (Pluto API), plus the ground truth tests compare against. Free of test-runner imports so
  * the CLI (`pluto-export simulate`, `npm start`) can run it too.
  */
-import { type FaultHook, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
+import { type FaultHook, type LatencyModel, type RequestLog, serve, type UnknownIdAnswer } from './server.js';
 import { type SimulatorTruth, type SimulatorVariant, World } from './world.js';
 
 export { fileBytes, type SimulatedFile } from './catalogue.js';
@@ -27,6 +27,7 @@ export {
   type FaultAction,
   type FaultHook,
   type FaultRequest,
+  type LatencyModel,
   type RequestLog,
   type RequestRecord,
   type UnknownIdAnswer,
@@ -68,6 +69,8 @@ export interface SimulatorOptions {
   variants?: readonly SimulatorVariant[];
   /** How unknown ids are answered; default `invalid_object_id` (400), as Pluto does. */
   unknownIds?: UnknownIdAnswer;
+  /** A network to answer through (the benchmark's); default none, answers go out at once. */
+  latency?: LatencyModel;
 }
 
 export interface RunningSimulator {
@@ -103,6 +106,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     port: options.port ?? 0,
     faults: options.faults,
     unknownIds: options.unknownIds,
+    latency: options.latency,
   });
   return { url: http.url, truth: world, requests: http.requests, close: () => http.close() };
 }

@@ -402,13 +402,34 @@ export interface HttpFace {
   close(): Promise<void>;
 }
 
+/**
+ * A network between the client and the API: every answer waits `requestMs` before its first byte
+ * (the round trips and the server's own work), then its body flows at `bytesPerSecond`, each
+ * request on its own connection at that rate.
+ */
+export interface LatencyModel {
+  readonly requestMs: number;
+  readonly bytesPerSecond: number;
+}
+
+/** Bytes written per paced step of a latency model. */
+const PACED_CHUNK_BYTES = 64 * 1024;
+
 export async function serve(
   world: World,
-  options: { port: number; faults?: FaultHook; unknownIds?: UnknownIdAnswer },
+  options: { port: number; faults?: FaultHook; unknownIds?: UnknownIdAnswer; latency?: LatencyModel },
 ): Promise<HttpFace> {
   const requests = new Requests();
   const timers = new Set<NodeJS.Timeout>();
   let seq = 0;
+
+  const later = (action: () => void, ms: number) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      action();
+    }, ms);
+    timers.add(timer);
+  };
 
   const send = (res: ServerResponse, a: Answer) => {
     if (a.stream !== undefined) {
@@ -416,12 +437,45 @@ export async function serve(
       return;
     }
     const body = bytes(a);
-    res.writeHead(a.status, {
-      'Content-Type': 'application/json',
-      'Content-Length': body.length,
-      ...a.headers,
-    });
-    res.end(body);
+    const head = { 'Content-Type': 'application/json', 'Content-Length': body.length, ...a.headers };
+    const latency = options.latency;
+    if (latency === undefined) {
+      res.writeHead(a.status, head);
+      res.end(body);
+      return;
+    }
+    // Steps are due at absolute times, so timer lateness does not add up over a long body.
+    const firstByteAt = performance.now() + latency.requestMs;
+    later(() => {
+      if (res.destroyed) return;
+      res.writeHead(a.status, head);
+      writeInSteps(res, body, PACED_CHUNK_BYTES, (sent) =>
+        Math.max(0, firstByteAt + (sent / latency.bytesPerSecond) * 1000 - performance.now()),
+      );
+    }, latency.requestMs);
+  };
+
+  /** Writes `body` `chunkBytes` at a time, waiting `pause(bytesSentSoFar)` ms before each next chunk. */
+  const writeInSteps = (
+    res: ServerResponse,
+    body: Buffer,
+    chunkBytes: number,
+    pause: (sent: number) => number,
+  ) => {
+    let sent = 0;
+    const step = () => {
+      if (res.destroyed) return;
+      const end = Math.min(body.length, sent + chunkBytes);
+      const chunk = body.subarray(sent, end);
+      sent = end;
+      if (sent >= body.length) {
+        res.end(chunk);
+        return;
+      }
+      res.write(chunk);
+      later(step, pause(sent));
+    };
+    step();
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
@@ -503,24 +557,7 @@ export async function serve(
       }
       case 'drip': {
         res.writeHead(normal.status, headers);
-        let sent = 0;
-        const next = () => {
-          if (res.destroyed) return;
-          const end = Math.min(body.length, sent + Math.max(1, fault.chunkBytes));
-          const chunk = body.subarray(sent, end);
-          sent = end;
-          if (sent >= body.length) {
-            res.end(chunk);
-            return;
-          }
-          res.write(chunk);
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            next();
-          }, fault.intervalMs);
-          timers.add(timer);
-        };
-        next();
+        writeInSteps(res, body, Math.max(1, fault.chunkBytes), () => fault.intervalMs);
         return;
       }
       case 'rewrite':

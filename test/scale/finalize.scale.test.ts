@@ -76,6 +76,8 @@ describe('FinalizeRun at scale', () => {
       settings: {
         rowsPerPart: 1_000_000,
         pageSize: 10_000,
+        rowGroupRows: 131_072,
+        prefetchPages: 1,
         leaseTtlMs: 12 * 3_600_000,
         supersededRunGraceMs: 30 * DAY,
         codeVersion: 'scale',

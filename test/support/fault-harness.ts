@@ -25,6 +25,9 @@ export const SMALL_ORGANISATION = { experiments: 5, genes: [90, 160], samples: [
 export const FAST_SETTINGS: ExportSettings = {
   rowsPerPart: 300,
   pageSize: 40,
+  // Parts of a few hundred rows still hold several row groups.
+  rowGroupRows: 128,
+  prefetchPages: 1,
   leaseTtlMs: 3_600_000,
   supersededRunGraceMs: 7 * 86_400_000,
   codeVersion: 'test',

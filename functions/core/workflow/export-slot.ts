@@ -1,5 +1,5 @@
 /**
- * ExportSlot: fetches one slot's pages, melts them into the contract's tables and writes one
+ * ExportSlot: fetches one slot's pages, melts them into the contract's tables and streams one
  * immutable Parquet part per table, then a receipt. A retry that finds the receipt is a no-op; one
  * that finds a part without a receipt verifies the part and reuses it.
  */
@@ -18,12 +18,12 @@ import {
   TableRows,
 } from '../melt.js';
 import { type DataPage, type DatasetRef, plotSchema } from '../pluto/model.js';
-import { publishPart } from '../publish-part.js';
+import { prefetched } from '../prefetch.js';
+import { PartStream, type PublishedPart } from '../publish-part.js';
 import {
   encodeJson,
   errorInfo,
   headersDigestOf,
-  type PartInfo,
   type Plan,
   type PlannedDataset,
   planSchema,
@@ -76,37 +76,85 @@ export async function exportSlot(input: ExportSlotInput, deps: StepDeps): Promis
   }
 }
 
+/**
+ * Pages are fetched one ahead (`prefetchPages`) while the current one is melted, and each page's
+ * rows go straight to the part's encoder, which streams row groups to the store: a slot holds
+ * about two pages and one row group, whatever its size.
+ */
 async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receipt> {
   const { runId, experimentId, slot } = input;
   if (slot.kind === 'file') return copyFile(input, deps);
-  const primary = new TableRows(slot.kind);
   const plan = await readJson(deps.store, planKey(runId, experimentId), planSchema);
   const planned = plan?.datasets.find((candidate) => candidate.dataset === slot.dataset);
   const plot = slot.kind === 'results' ? plotContextOf(input, plan) : undefined;
-  const de =
-    plot !== undefined && isDifferentialExpression(plot.headers)
-      ? new TableRows('differential_expression')
-      : undefined;
+  const withDe = plot !== undefined && isDifferentialExpression(plot.headers);
+  const tables: TableName[] = withDe ? [slot.kind, 'differential_expression'] : [slot.kind];
+  const streams = tables.map(
+    (table) =>
+      new PartStream(
+        deps.store,
+        partKey(table, experimentId, runId, slot.dataset, slot.slot),
+        table,
+        deps.settings.rowGroupRows,
+      ),
+  );
 
   let apiRows = 0;
-  for await (const page of fetchSlotPages(input, planned, deps)) {
-    apiRows += page.rowCount;
-    if (plot !== undefined) meltResults(page, plot, primary, de);
-    else if (slot.kind === 'samples') meltSamples(page, primary);
-    else meltAssay(page, primary);
+  const published: PublishedPart[] = [];
+  try {
+    const pages = prefetched(fetchSlotPages(input, planned, deps), deps.settings.prefetchPages);
+    for await (const page of pages) {
+      apiRows += page.rowCount;
+      for (const batch of batchesOf(page)) {
+        const primary = new TableRows(slot.kind);
+        const de = withDe ? new TableRows('differential_expression') : undefined;
+        if (plot !== undefined) meltResults(batch, plot, primary, de);
+        else if (slot.kind === 'samples') meltSamples(batch, primary);
+        else meltAssay(batch, primary);
+        await streams[0]?.write(primary);
+        if (de !== undefined) await streams[1]?.write(de);
+      }
+    }
+    for (const stream of streams) published.push(await stream.finish());
+  } catch (error) {
+    await Promise.all(streams.map((stream) => stream.abandon(error)));
+    throw error;
   }
 
-  const outputs: [TableName, TableRows][] = [[slot.kind, primary]];
-  if (de !== undefined) outputs.push(['differential_expression', de]);
-  const parts: PartInfo[] = [];
-  for (const [table, rows] of outputs) {
-    const key = partKey(table, experimentId, runId, slot.dataset, slot.slot);
-    const { part, created } = await publishPart(deps.store, key, rows);
-    if (created)
-      deps.progress?.partWritten?.({ experimentId, table, key, rows: part.rows, bytes: part.bytes });
-    parts.push(part);
+  for (const { part, created } of published) {
+    if (created) {
+      deps.progress?.partWritten?.({
+        experimentId,
+        table: part.table,
+        key: part.key,
+        rows: part.rows,
+        bytes: part.bytes,
+      });
+    }
   }
+  const parts = published.map(({ part }) => part);
   return { runId, experimentId, dataset: slot.dataset, slot: slot.slot, apiRows, parts };
+}
+
+/** Tidy rows melted and encoded at a time: a page of a wide assay melts into many times its rows. */
+const MELT_BATCH_CELLS = 65_536;
+
+/** The page in runs of rows that melt into about MELT_BATCH_CELLS tidy rows each. */
+function* batchesOf(page: DataPage): Generator<DataPage> {
+  const rows = Math.max(1, Math.floor(MELT_BATCH_CELLS / Math.max(1, page.headers.length - 1)));
+  if (page.rowCount <= rows) {
+    yield page;
+    return;
+  }
+  for (let from = 0; from < page.rowCount; from += rows) {
+    const to = Math.min(page.rowCount, from + rows);
+    yield {
+      ...page,
+      offset: page.offset + from,
+      rowCount: to - from,
+      columns: page.columns.map((column) => column.slice(from, to)),
+    };
+  }
 }
 
 /**
