@@ -233,9 +233,9 @@ export function costModel(inputs: CostInputs, experiments = 1000): CostModel {
     assumptions: [
       `Lambda arm64 at the stack's memory: ExportSlot ${slot.mb} MB (${(slot.mb / FULL_VCPU_MB).toFixed(2)} vCPU, CPU-bound time measured here × ${slot.cpuScale.toFixed(2)}), PlanExperiment ${plan.mb} MB, CommitExperiment ${commit.mb} MB, FinalizeRun ${finalize.mb} MB; Graviton core = this machine's core`,
       `each request to the real Pluto API waits ${ASSUMED_PLUTO_LATENCY_MS} ms (billed Lambda time); a slot's waits overlap its compute (pages fetched one ahead), so it is billed the longer of the two`,
-      `every experiment is like the section 3 demo experiment (${Math.round(inputs.cellsPerExperiment).toLocaleString('en-US')} cells, ${inputs.slotsPerExperiment.toFixed(1)} slots)`,
+      `every experiment is like the section 4 experiments (${Math.round(inputs.cellsPerExperiment).toLocaleString('en-US')} cells, ${inputs.slotsPerExperiment.toFixed(1)} slots)`,
       'Step Functions standard: every state entered is one transition, child executions of both Distributed Maps included; retries not counted',
-      'S3: PUT, LIST and DELETE at the PUT price, GET and HEAD at the GET price (counted on the store in sections 3 and 4; an unchanged day makes the store requests of planning); storage and Glue catalog calls (within the free million) not counted',
+      'S3: PUT, LIST and DELETE at the PUT price, GET and HEAD at the GET price (counted on the store in sections 4 and 5; an unchanged day makes the store requests of planning); storage and Glue catalog calls (within the free million) not counted',
       "Athena: one query scanning the whole day's lake (every column of every table)",
     ],
     transitionsPerRun: paths.run.length,

@@ -93,3 +93,18 @@ export const scaleRunSchema = z.object({
   cpuMs,
 });
 export type ScaleRun = z.infer<typeof scaleRunSchema>;
+
+/** One large file copied by ExportSlot, streamed from the simulator's signed URL into the folder store. */
+export const fileCopyReportSchema = z.object({
+  bytes: z.number(),
+  wallMs: z.number(),
+  baselineRss: z.number(),
+  peakRss: z.number(),
+  peakAboveBaseline: z.number(),
+  /** Of the stored copy, read back from disk. */
+  sha256: z.string(),
+  /** What ExportSlot hashed on the way in. */
+  receiptSha256: z.string(),
+  cpuMs,
+});
+export type FileCopyReport = z.infer<typeof fileCopyReportSchema>;

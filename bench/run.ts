@@ -5,10 +5,12 @@
  * `--json`), writes bench-results/latest.json and bench-results/PERFORMANCE.md, and with
  * `--write-doc` also replaces the README's Performance section with this run's.
  */
+import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
+import { fileChunks } from '../functions/simulator/catalogue.js';
 import { DEMO_ORGANISATION } from '../functions/simulator/demo.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { stepMemoryMb } from '../infra/constructs/export-functions.js';
@@ -33,6 +35,7 @@ import {
 import {
   downloadRunSchema,
   e2eRunSchema,
+  fileCopyReportSchema,
   type SlotRun,
   scaleRunSchema,
   slotReportSchema,
@@ -52,6 +55,7 @@ const SIZES = quick
       network: { runs: 3, concurrencies: [1, 4] },
       e2e: { experiments: 4, genes: 3_000, samples: 24, naiveBudgetMs: undefined },
       scale: { experiments: 1_000 },
+      fileCopy: { bytes: 64 * 2 ** 20 },
     }
   : {
       encode: { genes: 30_000, samples: 24, runs: 5 },
@@ -64,6 +68,7 @@ const SIZES = quick
       // Beyond this budget the naive exporter starts no further experiment; the rest is extrapolated.
       e2e: { experiments: 20, genes: 30_000, samples: 24, naiveBudgetMs: 120_000 },
       scale: { experiments: 10_000 },
+      fileCopy: { bytes: 2 ** 30 },
     };
 
 /** The network of the network-bound section: a fixed wait per request, then a bandwidth per connection. */
@@ -75,6 +80,7 @@ const TARGETS = {
   slotPeakBytes: 128 * 2 ** 20,
   slotGrowth: 1.2,
   downloadOverExport: 0.85,
+  fileCopyPeakBytes: 200 * 2 ** 20,
   e2eOverEncode: 0.5,
   e2eOverNaive: 5,
   payloadBytes: 64 * 1024,
@@ -273,6 +279,40 @@ async function scaleSection(): Promise<BenchResult['scale']> {
   });
 }
 
+async function fileCopySection(): Promise<BenchResult['fileCopy']> {
+  const { bytes } = SIZES.fileCopy;
+  log(`one file copy: ${mib(bytes)}`);
+  return withSimulator({ seed: BENCH_SEED, experiments: 1, genes: [5, 5], samples: [2, 2] }, async (sim) => {
+    const experiment = sim.truth.exportable[0];
+    if (experiment === undefined) throw new Error('the simulator has no experiment');
+    const file = sim.truth.addFile(experiment.id, 'attachment', 'large.bin', bytes);
+    const meter = new LoadMeter();
+    const report = fileCopyReportSchema.parse(
+      await runChild('file-copy.ts', [
+        '--url',
+        sim.url,
+        '--experiment',
+        experiment.id,
+        '--file',
+        file.uuid,
+        '--bytes',
+        String(bytes),
+      ]),
+    );
+    const load = meter.finish(report.cpuMs);
+    const served = createHash('sha256');
+    for (const chunk of fileChunks(file)) served.update(chunk);
+    const expected = served.digest('hex');
+    return {
+      bytes: report.bytes,
+      wallMs: report.wallMs,
+      peakAboveBaseline: report.peakAboveBaseline,
+      identical: report.sha256 === expected && report.receiptSha256 === expected,
+      load,
+    };
+  });
+}
+
 function targets(r: Omit<BenchResult, 'targets' | 'cost'>): Target[] {
   const out: Target[] = [];
   for (const shape of r.encode.shapes) {
@@ -310,6 +350,11 @@ function targets(r: Omit<BenchResult, 'targets' | 'cost'>): Target[] {
       pass: level.ratio.median >= TARGETS.downloadOverExport,
     });
   }
+  out.push({
+    name: `a ${mib(r.fileCopy.bytes)} file copy ≤ ${mib(TARGETS.fileCopyPeakBytes)} peak RSS above baseline, byte-identical`,
+    measured: `${mib(r.fileCopy.peakAboveBaseline)}, ${r.fileCopy.identical ? 'identical' : 'NOT identical'}`,
+    pass: r.fileCopy.peakAboveBaseline <= TARGETS.fileCopyPeakBytes && r.fileCopy.identical,
+  });
   const assay = r.encode.shapes.find((s) => s.shape === 'assay');
   const encodeRate = assay?.encoders.ours.rowsPerSecond ?? Number.NaN;
   const overEncode = r.e2e.oursCellsPerSecond / encodeRate;
@@ -354,6 +399,7 @@ async function main(): Promise<void> {
   const network = await networkSection();
   const e2e = await e2eSection();
   const scale = await scaleSection();
+  const fileCopy = await fileCopySection();
 
   log('cost model: synthesizing the workflow definition');
   const paths = workflowPaths(loadWorkflowDefinition());
@@ -379,7 +425,7 @@ async function main(): Promise<void> {
     planS3GetClass: (scale.store.gets + scale.store.heads) / Math.max(1, planStats?.executed ?? 1),
   });
 
-  const partial = { meta, encode, slots, network, e2e, scale };
+  const partial = { meta, encode, slots, network, e2e, scale, fileCopy };
   const result: BenchResult = { ...partial, cost, targets: targets(partial) };
   await mkdir('bench-results', { recursive: true });
   await writeFile('bench-results/latest.json', `${JSON.stringify(result, null, 2)}\n`);

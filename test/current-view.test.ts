@@ -5,14 +5,13 @@
 import { mkdtemp, readFile, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CurrentTreeCatalog } from '../functions/adapters/current-tree.js';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { exportWith } from './support/fault-harness.js';
-import { queryLake } from './support/lake-query.js';
+import { plainDuckdb, queryLake } from './support/lake-query.js';
 
 /** The folder lake as openLake builds it, with the `current/` tree catalog's own methods in reach. */
 function openFolderLake(root: string) {
@@ -26,16 +25,6 @@ let root: string;
 async function exportRun(runId: string, full: boolean): Promise<string> {
   const { store, catalog } = openFolderLake(root);
   return (await exportWith({ simulator, store, catalog, runId, full })).status;
-}
-
-/** Plain DuckDB, as a user would open it: no views, no catalog. */
-async function duckdb(sql: string): Promise<unknown[][]> {
-  const connection = await (await DuckDBInstance.create()).connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRows();
-  } finally {
-    connection.closeSync();
-  }
 }
 
 const committed = (sql: string) => queryLake(root, sql);
@@ -59,13 +48,13 @@ describe('the current/ tree', () => {
         `select experiment_id, count(*) as n from ${table} group by 1 order by 1`,
       );
       expect(expected.length).toBeGreaterThan(0);
-      const read = await duckdb(
+      const read = await plainDuckdb(
         `select experiment_id, count(*) from read_parquet('${root}/current/${table}/*/*.parquet', hive_partitioning = true) group by 1 order by 1`,
       );
       expect(read.map(([id, n]) => ({ experiment_id: id, n: Number(n) }))).toEqual(
         expected.map((row) => ({ experiment_id: row.experiment_id, n: Number(row.n) })),
       );
-      const [[everyRun]] = (await duckdb(
+      const [[everyRun]] = (await plainDuckdb(
         `select count(*) from read_parquet('${root}/data/${table}/*/*/*.parquet')`,
       )) as [[bigint]];
       const total = expected.reduce((sum, row) => sum + Number(row.n), 0);
@@ -77,7 +66,9 @@ describe('the current/ tree', () => {
     const readme = await readFile('README.md', 'utf8');
     const documented = /^select .*read_parquet\('lake\/current\/.*;$/m.exec(readme)?.[0];
     expect(documented).toBeDefined();
-    const rows = await duckdb((documented ?? '').replace("'lake/", `'${root}/`).replace(/;$/, ' order by 1'));
+    const rows = await plainDuckdb(
+      (documented ?? '').replace("'lake/", `'${root}/`).replace(/;$/, ' order by 1'),
+    );
     const expected = await committed('select experiment_id, count(*) as n from assay group by 1 order by 1');
     expect(rows.map(([id, n]) => [id, Number(n)])).toEqual(
       expected.map((r) => [r.experiment_id, Number(r.n)]),
@@ -97,7 +88,7 @@ describe('the current/ tree', () => {
   it('is rebuilt from the catalog by sync when it was lost', async () => {
     await rm(join(root, 'current'), { recursive: true });
     await openFolderLake(root).catalog.sync();
-    const [[count]] = (await duckdb(
+    const [[count]] = (await plainDuckdb(
       `select count(*) from read_parquet('${root}/current/assay/*/*.parquet')`,
     )) as [[bigint]];
     const [row] = await committed('select count(*) as n from assay');

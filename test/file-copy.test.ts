@@ -164,7 +164,8 @@ describe('file copy', () => {
     const faults: FaultHook = (request) => {
       if (request.endpoint !== 'signed-file' || broken > 0) return undefined;
       broken++;
-      return { kind: 'reset', afterBodyBytes: 5_000 };
+      // Every file served is over 1,000 bytes: the connection drops inside its body.
+      return { kind: 'reset', afterBodyBytes: 500 };
     };
     await withSimulator({ faults }, async (simulator) => {
       const target = await lake('broken');

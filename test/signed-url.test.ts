@@ -10,6 +10,7 @@ import { PlutoNoTableError, PlutoUnsafeResponseError } from '../functions/core/e
 import { createPlutoClient } from '../functions/core/pluto/client.js';
 import { LosslessNumber } from '../functions/core/pluto/model.js';
 import { readSignedTable } from '../functions/core/pluto/signed-url.js';
+import { fixedSecret } from './support/secrets.js';
 
 const TOKEN = 'Zq3VwYS81VP7Hb1DX8pPd5khxE3pyIgKpaUnArl6';
 const CAP = 64 * 1024;
@@ -131,7 +132,7 @@ describe('a signed table larger than maxResponseBytes', () => {
   const fetchPlot = (plotId: string) =>
     createPlutoClient({
       baseUrl: base,
-      secrets: { getToken: async () => TOKEN, refresh: async () => TOKEN },
+      secrets: fixedSecret(TOKEN),
       version: 'test',
       maxResponseBytes: CAP,
       sleep: async () => undefined,

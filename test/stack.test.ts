@@ -15,6 +15,7 @@ import { ConfigError, RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js'
 import {
   abortKey,
   commitRecordKey,
+  currentListKey,
   exportLogPartKey,
   itemsKey,
   LEASE_KEY,
@@ -537,7 +538,7 @@ describe('the functions', () => {
         );
         expect(listing, step).toHaveLength(1);
         expect(listing[0]?.Condition, step).toEqual({
-          StringLikeIfExists: { 's3:prefix': [`${prefix}runs/*`, `${prefix}data/*`] },
+          StringLikeIfExists: { 's3:prefix': [`${prefix}runs/*`, `${prefix}data/*`, `${prefix}files/*`] },
         });
       }
     }
@@ -597,6 +598,12 @@ describe('the functions', () => {
       [manifestKey(run), ['finalizeRun'], []],
       [reportKey(run), ['finalizeRun'], []],
       [exportLogPartKey(run), ['finalizeRun'], []],
+      ...TABLE_NAMES.map((table): [string, WorkflowStep[], WorkflowStep[]] => [
+        currentListKey(table),
+        ['finalizeRun'],
+        [],
+      ]),
+      ['current/assay/experiment_id=PLX1.txt', [], []],
       ['_catalog/assay/experiment_id=PLX1.json', [], []],
     ];
     const lakes = [
@@ -783,7 +790,12 @@ describe('the failure guard', () => {
     expect(propertiesOf(fn)).toMatchObject({ Runtime: 'nodejs24.x', Handler: 'index.handler', Timeout: 300 });
     const root = `{${idOf(s, s.stack.lake.bucket)}.Arn}/`;
     const statements = roleStatements(s, s.stack.exportFunctions.endFailedRun);
-    for (const key of [manifestKey('run-1'), reportKey('run-1'), exportLogPartKey('run-1')]) {
+    for (const key of [
+      manifestKey('run-1'),
+      reportKey('run-1'),
+      exportLogPartKey('run-1'),
+      ...TABLE_NAMES.map(currentListKey),
+    ]) {
       expect(allows(statements, 's3:PutObject', root + key), key).toBe(true);
     }
     expect(allows(statements, 's3:DeleteObject', root + LEASE_KEY)).toBe(true);

@@ -25,6 +25,7 @@ import {
 } from './support/fault-harness.js';
 import { readFiles } from './support/lake-files.js';
 import { queryLake } from './support/lake-query.js';
+import { fixedSecret } from './support/secrets.js';
 
 const TOKEN = 'Hq4xW2nLp9Rt7Vb3Kd8Mf6Jc1Zs5Ya0Ge2Ui4Oo7';
 
@@ -128,7 +129,7 @@ describe('the token planted past the entry refusal', () => {
       pluto: planting(
         createPlutoClient({
           baseUrl: simulator.url,
-          secrets: { getToken: async () => TOKEN, refresh: async () => TOKEN },
+          secrets: fixedSecret(TOKEN),
           version: 'test',
           sleep: async () => undefined,
         }),

@@ -99,6 +99,10 @@ export class S3Store implements ObjectStore {
     this.listPageSize = positive(options.listPageSize, 1000, 'listPageSize');
   }
 
+  url(key: string): string {
+    return `${this.location}${key}`;
+  }
+
   /**
    * Region and credentials resolve locally (environment, profile files, instance metadata): their
    * absence is configuration, told at once rather than after every request's retries.

@@ -55,3 +55,5 @@ export const manifestKey = (runId: string) => `runs/${runId}/manifest.json`;
 /** Present while a run stands aborted by a run-fatal error (see workflow/run-abort.ts). */
 export const abortKey = (runId: string) => `runs/${runId}/abort.json`;
 export const LEASE_KEY = 'runs/_lease.json';
+/** The committed parts of one table, one URL a line, for readers that do not ask the catalog. */
+export const currentListKey = (table: TableName) => `current/${table}.txt`;

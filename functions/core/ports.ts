@@ -29,6 +29,12 @@ export interface PutResult {
 export interface ObjectStore {
   /** Human-readable root, for messages: a folder path or `s3://bucket/prefix`. */
   readonly location: string;
+  /**
+   * Where tools outside pluto-export read the object at `key` (`s3://bucket/prefix/key`); the lake
+   * then publishes a current file list per table for them. Absent for a folder, whose `current/`
+   * tree of links serves them instead.
+   */
+  url?(key: string): string;
   /** Writes only when nothing is at `key` (exclusive create + rename; S3 `IfNoneMatch: '*'`). */
   putIfAbsent(key: string, body: Uint8Array): Promise<PutResult>;
   /**

@@ -15,6 +15,7 @@ import { EXPERIMENT_TABLES, TABLE_NAMES, type TableName } from '../../functions/
 import {
   abortKey,
   commitRecordKey,
+  currentListKey,
   FILES_PREFIX,
   itemsKey,
   LEASE_KEY,
@@ -367,9 +368,9 @@ export class ExportFunctions extends Construct {
       tables.map((table) => `${partitionLocation(table, ANY)}*`);
     const commitRecords = commitRecordKey(ANY, ANY);
 
-    // Listing only the run records and the data tables. S3 also checks s3:ListBucket, without any
+    // Listing only the run records, the data tables and the copied files. S3 also checks s3:ListBucket, without any
     // prefix, to answer a GetObject or HEAD of a missing key with 404 rather than 403: hence IfExists.
-    const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`];
+    const listed = [`${lake.prefix}runs/*`, `${lake.prefix}data/*`, `${lake.prefix}${FILES_PREFIX}*`];
     for (const fn of [...Object.values(f), this.endFailedRun]) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
@@ -421,12 +422,15 @@ export class ExportFunctions extends Construct {
 
     objects(f.recordExperimentFailure, WRITE, [commitRecords, abortKey(ANY)]);
 
-    objects(f.finalizeRun, READ, parts(['export_log']));
+    // Each table's current file list, rebuilt against the catalog when a run's record is published.
+    const currentLists = TABLE_NAMES.map(currentListKey);
+    objects(f.finalizeRun, READ, [...parts(['export_log']), ...currentLists]);
     objects(f.finalizeRun, WRITE, [
       ...parts(['export_log']),
       manifestKey(ANY),
       reportKey(ANY),
       commitRecords,
+      ...currentLists,
     ]);
     // Retention removes superseded and abandoned run folders of the experiment and project tables once their grace
     // period is over, and the receipts of slots that were never committed.
@@ -439,8 +443,15 @@ export class ExportFunctions extends Construct {
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 
     // A run that ended without FinalizeRun: its record from the commit records, and its lease freed.
-    objects(this.endFailedRun, WRITE, [...parts(['export_log']), manifestKey(ANY), reportKey(ANY)]);
+    objects(this.endFailedRun, READ, currentLists);
+    objects(this.endFailedRun, WRITE, [
+      ...parts(['export_log']),
+      manifestKey(ANY),
+      reportKey(ANY),
+      ...currentLists,
+    ]);
     objects(this.endFailedRun, DELETE, [LEASE_KEY]);
     glue(this.endFailedRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['export_log']);
+    glue(this.endFailedRun, GLUE_READ_ACTIONS, TABLE_NAMES);
   }
 }

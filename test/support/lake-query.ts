@@ -1,4 +1,5 @@
 /** The tests' one way to read a folder lake back: DuckDB over the partitions its catalog points at. */
+import { DuckDBInstance } from '@duckdb/node-api';
 import { type LakeQuery, openLakeQuery, toJsonRows } from '../../functions/adapters/duckdb-lake.js';
 import type { Catalog } from '../../functions/core/ports.js';
 import { openLake } from '../../functions/local/lake-location.js';
@@ -28,4 +29,16 @@ export function queryLake(root: string, sql: string): Promise<Record<string, unk
 /** Rows as `query --json` prints them. */
 export function queryLakeJson(root: string, sql: string): Promise<Record<string, unknown>[]> {
   return withLakeQuery(root, async (lake) => toJsonRows(await lake.query(sql)));
+}
+
+/** Plain DuckDB, as a user would open it (no views, no catalog): the rows of the last statement. */
+export async function plainDuckdb(...statements: string[]): Promise<unknown[][]> {
+  const connection = await (await DuckDBInstance.create()).connect();
+  try {
+    let rows: unknown[][] = [];
+    for (const sql of statements) rows = (await connection.runAndReadAll(sql)).getRows();
+    return rows;
+  } finally {
+    connection.closeSync();
+  }
 }

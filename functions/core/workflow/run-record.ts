@@ -3,7 +3,8 @@
  * records of its experiments, by FinalizeRun or, for a run that ended otherwise, by closeEndedRun.
  */
 import { mapConcurrent } from '../concurrency.js';
-import { TABLE_NAMES } from '../contract.js';
+import { EXPERIMENT_TABLES, TABLE_NAMES } from '../contract.js';
+import { type KnownParts, publishCurrentLists } from '../current-list.js';
 import {
   commitRecordKey,
   exportLogPartKey,
@@ -89,9 +90,27 @@ export async function publishRunRecord(
     exportLog,
     experiments: [...records],
   };
+  // Before the manifest: a retried FinalizeRun that finds the manifest does nothing more.
+  await publishCurrentLists(deps, publishedBy(runId, records, exportLog));
   await deps.store.put(reportKey(runId), encodeText(renderRunReport(manifest)));
   await deps.store.put(manifestKey(runId), encodeJson(manifest));
   return manifest;
+}
+
+/** The folders this run's commits pointed at, with every part in them, and its export_log part. */
+function publishedBy(runId: string, records: readonly CommitRecord[], exportLog: PartInfo): KnownParts {
+  const committed = records.filter(
+    (record) => record.runId === runId && (record.status === 'exported' || record.status === 'partial'),
+  );
+  return {
+    folders: new Set([
+      partitionLocation('export_log', runId),
+      ...committed.flatMap((record) =>
+        EXPERIMENT_TABLES.map((table) => partitionLocation(table, record.experimentId, runId)),
+      ),
+    ]),
+    parts: [exportLog, ...committed.flatMap((record) => record.datasets.flatMap((dataset) => dataset.parts))],
+  };
 }
 
 async function writeExportLog(
