@@ -18,12 +18,16 @@ import {
   type SimulatorTruth,
   startSimulator,
 } from '../functions/simulator/index.js';
+import { DOWNLOAD_EXTRA_HEADERS } from '../functions/simulator/world.js';
 import { runCli } from './support/cli.js';
 import { SMALL_ORGANISATION } from './support/fault-harness.js';
 import { fixedSecret } from './support/secrets.js';
 
 const SEED = 31;
+/** Gene_Symbol, Average_Expression, Log2_Fold_Change, P_Value, Adj_P_Value: what Pluto's R client tests read. */
+const DE_COLUMNS = 5;
 const PLOT_DATA = 'lab/experiments/{experiment}/plots/{plot}/data/';
+const PLOT_DOWNLOAD = 'lab/experiments/{experiment}/plots/{plot}/download/';
 
 async function probe(options: SimulatorOptions): Promise<{ report: ProbeReport; truth: SimulatorTruth }> {
   const simulator = await startSimulator({ seed: SEED, ...SMALL_ORGANISATION, ...options });
@@ -74,6 +78,9 @@ describe('probe verdicts', () => {
       `a page ×${probed.length}`,
     );
     expect(seen['plots have uuid and the fields read']).toBe(`plot ×${listed.length}`);
+    expect(seen[`${PLOT_DOWNLOAD} (CSV) has no more columns than ${PLOT_DATA}`]).toBe(
+      `no more columns ×${probed.length}`,
+    );
     expect(seen['an unknown id answers 400 {code: invalid_object_id, message}']).toBe(
       '400 {code: invalid_object_id, message}',
     );
@@ -132,6 +139,14 @@ describe('probe verdicts', () => {
       );
       return {
         'lab/experiments/{experiment}/files/ answers {<data type>: {count, items}}, every item at once': `fewer items than count in ${sum(short)} of ${sum(groups)} groups`,
+      };
+    },
+    'download-more-columns': (truth) => {
+      const de = plotsOf(truth).probed.filter((p) => p.analysis_type === 'differential_expression');
+      return {
+        [`${PLOT_DOWNLOAD} (CSV) has no more columns than ${PLOT_DATA}`]: `volcano_plot_v2: download ${
+          DE_COLUMNS + DOWNLOAD_EXTRA_HEADERS.length
+        } columns, data ${DE_COLUMNS} ×${de.length} (auto reads the download)`,
       };
     },
     'files-without-size': (truth) => {

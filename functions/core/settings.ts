@@ -32,6 +32,16 @@ export const DEFAULT_PLUTO_API_URL = 'https://api.pluto.bio/';
 /** What a deployed export copies unless configured otherwise; the CLI copies only what `--files` names. */
 export const DEFAULT_COPY_FILE_TYPES: readonly string[] = ['attachment', 'qc_report'];
 
+/**
+ * Where a plot's `results` come from: `data` pages through `plots/{id}/data/`, `download` reads the
+ * complete CSV behind `plots/{id}/download/`, `auto` reads the download when its header line shows
+ * more columns than the data pages (Pluto's R client tests allow the download more columns).
+ */
+export const RESULTS_SOURCES = ['auto', 'data', 'download'] as const;
+export type ResultsSource = (typeof RESULTS_SOURCES)[number];
+export const DEFAULT_RESULTS_SOURCE: ResultsSource = 'auto';
+export const resultsSourceSchema = z.enum(RESULTS_SOURCES);
+
 /** A data type of Pluto's file inventory: `attachment`, `qc_report`, `bam`, `seurat`, ... */
 export const fileTypeSchema = z
   .string()
@@ -68,6 +78,8 @@ export interface ExportSettings {
   readonly copyFileTypes?: readonly string[];
   /** Files bigger than this are not copied; `SETTINGS.maxFileBytes.default` when absent. */
   readonly maxFileBytes?: number;
+  /** `DEFAULT_RESULTS_SOURCE` when absent. */
+  readonly resultsSource?: ResultsSource;
 }
 
 export interface SettingsInput {
@@ -80,6 +92,7 @@ export interface SettingsInput {
   readonly limits?: Partial<ExportLimits>;
   readonly copyFileTypes?: readonly string[];
   readonly maxFileBytes?: number;
+  readonly resultsSource?: ResultsSource;
 }
 
 /** The settings a run uses: what was given, the default for the rest. */
@@ -96,5 +109,6 @@ export function exportSettings(input: SettingsInput = {}): ExportSettings {
     ...(input.limits === undefined ? {} : { limits: input.limits }),
     ...(input.copyFileTypes === undefined ? {} : { copyFileTypes: input.copyFileTypes }),
     ...(input.maxFileBytes === undefined ? {} : { maxFileBytes: input.maxFileBytes }),
+    ...(input.resultsSource === undefined ? {} : { resultsSource: input.resultsSource }),
   };
 }

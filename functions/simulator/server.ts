@@ -23,11 +23,13 @@ export type EndpointKind =
   | 'plots'
   | 'plot'
   | 'plot-data'
+  | 'plot-download'
   | 'analysis'
   | 'files'
   | 'file-download'
   | 'signed'
   | 'signed-file'
+  | 'signed-download'
   | 'other';
 
 export interface FaultRequest {
@@ -157,9 +159,11 @@ const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/experiments\/([^/]+)\/plots\/$/, 'plots'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/$/, 'plot'],
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/data\/$/, 'plot-data'],
+  [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/download\/$/, 'plot-download'],
   [/^lab\/experiments\/([^/]+)\/files\/$/, 'files'],
   [/^lab\/experiments\/([^/]+)\/files\/([^/]+)\/download\/$/, 'file-download'],
   [/^signed\/files\/([^/]+)\/([^/]+)$/, 'signed-file'],
+  [/^signed\/downloads\/([^/]+)\/([^/]+)\.csv$/, 'signed-download'],
   [/^signed\/([^/]+)\/([^/.]+)\.(csv|json|png)$/, 'signed'],
 ];
 
@@ -224,6 +228,7 @@ function answer(
 ): Answer {
   if (r.endpoint === 'signed') return signedAnswer(world, req, r);
   if (r.endpoint === 'signed-file') return signedFileAnswer(world, req, r);
+  if (r.endpoint === 'signed-download') return signedDownloadAnswer(world, req, r);
   const auth = req.headers.authorization;
   if (auth === undefined) {
     return json(401, { detail: 'Authentication credentials were not provided.', code: 'not_authenticated' });
@@ -279,6 +284,10 @@ function answer(
       const plot = experiment.plots.find((p) => p.uuid === second);
       if (plot === undefined) return unknownId(unknownIds, 'plot', second);
       if (r.endpoint === 'plot') return json(200, plot);
+      if (r.endpoint === 'plot-download') {
+        if (!experiment.downloads.has(plot.uuid)) return NOT_FOUND;
+        return json(200, { url: `http://${req.headers.host}/signed/downloads/${first}/${plot.uuid}.csv` });
+      }
       const signed = signedFormatOf(world, experiment.images.has(plot.uuid), plot.display?.display_type);
       if (signed !== undefined) {
         return json(200, { url: `http://${req.headers.host}/signed/${first}/${plot.uuid}.${signed}` });
@@ -353,6 +362,15 @@ function signedAnswer(world: World, req: IncomingMessage, r: Route): Answer {
   const data = experiment.results.get(plotId);
   if (data === undefined) return NOT_FOUND;
   if (format === 'json') return { status: 200, body: dataPageBytes(data, 0, data.rowCount) };
+  return { status: 200, body: csvBytes(data), headers: { 'Content-Type': 'text/csv' } };
+}
+
+/** A plot's complete results, as the CSV its download's signed URL serves. */
+function signedDownloadAnswer(world: World, req: IncomingMessage, r: Route): Answer {
+  if (req.headers.authorization !== undefined) return ONE_AUTH_MECHANISM;
+  const [experimentId = '', plotId = ''] = r.params;
+  const data = world.exportable.find((e) => e.id === experimentId)?.downloads.get(plotId);
+  if (data === undefined) return NOT_FOUND;
   return { status: 200, body: csvBytes(data), headers: { 'Content-Type': 'text/csv' } };
 }
 

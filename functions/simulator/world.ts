@@ -32,7 +32,10 @@ import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random
  * - `project-detail-refused`: `lab/projects/{id}/` answers 403 (Pluto's Python SDK tests say the
  *   API may not give it);
  * - `files-paged`: the files answer holds one item per data type, the rest paged by `data_type`;
- * - `files-without-size`: file items carry no size.
+ * - `files-without-size`: file items carry no size;
+ * - `download-more-columns`: the complete results download of each differential expression plot
+ *   holds two columns more than its data pages (Pluto's R client tests ask the download only to
+ *   include the columns of the data pages).
  */
 export const SIMULATOR_VARIANTS = [
   'paging-ignored',
@@ -47,6 +50,7 @@ export const SIMULATOR_VARIANTS = [
   'project-detail-refused',
   'files-paged',
   'files-without-size',
+  'download-more-columns',
 ] as const;
 export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
 
@@ -100,6 +104,8 @@ export interface ExperimentTruth extends ListedExperiment {
   readonly assay: DatasetTruth;
   /** By plot uuid. */
   readonly results: ReadonlyMap<string, DatasetTruth>;
+  /** By plot uuid: the CSV behind `plots/{id}/download/`, the complete results. */
+  readonly downloads: ReadonlyMap<string, DatasetTruth>;
   /** By analysis uuid: what `analyses/{uuid}/` serves. */
   readonly analyses: ReadonlyMap<string, PlutoAnalysis>;
   /** The file inventory, in listing order. */
@@ -127,6 +133,38 @@ export interface SimulatorTruth {
   removeExperiment(experimentId: string): void;
   /** Uploads a file to the experiment's inventory from now on. */
   addFile(experimentId: string, dataType: string, fileName: string, size: number): SimulatedFile;
+}
+
+/** Columns a results download may hold beyond the data pages: DESeq2's standard error and statistic. */
+export const DOWNLOAD_EXTRA_HEADERS = ['Log2_Fold_Change_SE', 'Stat'];
+
+/** A dataset's cells and, after them, `DOWNLOAD_EXTRA_HEADERS` drawn from the seed. */
+class WiderDataset implements DatasetTruth {
+  readonly headers: readonly string[];
+
+  constructor(
+    private readonly base: DatasetTruth,
+    private readonly seed: number,
+  ) {
+    this.headers = [...base.headers, ...DOWNLOAD_EXTRA_HEADERS];
+  }
+
+  get rowCount(): number {
+    return this.base.rowCount;
+  }
+
+  get layout(): 'rows' | 'columns' {
+    return this.base.layout;
+  }
+
+  cell(row: number, column: number): unknown {
+    if (column < this.base.headers.length) return this.base.cell(row, column);
+    return Math.round(unit(hash4(this.seed, row, column, 0xd0)) * 1e6) / 1e4;
+  }
+
+  row(i: number): unknown[] {
+    return this.headers.map((_, c) => this.cell(i, c));
+  }
 }
 
 export class GeneratedDataset implements DatasetTruth {
@@ -274,6 +312,7 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 interface BuiltExperiment extends ExperimentTruth {
   readonly plotObjects: Mutable<PlutoPlot>[];
+  readonly downloads: Map<string, DatasetTruth>;
   readonly datasets: Map<DatasetName, GeneratedDataset>;
   readonly analyses: Map<string, PlutoAnalysis>;
   readonly files: SimulatedFile[];
@@ -345,6 +384,13 @@ export class World implements SimulatorTruth {
         e === forbiddenIndex,
       );
       this.addVariantPlots(built, e, [...this.variants]);
+      for (const plot of built.plotObjects) {
+        const data = built.results.get(plot.uuid);
+        if (data === undefined) continue;
+        const wider =
+          this.variants.has('download-more-columns') && plot.analysis_type === 'differential_expression';
+        built.downloads.set(plot.uuid, wider ? new WiderDataset(data, this.seed) : data);
+      }
       for (const plot of built.plotObjects) {
         const uuid = plot.analysis?.uuid;
         if (typeof uuid === 'string' && !built.analyses.has(uuid))
@@ -683,6 +729,7 @@ export class World implements SimulatorTruth {
       samples: sampleData,
       assay,
       results,
+      downloads: new Map(),
       datasets,
       analyses: new Map(),
       files: [],

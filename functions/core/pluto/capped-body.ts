@@ -36,3 +36,38 @@ export async function readCapped(
   }
   return new TextDecoder().decode(body);
 }
+
+/**
+ * The body up to its first line break outside double quotes: the header line of a CSV, read
+ * without the rest of the body, which is abandoned. `tooLarge()` is thrown past `maxBytes`.
+ */
+export async function readFirstLine(
+  response: Response,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  let total = 0;
+  let quoted = false;
+  for (let scanned = 0; ; ) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    total += value.byteLength;
+    text += decoder.decode(value, { stream: true });
+    for (; scanned < text.length; scanned++) {
+      const c = text[scanned];
+      if (c === '"') quoted = !quoted;
+      else if (!quoted && (c === '\n' || c === '\r')) {
+        await reader.cancel();
+        return text.slice(0, scanned);
+      }
+    }
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+  }
+}

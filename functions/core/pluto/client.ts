@@ -25,6 +25,7 @@ import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, PlutoRawReader, RawAnswer, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { holdSecret, maskErrorSecrets } from '../secrets.js';
+import { DEFAULT_RESULTS_SOURCE, type ResultsSource } from '../settings.js';
 import { readCapped } from './capped-body.js';
 import { isCountlessPage, toDataPage } from './data-page.js';
 import { downloadSigned } from './file-download.js';
@@ -60,7 +61,9 @@ import {
   fetchSigned,
   isSignedUrlAnswer,
   mediaType,
+  readSignedCsvHeaders,
   readSignedTable,
+  type SignedUrlAnswer,
   signedTokenError,
 } from './signed-url.js';
 
@@ -94,6 +97,8 @@ export interface PlutoClientOptions {
    * and gives up on an outage within this budget, instead of the usual retries.
    */
   firstContact?: FirstContactPolicy;
+  /** Where a plot's results are read; default `DEFAULT_RESULTS_SOURCE`. */
+  resultsSource?: ResultsSource;
 }
 
 interface CallOptions {
@@ -102,6 +107,8 @@ interface CallOptions {
   /** A 404 here means the URL has no Pluto API behind it, not that a user-given id is unknown. */
   readonly rootListing?: boolean;
 }
+
+type ResultsRef = Extract<DatasetRef, { kind: 'results' }>;
 
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
@@ -181,6 +188,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   private readonly unpagedRowLimit: number;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
+  private readonly resultsSource: ResultsSource;
   private token: Promise<string> | undefined;
   private contacted = false;
   private refreshing: { readonly stale: string; readonly pending: Promise<string> } | undefined;
@@ -198,6 +206,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     this.maxListPages = options.maxListPages ?? DEFAULT_LIMITS.maxListPages;
     this.unpagedRowLimit = options.unpagedRowLimit ?? DEFAULT_UNPAGED_ROW_LIMIT;
     this.userAgent = `pluto-export/${options.version}`;
+    this.resultsSource = options.resultsSource ?? DEFAULT_RESULTS_SOURCE;
   }
 
   listProjects(): AsyncIterable<PlutoProject> {
@@ -277,27 +286,71 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     return this.call(path, 1, JSON.parse, (json) => validate(experimentSchema, json, path));
   }
 
+  /**
+   * With results source `auto`, the first page of results is compared with the header line of the
+   * plot's download, and the download, read whole, replaces the pages when it has more columns.
+   * Later pages are read only when the pages won, so they never ask for the download again.
+   */
   async getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       throw new ConfigError(
         `a data page needs offset >= 0 and limit >= 1, got offset ${offset}, limit ${limit}`,
       );
     }
+    if (dataset.kind !== 'results' || this.resultsSource === 'data') {
+      return this.dataEndpointPage(dataset, offset, limit);
+    }
+    if (this.resultsSource === 'download')
+      return this.resultsDownload(dataset, await this.downloadAnswer(dataset));
+    const page = await this.dataEndpointPage(dataset, offset, limit);
+    if (offset !== 0) return page;
+    const answer = await this.downloadAnswer(dataset).catch((error: unknown) => {
+      if (error instanceof PlutoNotFoundError || error instanceof PlutoForbiddenError) return undefined;
+      if (error instanceof PlutoInactiveEndpointError) return undefined;
+      throw error;
+    });
+    if (answer === undefined) return page;
+    const headers = await readSignedCsvHeaders(answer.url, downloadPath(dataset), await this.signedOptions());
+    return headers !== undefined && headers.length > page.headers.length
+      ? this.resultsDownload(dataset, answer)
+      : page;
+  }
+
+  private async downloadAnswer(dataset: ResultsRef): Promise<SignedUrlAnswer> {
+    const path = downloadPath(dataset);
+    return this.call(path, 1, JSON.parse, (json) => {
+      if (!isSignedUrlAnswer(json)) throw new PlutoBadResponseError(`Pluto sent no signed URL for ${path}`);
+      return json;
+    });
+  }
+
+  private async resultsDownload(dataset: ResultsRef, answer: SignedUrlAnswer): Promise<DataPage> {
+    const path = downloadPath(dataset);
+    const page = await readSignedTable(answer, path, await this.signedOptions());
+    if (page.headers.length === 0) {
+      throw new PlutoNoTableError(`The download of ${path} has no columns: the plot has no table`);
+    }
+    return page;
+  }
+
+  private async signedOptions() {
+    const token = await this.currentToken();
+    return {
+      timeoutMs: this.timeoutMs,
+      userAgent: this.userAgent,
+      maxBytes: this.maxResponseBytes,
+      holdsSecret: (text: string) => text.includes(token),
+    };
+  }
+
+  private async dataEndpointPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
     const path = `${dataPath(dataset)}?limit=${limit}&offset=${offset}`;
     const answer = await this.call(path, limit, parseJsonLossless, (json) =>
       isSignedUrlAnswer(json) || (dataset.kind === 'results' && isCountlessPage(json))
         ? json
         : toDataPage(json, offset, limit, path),
     );
-    if (isSignedUrlAnswer(answer)) {
-      const token = await this.currentToken();
-      return readSignedTable(answer, path, {
-        timeoutMs: this.timeoutMs,
-        userAgent: this.userAgent,
-        maxBytes: this.maxResponseBytes,
-        holdsSecret: (text) => text.includes(token),
-      });
-    }
+    if (isSignedUrlAnswer(answer)) return readSignedTable(answer, path, await this.signedOptions());
     const page = isCountlessPage(answer) ? await this.unpagedPlotData(dataset) : (answer as DataPage);
     if (dataset.kind === 'results' && page.headers.length === 0) {
       throw new PlutoNoTableError(`The data of ${dataPath(dataset)} has no columns: the plot has no table`);
@@ -604,6 +657,11 @@ function dataPath(dataset: DatasetRef): string {
     case 'results':
       return `${experiment}plots/${encodeURIComponent(dataset.plotId)}/data/`;
   }
+}
+
+/** Where Pluto's R client downloads a plot's complete results as CSV (it answers `{url}`). */
+function downloadPath(dataset: ResultsRef): string {
+  return `lab/experiments/${encodeURIComponent(dataset.experimentId)}/plots/${encodeURIComponent(dataset.plotId)}/download/`;
 }
 
 /** The `{count, items}` groups of a files answer, by data type; other members are ignored. */

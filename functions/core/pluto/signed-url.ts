@@ -10,7 +10,7 @@ import {
   PlutoUnsafeResponseError,
   PlutoUpstreamError,
 } from '../errors.js';
-import { readCapped } from './capped-body.js';
+import { readCapped, readFirstLine } from './capped-body.js';
 import { toDataPage, wholeTable } from './data-page.js';
 import { parseJsonLossless } from './json.js';
 import type { DataPage } from './model.js';
@@ -42,34 +42,70 @@ export function mediaType(contentType: string | null): string {
   return (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
+type SignedFetchOptions = Pick<SignedTableOptions, 'timeoutMs' | 'userAgent' | 'maxBytes'>;
+
 /**
  * Fetches a signed URL without the API token: the URL is its own credential, and the token must
- * not leave for another origin. The body is abandoned past `maxBytes`. `where` names the Pluto
- * request that gave the URL; the URL itself (it carries a signature) is never shown.
+ * not leave for another origin. `where` names the Pluto request that gave the URL; the URL itself
+ * (it carries a signature) is never shown.
  */
-export async function fetchSigned(
+async function withSigned<T>(
   url: string,
   where: string,
-  options: Pick<SignedTableOptions, 'timeoutMs' | 'userAgent' | 'maxBytes'>,
-): Promise<{ status: number; contentType: string; text: string }> {
+  options: SignedFetchOptions,
+  read: (response: Response) => Promise<T>,
+): Promise<T> {
   try {
     const response = await fetch(url, {
       headers: { 'User-Agent': options.userAgent },
       signal: AbortSignal.timeout(options.timeoutMs),
     });
-    const text = await readCapped(
-      response,
-      options.maxBytes,
-      () =>
-        new PlutoUnsafeResponseError(
-          `The signed URL that Pluto gave for ${where} served more than ${options.maxBytes} bytes (setting maxResponseBytes); it was not read further`,
-        ),
-    );
-    return { status: response.status, contentType: mediaType(response.headers.get('content-type')), text };
+    return await read(response);
   } catch (cause) {
     if (cause instanceof PlutoExportError) throw cause;
     throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
   }
+}
+
+/** The whole body of a signed URL, abandoned past `maxBytes`. */
+export function fetchSigned(
+  url: string,
+  where: string,
+  options: SignedFetchOptions,
+): Promise<{ status: number; contentType: string; text: string }> {
+  return withSigned(url, where, options, async (response) => ({
+    status: response.status,
+    contentType: mediaType(response.headers.get('content-type')),
+    text: await readCapped(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
+  }));
+}
+
+/**
+ * The header of the CSV behind a signed URL, from its first line only: the body is abandoned there.
+ * Undefined when the URL does not answer 2xx `text/csv`.
+ */
+export function readSignedCsvHeaders(
+  url: string,
+  where: string,
+  options: SignedTableOptions,
+): Promise<string[] | undefined> {
+  return withSigned(url, where, options, async (response) => {
+    if (!response.ok || mediaType(response.headers.get('content-type')) !== 'text/csv') {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const line = await readFirstLine(response, options.maxBytes, () =>
+      tooLargeError(where, options.maxBytes),
+    );
+    if (options.holdsSecret(line)) throw signedTokenError(where);
+    return csvRecords(line, where)[0] ?? [];
+  });
+}
+
+function tooLargeError(where: string, maxBytes: number): PlutoUnsafeResponseError {
+  return new PlutoUnsafeResponseError(
+    `The signed URL that Pluto gave for ${where} served more than ${maxBytes} bytes (setting maxResponseBytes); it was not read further`,
+  );
 }
 
 export function signedTokenError(where: string): PlutoUnsafeResponseError {
@@ -130,7 +166,7 @@ function jsonTable(text: string, where: string): DataPage {
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /** RFC 4180: quoted fields may hold commas, quotes ("") and line breaks. Numbers are read as JSON numbers. */
-function csvTable(text: string, where: string): DataPage {
+export function csvTable(text: string, where: string): DataPage {
   const records = csvRecords(text, where);
   const [headers = [], ...rows] = records;
   return wholeTable(

@@ -6,6 +6,7 @@
  */
 import { INVALID_OBJECT_ID } from '../pluto/client.js';
 import { experimentSchema, isPendingAnalysis, plotSchema, projectSchema } from '../pluto/model.js';
+import { csvTable } from '../pluto/signed-url.js';
 import type { RawAnswer } from '../ports.js';
 import { type PagePair, PROBE_LIMIT, type ProbeSession, templateOf } from './session.js';
 
@@ -203,6 +204,21 @@ async function plotPages(session: ProbeSession) {
     .map((data) => ({ ...data, label: displayTypeOf(data.plot) }));
 }
 
+const PLOT_DOWNLOAD = 'lab/experiments/{experiment}/plots/{plot}/download/';
+
+/** The header of the CSV behind a plot's download, or undefined when the plot has none. */
+async function downloadHeaders(
+  session: ProbeSession,
+  dataPath: string,
+): Promise<readonly string[] | undefined> {
+  const path = dataPath.replace(/data\/$/, 'download/');
+  const answer = await session.get(path);
+  if (answer.status !== 200 || !isSignedUrl(answer.json)) return undefined;
+  const served = await session.getSigned((answer.json as { url: string }).url, path);
+  if (served.status !== 200 || served.contentType !== 'text/csv') return undefined;
+  return csvTable(served.text, path).headers;
+}
+
 const PLOT_CHECKS: readonly ProbeCheck[] = [
   {
     assumption: `${PLOT_DATA} answers a page {count, headers, items}, not {url}`,
@@ -259,6 +275,26 @@ const PLOT_CHECKS: readonly ProbeCheck[] = [
       }
       if (problems.length > 0) return differs(tally(problems));
       return layouts.length === 0 ? notSeen('no plot data with rows') : holds(tally(layouts));
+    },
+  },
+  {
+    assumption: `${PLOT_DOWNLOAD} (CSV) has no more columns than ${PLOT_DATA}`,
+    evaluate: async (session) => {
+      let compared = 0;
+      const wider: string[] = [];
+      for (const { path, pages, label } of await plotPages(session)) {
+        const headers = await downloadHeaders(session, path);
+        if (headers === undefined) continue;
+        compared++;
+        const dataColumns = ((pages[0].json as Json).headers as unknown[]).length;
+        if (headers.length > dataColumns) {
+          wider.push(`${label}: download ${headers.length} columns, data ${dataColumns}`);
+        }
+      }
+      if (compared === 0) return notSeen('no plot with a CSV download');
+      return wider.length === 0
+        ? holds(`no more columns ×${compared}`)
+        : differs(`${tally(wider)} (auto reads the download)`);
     },
   },
   {

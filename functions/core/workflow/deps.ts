@@ -4,7 +4,7 @@ import type { Lease, LocalHost } from '../lease.js';
 import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
 import type { Catalog, Clock, ObjectStore, PlutoApi } from '../ports.js';
 import type { ExperimentCounts } from '../records.js';
-import { type ExportSettings, SETTINGS } from '../settings.js';
+import { DEFAULT_RESULTS_SOURCE, type ExportSettings, type ResultsSource, SETTINGS } from '../settings.js';
 
 export const limitsOf = (settings: ExportSettings): ExportLimits => ({
   ...DEFAULT_LIMITS,
@@ -14,12 +14,12 @@ export const limitsOf = (settings: ExportSettings): ExportLimits => ({
 export const maxFileBytesOf = (settings: ExportSettings): number =>
   settings.maxFileBytes ?? SETTINGS.maxFileBytes.default;
 
-/** The ceilings the Pluto client enforces itself, from the run's settings. */
+/** The ceilings the Pluto client enforces itself, and where it reads results, from the run's settings. */
 export function clientLimits(
   settings: ExportSettings,
-): Pick<ExportLimits, 'maxListPages' | 'maxResponseBytes'> {
+): Pick<ExportLimits, 'maxListPages' | 'maxResponseBytes'> & { resultsSource: ResultsSource } {
   const { maxListPages, maxResponseBytes } = limitsOf(settings);
-  return { maxListPages, maxResponseBytes };
+  return { maxListPages, maxResponseBytes, resultsSource: settings.resultsSource ?? DEFAULT_RESULTS_SOURCE };
 }
 
 /** Progress notifications for terminals and metrics; every method is optional. */
