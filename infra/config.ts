@@ -11,7 +11,9 @@ import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../functions/core
 import {
   DEFAULT_COPY_FILE_TYPES,
   DEFAULT_PLUTO_API_URL,
+  DEFAULT_RESULTS_SOURCE,
   fileTypeSchema,
+  resultsSourceSchema,
   SETTINGS,
 } from '../functions/core/settings.js';
 
@@ -91,6 +93,8 @@ export const deployConfigSchema = z.strictObject({
   copyFileTypes: z.array(fileTypeSchema).default([...DEFAULT_COPY_FILE_TYPES]),
   /** Files bigger than this are recorded as skipped instead of copied. */
   maxFileBytes: z.number().int().min(1).max(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
+  /** Where a plot's results are read: `auto` (the table with more columns), `data` or `download`. */
+  resultsSource: resultsSourceSchema.default(DEFAULT_RESULTS_SOURCE),
   /** Days a replaced or deleted lake object version is kept before it expires. */
   retentionDays: z.number().int().min(1).max(3650).default(30),
   supersededRunGraceDays: z

@@ -92,6 +92,7 @@ export class PlutoExportStack extends Stack {
       pageSize: config.pageSize,
       copyFileTypes: config.copyFileTypes,
       maxFileBytes: config.maxFileBytes,
+      resultsSource: config.resultsSource,
       maxRowsPerDataset: config.maxRowsPerDataset,
       maxSlotsPerExperiment: config.maxSlotsPerExperiment,
       maxExperimentsPerRun: config.maxExperimentsPerRun,

@@ -38,6 +38,7 @@ describe('--help', () => {
       'max-list-pages': parsed.maxListPages,
       'max-response-mib': parsed.maxResponseMiB,
       'max-file-bytes': parsed.maxFileBytes,
+      'results-source': parsed.resultsSource,
     };
     const shown = Object.entries(COMMANDS.export.help).flatMap(([option, [, text]]) => {
       const value = text.match(/\(default ([^;)]+)/)?.[1];

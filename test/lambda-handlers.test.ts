@@ -58,6 +58,7 @@ describe('parseEnvironment', () => {
         },
         copyFileTypes: [],
         maxFileBytes: 5 * 1024 ** 3,
+        resultsSource: 'auto',
       },
       serviceName: 'pluto-export',
     });

@@ -1078,6 +1078,7 @@ describe('the deploy configuration', () => {
       pageSize: 10_000,
       copyFileTypes: ['attachment', 'qc_report'],
       maxFileBytes: 5 * 1024 ** 3,
+      resultsSource: 'auto',
       retentionDays: 30,
       supersededRunGraceDays: 7,
       maxRowsPerDataset: 50_000_000,

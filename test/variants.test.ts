@@ -228,7 +228,8 @@ describe('simulator variants exported end to end', () => {
     expect(tables).toMatchObject({ samples: cleanDigest.samples, assay: cleanDigest.assay });
     expect(sharedPlots).toHaveLength(exportable.length);
     const shared = exportable.reduce((sum, e) => {
-      const data = e.results.get(e.plots[0]?.uuid ?? '');
+      // With download-more-columns the shared plot's results are its wider download.
+      const data = e.downloads.get(e.plots[0]?.uuid ?? '');
       return sum + (data === undefined ? 0 : data.rowCount * (data.headers.length - 1));
     }, 0);
     expect(tables.resultsOfExtraPlots).toBe(shared);

@@ -8,7 +8,12 @@ import type { ParseArgsConfig } from 'node:util';
 import { ConfigError } from '../core/errors.js';
 import { DEFAULT_LIMITS, MIB } from '../core/limits.js';
 import { DEFAULT_FIRST_CONTACT_BUDGET_MS } from '../core/pluto/first-contact.js';
-import { DEFAULT_PLUTO_API_URL, SETTINGS } from '../core/settings.js';
+import {
+  DEFAULT_PLUTO_API_URL,
+  DEFAULT_RESULTS_SOURCE,
+  RESULTS_SOURCES,
+  SETTINGS,
+} from '../core/settings.js';
 import { DEMO_ORGANISATION } from '../simulator/demo.js';
 import { CLI_DEFAULTS } from './defaults.js';
 
@@ -53,6 +58,7 @@ export const COMMANDS = {
       'max-response-mib': { type: 'string' },
       files: { type: 'string' },
       'max-file-bytes': { type: 'string' },
+      'results-source': { type: 'string' },
     },
     help: {
       'api-url': API_URL_HELP,
@@ -96,6 +102,10 @@ export const COMMANDS = {
       'max-file-bytes': [
         'N',
         `files bigger than this are skipped (default ${SETTINGS.maxFileBytes.default})`,
+      ],
+      'results-source': [
+        RESULTS_SOURCES.join('|'),
+        `a plot's results from its data pages, its complete download, or auto: the one with more columns (default ${DEFAULT_RESULTS_SOURCE})`,
       ],
     },
     run: async (values) => (await import('./export-command.js')).runExportCommand(values),

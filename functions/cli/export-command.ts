@@ -12,9 +12,11 @@ import type { SecretReader } from '../core/ports.js';
 import { type CommitRecord, parseCause } from '../core/records.js';
 import {
   DEFAULT_PLUTO_API_URL,
+  DEFAULT_RESULTS_SOURCE,
   exportSettings,
   fileTypeListSchema,
   idListSchema,
+  resultsSourceSchema,
   SETTINGS,
 } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
@@ -56,6 +58,7 @@ export const exportConfigSchema = z.object({
     .default(DEFAULT_FIRST_CONTACT_BUDGET_MS / 1000),
   copyFileTypes: fileTypeListSchema.default([]),
   maxFileBytes: positiveInt(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
+  resultsSource: resultsSourceSchema.default(DEFAULT_RESULTS_SOURCE),
 });
 export type ExportConfig = z.infer<typeof exportConfigSchema>;
 
@@ -77,6 +80,7 @@ const OPTION_NAMES: Record<string, string> = {
   connectTimeoutSeconds: '--connect-timeout',
   copyFileTypes: '--files',
   maxFileBytes: '--max-file-bytes',
+  resultsSource: '--results-source',
 };
 
 export function parseExportConfig(values: Record<string, string | boolean | undefined>): ExportConfig {
@@ -99,6 +103,7 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     connectTimeoutSeconds: values['connect-timeout'],
     copyFileTypes: values.files,
     maxFileBytes: values['max-file-bytes'],
+    resultsSource: values['results-source'],
   });
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
@@ -132,6 +137,7 @@ export async function runExportCommand(
     },
     copyFileTypes: config.copyFileTypes,
     maxFileBytes: config.maxFileBytes,
+    resultsSource: config.resultsSource,
   });
   const started = Date.now();
   // SIGTERM (timeout, systemd, docker stop, a cancelled CI job) and SIGHUP end a run as Ctrl-C

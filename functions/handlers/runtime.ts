@@ -21,9 +21,11 @@ import { apiUrlSchema, createPlutoClient } from '../core/pluto/client.js';
 import { maskSecrets } from '../core/secrets.js';
 import {
   DEFAULT_PLUTO_API_URL,
+  DEFAULT_RESULTS_SOURCE,
   type ExportSettings,
   exportSettings,
   fileTypeListSchema,
+  resultsSourceSchema,
   SETTINGS,
 } from '../core/settings.js';
 import { CODE_VERSION } from '../core/version.js';
@@ -61,6 +63,7 @@ export const environmentSchema = z.object({
   MAX_RESPONSE_MIB: count(MAX_RESPONSE_MIB_SETTING).default(DEFAULT_LIMITS.maxResponseBytes / MIB),
   COPY_FILE_TYPES: fileTypeListSchema.default([]),
   MAX_FILE_BYTES: count(SETTINGS.maxFileBytes.max).default(SETTINGS.maxFileBytes.default),
+  RESULTS_SOURCE: resultsSourceSchema.default(DEFAULT_RESULTS_SOURCE),
 });
 
 export interface RuntimeConfig {
@@ -108,6 +111,7 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
       },
       copyFileTypes: e.COPY_FILE_TYPES,
       maxFileBytes: e.MAX_FILE_BYTES,
+      resultsSource: e.RESULTS_SOURCE,
     }),
     serviceName: e.POWERTOOLS_SERVICE_NAME,
   };

@@ -31,7 +31,13 @@ import {
 } from '../../functions/core/layout.js';
 import { DEFAULT_LIMITS, MIB } from '../../functions/core/limits.js';
 import { METRICS_NAMESPACE } from '../../functions/core/metrics.js';
-import { DEFAULT_COPY_FILE_TYPES, DEFAULT_PLUTO_API_URL, SETTINGS } from '../../functions/core/settings.js';
+import {
+  DEFAULT_COPY_FILE_TYPES,
+  DEFAULT_PLUTO_API_URL,
+  DEFAULT_RESULTS_SOURCE,
+  type ResultsSource,
+  SETTINGS,
+} from '../../functions/core/settings.js';
 import type { WorkflowStep } from '../../functions/core/workflow/messages.js';
 import { STATE_NAMES, slotSchema } from '../../functions/core/workflow/messages.js';
 import type { DataLake } from './data-lake.js';
@@ -77,6 +83,12 @@ export interface ExportFunctionsProps {
    * @default SETTINGS.maxFileBytes.default
    */
   readonly maxFileBytes?: number;
+  /**
+   * Where a plot's results are read: the data pages, the complete download, or (`auto`) the one
+   * with more columns.
+   * @default DEFAULT_RESULTS_SOURCE
+   */
+  readonly resultsSource?: ResultsSource;
   /**
    * `limit` of each Pluto data page request.
    * @default SETTINGS.pageSize.default
@@ -258,6 +270,7 @@ export class ExportFunctions extends Construct {
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
       COPY_FILE_TYPES: (props.copyFileTypes ?? DEFAULT_COPY_FILE_TYPES).join(','),
       MAX_FILE_BYTES: String(props.maxFileBytes ?? SETTINGS.maxFileBytes.default),
+      RESULTS_SOURCE: props.resultsSource ?? DEFAULT_RESULTS_SOURCE,
       SUPERSEDED_RUN_GRACE_DAYS: String(
         props.supersededRunGraceDays ?? SETTINGS.supersededRunGraceDays.default,
       ),

@@ -56,7 +56,10 @@ export interface ExportOptions {
   /** Experiments and slots at once; default 4. */
   readonly concurrency?: number;
   readonly client?: Partial<
-    Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry' | 'unpagedRowLimit'>
+    Pick<
+      PlutoClientOptions,
+      'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry' | 'unpagedRowLimit' | 'resultsSource'
+    >
   >;
   readonly interceptStep?: StepInterceptor;
   readonly progress?: ProgressListener;
