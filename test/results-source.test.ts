@@ -4,6 +4,7 @@
  * more; `auto` (the default) exports them, `--results-source data` keeps the data page columns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseExportConfig } from '../functions/cli/export-command.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { DOWNLOAD_EXTRA_HEADERS } from '../functions/simulator/world.js';
 import { runCli } from './support/cli.js';
@@ -129,6 +130,13 @@ describe('--results-source', () => {
     expect(dataRequests['plot-data']).toBeGreaterThan(0);
     expect(dataRequests['plot-download']).toBeUndefined();
     expect(dataRequests['signed-download']).toBeUndefined();
+  });
+
+  it('an unknown source is one line naming the option and the choices', () => {
+    expect(() => parseExportConfig({ 'results-source': 'csv' })).toThrow(
+      '--results-source: Invalid option: expected one of "auto"|"data"|"download"',
+    );
+    expect(parseExportConfig({}).resultsSource).toBe('auto');
   });
 
   it('download: every plot is read from its download alone, and equals the data pages where they hold the same columns', async () => {
