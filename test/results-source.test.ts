@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseExportConfig } from '../functions/cli/export-command.js';
-import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
+import { createFaultPlan, type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { DOWNLOAD_EXTRA_HEADERS } from '../functions/simulator/world.js';
 import { runCli } from './support/cli.js';
 import { exportWith, type FolderLake, lakeRegistry, SMALL_ORGANISATION } from './support/fault-harness.js';
@@ -130,6 +130,30 @@ describe('--results-source', () => {
     expect(dataRequests['plot-data']).toBeGreaterThan(0);
     expect(dataRequests['plot-download']).toBeUndefined();
     expect(dataRequests['signed-download']).toBeUndefined();
+  });
+
+  it('auto: a plot whose download answers 404 keeps its data pages, and the experiment exports', async () => {
+    const plan = createFaultPlan([
+      { endpoints: ['plot-download'], fault: { kind: 'refused', status: 404, detail: 'Not found.' } },
+    ]);
+    const refusing = await startSimulator({
+      seed: SEED,
+      ...SMALL_ORGANISATION,
+      variants: ['download-more-columns'],
+      faults: plan.hook,
+    });
+    try {
+      const target = await lake('refused');
+      const output = await exportWith({ simulator: refusing, ...target, runId: 'run-1' });
+      expect(output).toMatchObject({ status: 'committed', experiments: { partial: 0, failed: 0 } });
+      expect(plan.count('refused')).toBe(refusing.requests.byEndpoint['plot-download']);
+      expect(refusing.requests.byEndpoint['signed-download']).toBeUndefined();
+      const all = `select plot_id, feature_id, column_name, value, value_text from results
+                   order by plot_id, feature_id, column_name`;
+      expect(await queryLake(target.root, all)).toEqual(await queryLake(dataOnly.root, all));
+    } finally {
+      await refusing.close();
+    }
   });
 
   it('an unknown source is one line naming the option and the choices', () => {

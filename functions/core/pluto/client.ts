@@ -110,6 +110,15 @@ interface CallOptions {
 
 type ResultsRef = Extract<DatasetRef, { kind: 'results' }>;
 
+/** How a plot without a download (or one not shown to this token) answers; its data pages stay. */
+const NO_DOWNLOAD = [
+  PlutoNotFoundError,
+  PlutoInvalidObjectError,
+  PlutoForbiddenError,
+  PlutoInactiveEndpointError,
+  PlutoBadResponseError,
+] as const;
+
 export const DEFAULT_LIST_PAGE_SIZE = 1000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 export const DEFAULT_RETRY_BUDGET_MS = 60_000;
@@ -305,8 +314,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     const page = await this.dataEndpointPage(dataset, offset, limit);
     if (offset !== 0) return page;
     const answer = await this.downloadAnswer(dataset).catch((error: unknown) => {
-      if (error instanceof PlutoNotFoundError || error instanceof PlutoForbiddenError) return undefined;
-      if (error instanceof PlutoInactiveEndpointError) return undefined;
+      if (NO_DOWNLOAD.some((kind) => error instanceof kind)) return undefined;
       throw error;
     });
     if (answer === undefined) return page;
