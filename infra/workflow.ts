@@ -10,7 +10,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
+import { RETRYABLE_ERROR_NAMES, StoreError } from '../functions/core/errors.js';
 import { runPrefix } from '../functions/core/layout.js';
 import { STATE_NAMES, type WorkflowStep } from '../functions/core/workflow/messages.js';
 
@@ -123,7 +123,7 @@ export class ExportWorkflow extends Construct {
     // number of experiments or slots.
     const endOfChild = { outputPath: sfn.JsonPath.DISCARD };
     const stepErrors = RETRYABLE_ERROR_NAMES;
-    const bookkeepingErrors = ['StoreError'];
+    const bookkeepingErrors = [StoreError.name];
 
     const exportSlot = invoke(STATE_NAMES.exportSlot, functions.exportSlot, stepErrors, endOfChild);
     const exportSlots = new sfn.DistributedMap(this, STATE_NAMES.exportSlots, {
