@@ -160,6 +160,8 @@ const CUSTOM: DeployConfigInput = {
   plutoConcurrency: 9,
   exportSlotReservedConcurrency: 12,
   rowsPerPart: 250_000,
+  rowGroupRows: 65_536,
+  prefetchPages: 2,
   maxRowsPerDataset: 2_000_000,
   maxSlotsPerExperiment: 500,
   maxExperimentsPerRun: 3_000,
@@ -416,6 +418,20 @@ function hiveType(physical: string, converted: unknown): string {
   return type;
 }
 
+/** A function's environment as its runtime parses it; values CloudFormation resolves at deploy stand in as text. */
+function runtimeOf(s: Synthesized, fn: IConstruct) {
+  const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
+    Variables: Record<string, unknown>;
+  };
+  const variables = Object.fromEntries(
+    Object.entries(environment.Variables).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : 'resolved-at-deploy',
+    ]),
+  );
+  return parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
+}
+
 describe('the functions', () => {
   it('run Node.js 24 on arm64 with the configuration in their environment, ExportSlot capped', () => {
     const s = custom;
@@ -434,6 +450,8 @@ describe('the functions', () => {
             PLUTO_SECRET_ID: 'pluto/api-token',
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
+            ROW_GROUP_ROWS: '65536',
+            PREFETCH_PAGES: '2',
             SUPERSEDED_RUN_GRACE_DAYS: '7',
             MAX_ROWS_PER_DATASET: '2000000',
             MAX_SLOTS_PER_EXPERIMENT: '500',
@@ -498,18 +516,20 @@ describe('the functions', () => {
         ...Object.values(s.stack.exportFunctions.functions),
         s.stack.exportFunctions.endFailedRun,
       ]) {
-        const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
-          Variables: Record<string, unknown>;
-        };
-        const variables = Object.fromEntries(
-          Object.entries(environment.Variables).map(([name, value]) => [
-            name,
-            typeof value === 'string' ? value : 'resolved-at-deploy',
-          ]),
-        );
-        const runtime = parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
-        expect(runtime.settings.limits).toEqual(limits);
+        expect(runtimeOf(s, fn).settings.limits).toEqual(limits);
       }
+    }
+  });
+
+  it('give ExportSlot the configured row group size and read-ahead, as its runtime reads them back (defaults when unset)', () => {
+    const expected = [
+      [defaults, { rowGroupRows: 131_072, prefetchPages: 1 }],
+      [custom, { rowGroupRows: 65_536, prefetchPages: 2 }],
+    ] as const;
+    for (const [s, tuning] of expected) {
+      const fn = s.stack.exportFunctions.functions.exportSlot;
+      const { settings } = runtimeOf(s, fn);
+      expect({ rowGroupRows: settings.rowGroupRows, prefetchPages: settings.prefetchPages }).toEqual(tuning);
     }
   });
 
@@ -1076,6 +1096,8 @@ describe('the deploy configuration', () => {
       plutoConcurrency: 4,
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
+      rowGroupRows: 131_072,
+      prefetchPages: 1,
       copyFileTypes: ['attachment', 'qc_report'],
       maxFileBytes: 5 * 1024 ** 3,
       resultsSource: 'auto',
