@@ -135,6 +135,8 @@ export interface PlutoRawReader {
   getRaw(path: string): Promise<RawAnswer>;
   /** GET a signed URL Pluto gave for `where`, without the token. */
   getSignedRaw(url: string, where: string): Promise<RawAnswer>;
+  /** `getSignedRaw` reading only the body's first line (a CSV's header line); the rest is abandoned. */
+  getSignedFirstLine(url: string, where: string): Promise<RawAnswer>;
 }
 
 export interface Clock {

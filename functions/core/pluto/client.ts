@@ -59,6 +59,7 @@ import {
 import { type RetryInfo, withRetry } from './retry.js';
 import {
   fetchSigned,
+  fetchSignedFirstLine,
   isSignedUrlAnswer,
   mediaType,
   readSignedCsvHeaders,
@@ -330,12 +331,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
 
   private async signedOptions() {
     const token = await this.currentToken();
-    return {
-      timeoutMs: this.timeoutMs,
-      userAgent: this.userAgent,
-      maxBytes: this.maxResponseBytes,
-      holdsSecret: (text: string) => text.includes(token),
-    };
+    return { ...this.signedFetchOptions(), holdsSecret: (text: string) => text.includes(token) };
   }
 
   private async dataEndpointPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
@@ -554,12 +550,23 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   }
 
   /** A signed URL Pluto gave, fetched as the exporter fetches it: without the token. */
-  async getSignedRaw(url: string, where: string): Promise<RawAnswer> {
-    const { status, contentType, text } = await fetchSigned(url, where, {
-      timeoutMs: this.timeoutMs,
-      userAgent: this.userAgent,
-      maxBytes: this.maxResponseBytes,
-    });
+  getSignedRaw(url: string, where: string): Promise<RawAnswer> {
+    return this.signedRaw(where, fetchSigned(url, where, this.signedFetchOptions()));
+  }
+
+  getSignedFirstLine(url: string, where: string): Promise<RawAnswer> {
+    return this.signedRaw(where, fetchSignedFirstLine(url, where, this.signedFetchOptions()));
+  }
+
+  private signedFetchOptions() {
+    return { timeoutMs: this.timeoutMs, userAgent: this.userAgent, maxBytes: this.maxResponseBytes };
+  }
+
+  private async signedRaw(
+    where: string,
+    fetched: Promise<{ status: number; contentType: string; text: string }>,
+  ): Promise<RawAnswer> {
+    const { status, contentType, text } = await fetched;
     const token = await this.currentToken();
     const answer = rawAnswer(status, contentType, text);
     if (holdsToken(text, answer.json, token)) throw signedTokenError(where);

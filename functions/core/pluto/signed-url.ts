@@ -81,25 +81,34 @@ export function fetchSigned(
 }
 
 /**
- * The header of the CSV behind a signed URL, from its first line only: the body is abandoned there.
- * Undefined when the URL does not answer 2xx `text/csv`.
+ * The status, media type and first line of a signed URL's body (up to its first line break outside
+ * quotes: a CSV's header line); the rest of the body is abandoned unread.
  */
-export function readSignedCsvHeaders(
+export function fetchSignedFirstLine(
+  url: string,
+  where: string,
+  options: SignedFetchOptions,
+): Promise<{ status: number; contentType: string; text: string }> {
+  return withSigned(url, where, options, async (response) => ({
+    status: response.status,
+    contentType: mediaType(response.headers.get('content-type')),
+    text: await readFirstLine(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
+  }));
+}
+
+/**
+ * The header of the CSV behind a signed URL, from its first line only. Undefined when the URL does
+ * not answer 2xx `text/csv`.
+ */
+export async function readSignedCsvHeaders(
   url: string,
   where: string,
   options: SignedTableOptions,
 ): Promise<string[] | undefined> {
-  return withSigned(url, where, options, async (response) => {
-    if (!response.ok || mediaType(response.headers.get('content-type')) !== 'text/csv') {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const line = await readFirstLine(response, options.maxBytes, () =>
-      tooLargeError(where, options.maxBytes),
-    );
-    if (options.holdsSecret(line)) throw signedTokenError(where);
-    return csvRecords(line, where)[0] ?? [];
-  });
+  const { status, contentType, text } = await fetchSignedFirstLine(url, where, options);
+  if (status < 200 || status > 299 || contentType !== 'text/csv') return undefined;
+  if (options.holdsSecret(text)) throw signedTokenError(where);
+  return csvRecords(text, where)[0] ?? [];
 }
 
 function tooLargeError(where: string, maxBytes: number): PlutoUnsafeResponseError {
