@@ -59,7 +59,6 @@ import {
 import { type RetryInfo, withRetry } from './retry.js';
 import {
   fetchSigned,
-  fetchSignedFirstLine,
   isSignedUrlAnswer,
   mediaType,
   readSignedCsvHeaders,
@@ -555,7 +554,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   }
 
   getSignedFirstLine(url: string, where: string): Promise<RawAnswer> {
-    return this.signedRaw(where, fetchSignedFirstLine(url, where, this.signedFetchOptions()));
+    return this.signedRaw(where, fetchSigned(url, where, this.signedFetchOptions(), 'first line'));
   }
 
   private signedFetchOptions() {

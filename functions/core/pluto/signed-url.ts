@@ -67,32 +67,21 @@ async function withSigned<T>(
   }
 }
 
-/** The whole body of a signed URL, abandoned past `maxBytes`. */
+/**
+ * A signed URL's status, media type and body, abandoned past `maxBytes`: `whole`, or its `first line`
+ * (up to the first line break outside quotes: a CSV's header line), the rest abandoned unread.
+ */
 export function fetchSigned(
   url: string,
   where: string,
   options: SignedFetchOptions,
+  part: 'whole' | 'first line' = 'whole',
 ): Promise<{ status: number; contentType: string; text: string }> {
+  const read = part === 'whole' ? readCapped : readFirstLine;
   return withSigned(url, where, options, async (response) => ({
     status: response.status,
     contentType: mediaType(response.headers.get('content-type')),
-    text: await readCapped(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
-  }));
-}
-
-/**
- * The status, media type and first line of a signed URL's body (up to its first line break outside
- * quotes: a CSV's header line); the rest of the body is abandoned unread.
- */
-export function fetchSignedFirstLine(
-  url: string,
-  where: string,
-  options: SignedFetchOptions,
-): Promise<{ status: number; contentType: string; text: string }> {
-  return withSigned(url, where, options, async (response) => ({
-    status: response.status,
-    contentType: mediaType(response.headers.get('content-type')),
-    text: await readFirstLine(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
+    text: await read(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
   }));
 }
 
@@ -105,7 +94,7 @@ export async function readSignedCsvHeaders(
   where: string,
   options: SignedTableOptions,
 ): Promise<string[] | undefined> {
-  const { status, contentType, text } = await fetchSignedFirstLine(url, where, options);
+  const { status, contentType, text } = await fetchSigned(url, where, options, 'first line');
   if (status < 200 || status > 299 || contentType !== 'text/csv') return undefined;
   if (options.holdsSecret(text)) throw signedTokenError(where);
   return csvRecords(text, where)[0] ?? [];
