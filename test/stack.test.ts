@@ -167,12 +167,27 @@ const CUSTOM: DeployConfigInput = {
   maxExperimentsPerRun: 3_000,
   maxListPages: 40,
   maxResponseMiB: 64,
+  resultsSource: 'data',
   retentionDays: 7,
   toleratedFailurePercentage: 20,
   athenaBytesScannedCutoffGb: 10,
   alarmEmail: 'data-team@example.com',
   removalPolicy: 'destroy',
 };
+
+/** A function's environment as its runtime parses it; values CloudFormation resolves are stood in for. */
+function runtimeConfigOf(s: Synthesized, fn: IConstruct) {
+  const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
+    Variables: Record<string, unknown>;
+  };
+  const variables = Object.fromEntries(
+    Object.entries(environment.Variables).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : 'resolved-at-deploy',
+    ]),
+  );
+  return parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
+}
 
 beforeAll(() => {
   defaults = synth();
@@ -418,20 +433,6 @@ function hiveType(physical: string, converted: unknown): string {
   return type;
 }
 
-/** A function's environment as its runtime parses it; values CloudFormation resolves at deploy stand in as text. */
-function runtimeOf(s: Synthesized, fn: IConstruct) {
-  const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
-    Variables: Record<string, unknown>;
-  };
-  const variables = Object.fromEntries(
-    Object.entries(environment.Variables).map(([name, value]) => [
-      name,
-      typeof value === 'string' ? value : 'resolved-at-deploy',
-    ]),
-  );
-  return parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
-}
-
 describe('the functions', () => {
   it('run Node.js 24 on arm64 with the configuration in their environment, ExportSlot capped', () => {
     const s = custom;
@@ -516,7 +517,22 @@ describe('the functions', () => {
         ...Object.values(s.stack.exportFunctions.functions),
         s.stack.exportFunctions.endFailedRun,
       ]) {
-        expect(runtimeOf(s, fn).settings.limits).toEqual(limits);
+        expect(runtimeConfigOf(s, fn).settings.limits).toEqual(limits);
+      }
+    }
+  });
+
+  it('pass the configured results source to PlanExperiment and ExportSlot, where the runtime reads it back', () => {
+    for (const [s, source] of [
+      [defaults, 'auto'],
+      [custom, 'data'],
+    ] as const) {
+      for (const step of ['planExperiment', 'exportSlot'] as const) {
+        const fn = s.stack.exportFunctions.functions[step];
+        expect(s.resources[idOf(s, fn)]?.Properties.Environment).toMatchObject({
+          Variables: { RESULTS_SOURCE: source },
+        });
+        expect(runtimeConfigOf(s, fn).settings.resultsSource, step).toBe(source);
       }
     }
   });
@@ -527,8 +543,7 @@ describe('the functions', () => {
       [custom, { rowGroupRows: 65_536, prefetchPages: 2 }],
     ] as const;
     for (const [s, tuning] of expected) {
-      const fn = s.stack.exportFunctions.functions.exportSlot;
-      const { settings } = runtimeOf(s, fn);
+      const { settings } = runtimeConfigOf(s, s.stack.exportFunctions.functions.exportSlot);
       expect({ rowGroupRows: settings.rowGroupRows, prefetchPages: settings.prefetchPages }).toEqual(tuning);
     }
   });
