@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import {
   Bool,
-  type Data,
+  Data,
   type DataType,
   Dictionary,
   Field,
@@ -237,27 +237,17 @@ class DictionaryColumn extends ColumnBuilder {
   }
 }
 
-class Float64Column extends ColumnBuilder {
-  private values = new Float64Array(0);
-
+/**
+ * A column whose cells are one typed array of values (a null's slot is left as it is: Arrow and
+ * Parquet read no value under a null).
+ */
+abstract class ValuesColumn<T extends Float64 | Int32 | Int64 | TimestampMillisecond> extends ColumnBuilder {
   constructor(
     ctx: ColumnContext,
-    private readonly type: Float64,
+    private readonly type: T,
+    protected values: T['TArray'],
   ) {
     super(ctx);
-  }
-
-  protected set(i: number, value: Exclude<CellValue, null>): void {
-    if (typeof value !== 'number') throw this.bad('a number', value);
-    this.values[i] = value;
-  }
-
-  protected override setNull(i: number): void {
-    this.values[i] = 0;
-  }
-
-  protected get(i: number): CellValue {
-    return this.values[i] as number;
   }
 
   protected override grow(capacity: number): void {
@@ -266,27 +256,56 @@ class Float64Column extends ColumnBuilder {
   }
 
   data(): Data {
-    return makeData({
-      type: this.type,
-      length: this.length,
-      nullCount: this.nulls,
-      nullBitmap: this.nullBitmap(),
-      data: this.values.subarray(0, this.length),
-    });
+    return new Data(this.type, 0, this.length, this.nulls, [
+      undefined,
+      this.values.subarray(0, this.length),
+      this.nullBitmap(),
+    ]);
+  }
+}
+
+class Float64Column extends ValuesColumn<Float64> {
+  constructor(ctx: ColumnContext, type: Float64) {
+    super(ctx, type, new Float64Array(0));
+  }
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'number') throw this.bad('a number', value);
+    this.values[i] = value;
+  }
+
+  protected get(i: number): CellValue {
+    return this.values[i] as number;
+  }
+}
+
+class Int32Column extends ValuesColumn<Int32> {
+  constructor(ctx: ColumnContext, type: Int32) {
+    super(ctx, type, new Int32Array(0));
+  }
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) {
+      throw this.bad('a 32-bit integer', value);
+    }
+    this.values[i] = value;
+  }
+
+  protected get(i: number): CellValue {
+    return this.values[i] as number;
   }
 }
 
 /** INT64 cells (bigint and timestamp columns): numbers are written as two 32-bit halves, avoiding a BigInt per cell. */
-class Int64Column extends ColumnBuilder {
-  private values = new BigInt64Array(0);
-  private halves = new Uint32Array(0);
+class Int64Column extends ValuesColumn<Int64 | TimestampMillisecond> {
+  private halves: Uint32Array = new Uint32Array(0);
 
   constructor(
     ctx: ColumnContext,
-    private readonly type: Int64 | TimestampMillisecond,
+    type: Int64 | TimestampMillisecond,
     private readonly expected: string,
   ) {
-    super(ctx);
+    super(ctx, type, new BigInt64Array(0));
   }
 
   protected set(i: number, value: Exclude<CellValue, null>): void {
@@ -306,10 +325,6 @@ class Int64Column extends ColumnBuilder {
     }
   }
 
-  protected override setNull(i: number): void {
-    this.values[i] = 0n;
-  }
-
   protected get(i: number): CellValue {
     const value = this.values[i] as bigint;
     return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
@@ -317,61 +332,7 @@ class Int64Column extends ColumnBuilder {
 
   protected override grow(capacity: number): void {
     super.grow(capacity);
-    this.values = grown(this.values, capacity);
     this.halves = new Uint32Array(this.values.buffer);
-  }
-
-  data(): Data {
-    const props = {
-      length: this.length,
-      nullCount: this.nulls,
-      nullBitmap: this.nullBitmap(),
-      data: this.values.subarray(0, this.length),
-    };
-    return this.type instanceof Int64
-      ? makeData({ type: this.type, ...props })
-      : makeData({ type: this.type, ...props });
-  }
-}
-
-class Int32Column extends ColumnBuilder {
-  private values = new Int32Array(0);
-
-  constructor(
-    ctx: ColumnContext,
-    private readonly type: Int32,
-  ) {
-    super(ctx);
-  }
-
-  protected set(i: number, value: Exclude<CellValue, null>): void {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) {
-      throw this.bad('a 32-bit integer', value);
-    }
-    this.values[i] = value;
-  }
-
-  protected override setNull(i: number): void {
-    this.values[i] = 0;
-  }
-
-  protected get(i: number): CellValue {
-    return this.values[i] as number;
-  }
-
-  protected override grow(capacity: number): void {
-    super.grow(capacity);
-    this.values = grown(this.values, capacity);
-  }
-
-  data(): Data {
-    return makeData({
-      type: this.type,
-      length: this.length,
-      nullCount: this.nulls,
-      nullBitmap: this.nullBitmap(),
-      data: this.values.subarray(0, this.length),
-    });
   }
 }
 
@@ -405,13 +366,8 @@ class BoolColumn extends ColumnBuilder {
   }
 
   data(): Data {
-    return makeData({
-      type: this.type,
-      length: this.length,
-      nullCount: this.nulls,
-      nullBitmap: this.nullBitmap(),
-      data: this.bits.subarray(0, (this.length + 7) >> 3),
-    });
+    const bits = this.bits.subarray(0, (this.length + 7) >> 3);
+    return new Data(this.type, 0, this.length, this.nulls, [undefined, bits, this.nullBitmap()]);
   }
 }
 
