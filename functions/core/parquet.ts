@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import {
+  AsyncByteQueue,
   Bool,
   Data,
   type DataType,
@@ -19,6 +20,7 @@ import {
   makeData,
   makeVector,
   RecordBatch,
+  RecordBatchStreamWriter,
   Schema,
   Struct,
   Table,
@@ -462,6 +464,33 @@ export function encodeRows(rows: BuiltRows): Uint8Array {
 }
 
 /**
+ * The Arrow IPC stream of one batch, gathered into a buffer kept for the next batch: parquet-wasm
+ * copies the stream into its own memory at once, so one buffer serves every batch of an encoder
+ * instead of each batch leaving a stream-sized ArrayBuffer for the garbage collector.
+ */
+class IpcBuffer extends AsyncByteQueue {
+  private buffer = new Uint8Array(0);
+
+  /** The IPC stream of `table`, valid until the next call. */
+  streamOf(table: Table): Uint8Array {
+    const writer = new RecordBatchStreamWriter({ autoDestroy: false });
+    writer.reset(this);
+    writer.write(table);
+    writer.finish();
+    let size = 0;
+    for (const chunk of this._values) size += chunk.byteLength;
+    if (size > this.buffer.byteLength) this.buffer = new Uint8Array(size + (size >> 2));
+    let at = 0;
+    for (const chunk of this._values) {
+      this.buffer.set(chunk, at);
+      at += chunk.byteLength;
+    }
+    this._values.length = 0;
+    return this.buffer.subarray(0, size);
+  }
+}
+
+/**
  * One Parquet file encoded while its rows arrive: each `write` hands over a batch (a page's melted
  * rows), and the file's bytes come out of `bytes` a row group at a time, every `rowGroupRows`
  * rows. What is held is the batch being encoded, at most one waiting, and the encoded row group
@@ -477,6 +506,7 @@ export class ParquetStreamEncoder {
   private readonly encoded: Promise<ReadableStream<Uint8Array>>;
   private reading = false;
   private batches = 0;
+  private readonly ipc = new IpcBuffer();
   private ended = false;
 
   constructor(
@@ -538,7 +568,7 @@ export class ParquetStreamEncoder {
 
   private enqueue(rows: BuiltRows): void {
     if (rows.table !== this.table) throw new ContractError(`${rows.table} rows written to ${this.table}`);
-    const table = WasmTable.fromIPCStream(tableToIPC(arrowTable(rows), 'stream'));
+    const table = WasmTable.fromIPCStream(this.ipc.streamOf(arrowTable(rows)));
     const batch = table.recordBatch(0);
     table.free();
     if (batch === undefined) throw new ContractError(`${this.table}: the Arrow table has no record batch`);
