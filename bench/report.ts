@@ -200,7 +200,11 @@ function slotBlock(slots: NonNullable<BenchResult['slots']>): Block {
     notes: [
       'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the slot. Median (min–max) of the runs.',
       "Each child runs with the V8 heap limits the Lambda runtime sets for ExportSlot's memory. The JS heap column (sampled on the main thread between tasks) is what the slot holds or has not yet collected; RSS also counts WebAssembly memory and pages the allocator keeps.",
-      ...slots.map((slot) => `${int(slot.cells)} cells: ${loadNote(slot.load)}`),
+      ...slots.map((slot) => {
+        const young = spreadOf(slot.runs.map((run) => run.youngGenerationGrowth));
+        const wasm = spreadOf(slot.runs.map((run) => run.wasmMemoryGrowth));
+        return `${int(slot.cells)} cells: of the peak, V8's young generation grew ${spread(young, mib)} and parquet-wasm's memory ${spread(wasm, mib)}; ${loadNote(slot.load)}`;
+      }),
     ],
     headers: [
       'cells',

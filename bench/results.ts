@@ -12,6 +12,10 @@ export const slotRunSchema = z.object({
   peakRss: z.number(),
   peakAboveBaseline: z.number(),
   peakHeapAboveBaseline: z.number(),
+  /** Growth of V8's young generation (its committed semi-spaces) over the slot. */
+  youngGenerationGrowth: z.number(),
+  /** Growth of parquet-wasm's linear memory over the slot (it never shrinks). */
+  wasmMemoryGrowth: z.number(),
 });
 export type SlotRun = z.infer<typeof slotRunSchema>;
 

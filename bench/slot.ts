@@ -6,8 +6,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { wasmMemory } from 'parquet-wasm';
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { itemsKey } from '../functions/core/layout.js';
 import { releaseLease } from '../functions/core/lease.js';
@@ -44,6 +45,12 @@ class HeapSampler {
     clearInterval(this.timer);
     return Math.max(this.peak, HeapSampler.now()) - this.baseline;
   }
+}
+
+/** What the slot's peak holds besides its own data: V8's young generation and parquet-wasm's memory. */
+function fixedCosts(): { youngGeneration: number; wasmMemory: number } {
+  const young = getHeapSpaceStatistics().find((space) => space.space_name === 'new_space');
+  return { youngGeneration: young?.space_size ?? 0, wasmMemory: wasmMemory().buffer.byteLength };
 }
 
 /** Row groups in a Parquet file, as DuckDB reads its footer. */
@@ -88,6 +95,7 @@ async function main(): Promise<SlotReport> {
       await new Promise((resolve) => setTimeout(resolve, 100));
       const baselineRss = await sampler.reset();
       const heap = new HeapSampler();
+      const before = fixedCosts();
       const started = performance.now();
       const receipt = receiptSchema.parse(
         await STEPS.ExportSlot({ runId, experimentId: item.experimentId, slot }, deps),
@@ -95,6 +103,7 @@ async function main(): Promise<SlotReport> {
       const wallMs = performance.now() - started;
       const peakRss = await sampler.peak();
       const peakHeapAboveBaseline = heap.stop();
+      const after = fixedCosts();
       const part = receipt.parts[0];
       results.push({
         wallMs,
@@ -107,6 +116,8 @@ async function main(): Promise<SlotReport> {
         peakRss,
         peakAboveBaseline: peakRss - baselineRss,
         peakHeapAboveBaseline,
+        youngGenerationGrowth: after.youngGeneration - before.youngGeneration,
+        wasmMemoryGrowth: after.wasmMemory - before.wasmMemory,
       });
       await releaseLease(deps.store, runId, execution);
     }
