@@ -72,7 +72,12 @@ export type FaultAction =
   /** Send the normal body in chunks of `chunkBytes`, one every `intervalMs`. */
   | { readonly kind: 'drip'; readonly chunkBytes: number; readonly intervalMs: number }
   /** Send the normal status with the normal body (UTF-8 text) replaced by `rewrite(body)`. */
-  | { readonly kind: 'rewrite'; readonly rewrite: (body: string) => string };
+  | { readonly kind: 'rewrite'; readonly rewrite: (body: string) => string }
+  /**
+   * Send the normal body with chunked transfer encoding, so no Content-Length tells its size, and
+   * `extraBytes` more bytes after it (a body longer than the answer it stands for).
+   */
+  | { readonly kind: 'chunked'; readonly extraBytes?: number };
 
 export type FaultHook = (request: FaultRequest) => FaultAction | undefined;
 
@@ -549,7 +554,8 @@ export async function serve(
     }
 
     const body = normal.stream === undefined ? bytes(normal) : Buffer.concat([...normal.stream.chunks()]);
-    const headers = { 'Content-Type': 'application/json', ...normal.headers, 'Content-Length': body.length };
+    const typed = { 'Content-Type': 'application/json', ...normal.headers };
+    const headers = { ...typed, 'Content-Length': body.length };
     switch (fault.kind) {
       case 'reset': {
         if (fault.afterBodyBytes === undefined) {
@@ -588,6 +594,10 @@ export async function serve(
       }
       case 'rewrite':
         send(res, { status: normal.status, body: fault.rewrite(body.toString('utf8')) });
+        return;
+      case 'chunked':
+        res.writeHead(normal.status, { ...typed, 'Transfer-Encoding': 'chunked' });
+        res.end(Buffer.concat([body, Buffer.alloc(fault.extraBytes ?? 0, ' ')]));
         return;
     }
   };

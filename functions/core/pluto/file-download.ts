@@ -59,6 +59,12 @@ export async function* downloadSigned(url: string, options: DownloadOptions): As
       if (received > maxBytes) {
         throw new FileTooLargeError(`${what} is more than the ${maxBytes} bytes --max-file-bytes allows`);
       }
+      // Without a Content-Length only the count tells a body longer than the file: stop there.
+      if (expectedBytes !== null && received > expectedBytes) {
+        throw new PlutoBadResponseError(
+          `${what} came with more than the ${expectedBytes} bytes Pluto's inventory says; it was not read further`,
+        );
+      }
       yield chunk.value;
     }
   } finally {
