@@ -149,6 +149,10 @@ describe('probe verdicts', () => {
         } columns, data ${DE_COLUMNS} ×${de.length} (auto reads the download)`,
       };
     },
+    'qc-report-signed-url': () => ({
+      'lab/experiments/{experiment}/qc-report/ answers a file record {uuid, filename}, or 404':
+        'qc-report/: {url} ×3',
+    }),
     'files-without-size': (truth) => {
       const items = sum(filesOf(truth).map((files) => files.length));
       return { 'file items carry a size': `no size on ${items} of ${items} items` };

@@ -109,6 +109,11 @@ export interface PlutoApi {
   /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
   listFiles(experimentId: string): Promise<PlutoFile[]>;
   /**
+   * `lab/experiments/{id}/qc-report/`: the experiment's QC report as a file record (data type
+   * `qc_report`); undefined when it has none, or when Pluto answers a signed URL, which names no file.
+   */
+  getQcReport(experimentId: string): Promise<PlutoFile | undefined>;
+  /**
    * A file's bytes as they arrive, from the signed URL `lab/experiments/{id}/files/{uuid}/download/`
    * gives: more than `maxBytes` is a FileTooLargeError, another length than `expectedBytes` an error.
    */

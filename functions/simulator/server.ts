@@ -27,6 +27,7 @@ export type EndpointKind =
   | 'analysis'
   | 'files'
   | 'file-download'
+  | 'qc-report'
   | 'signed'
   | 'signed-file'
   | 'signed-download'
@@ -167,6 +168,7 @@ const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/download\/$/, 'plot-download'],
   [/^lab\/experiments\/([^/]+)\/files\/$/, 'files'],
   [/^lab\/experiments\/([^/]+)\/files\/([^/]+)\/download\/$/, 'file-download'],
+  [/^lab\/experiments\/([^/]+)\/qc-report\/$/, 'qc-report'],
   [/^signed\/files\/([^/]+)\/([^/]+)$/, 'signed-file'],
   [/^signed\/downloads\/([^/]+)\/([^/]+)\.csv$/, 'signed-download'],
   [/^signed\/([^/]+)\/([^/.]+)\.(csv|json|png)$/, 'signed'],
@@ -284,6 +286,18 @@ function answer(
       const file = experiment.files.find((f) => f.uuid === second);
       if (file === undefined) return unknownId(unknownIds, 'file', second);
       return json(200, { url: `http://${req.headers.host}/signed/files/${first}/${file.uuid}` });
+    }
+    case 'qc-report': {
+      // The inventory's QC report, as the file record the exporter assumes (or its signed URL).
+      const report = experiment.files.find((f) => f.dataType === 'qc_report');
+      if (report === undefined) return NOT_FOUND;
+      if (world.variants.has('qc-report-signed-url')) {
+        return json(200, { url: `http://${req.headers.host}/signed/files/${first}/${report.uuid}` });
+      }
+      return json(200, {
+        ...fileItem(report, !world.variants.has('files-without-size')),
+        data_type: report.dataType,
+      });
     }
     default: {
       const plot = experiment.plots.find((p) => p.uuid === second);

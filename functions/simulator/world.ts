@@ -35,7 +35,9 @@ import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random
  * - `files-without-size`: file items carry no size;
  * - `download-more-columns`: the complete results download of each differential expression plot
  *   holds two columns more than its data pages (Pluto's R client tests ask the download only to
- *   include the columns of the data pages).
+ *   include the columns of the data pages);
+ * - `qc-report-signed-url`: `lab/experiments/{id}/qc-report/` answers `{url}`, the report's signed
+ *   URL, instead of its file record (neither client shows the endpoint's answer).
  */
 export const SIMULATOR_VARIANTS = [
   'paging-ignored',
@@ -51,6 +53,7 @@ export const SIMULATOR_VARIANTS = [
   'files-paged',
   'files-without-size',
   'download-more-columns',
+  'qc-report-signed-url',
 ] as const;
 export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
 

@@ -106,7 +106,10 @@ interface CallOptions {
   readonly rootListing?: boolean;
 }
 
-/** How a plot without a download (or one not shown to this token) answers; its data pages stay. */
+/** The data type of an experiment's QC report, in the inventory and from `qc-report/`. */
+const QC_REPORT = 'qc_report';
+
+/** How a resource that is absent (or not shown to this token) answers: a download, a QC report. */
 const NO_DOWNLOAD = [
   PlutoNotFoundError,
   PlutoInvalidObjectError,
@@ -264,6 +267,17 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
       for (const item of items) files.push({ dataType, item: validate(fileItemSchema, item, path) });
     }
     return files;
+  }
+
+  async getQcReport(experimentId: string): Promise<PlutoFile | undefined> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/qc-report/`;
+    const answer = await this.call(path, 1, JSON.parse, (json) =>
+      isSignedUrlAnswer(json) ? undefined : validate(fileItemSchema, json, path),
+    ).catch((error: unknown) => {
+      if (NO_DOWNLOAD.some((kind) => error instanceof kind)) return undefined;
+      throw error;
+    });
+    return answer === undefined ? undefined : { dataType: QC_REPORT, item: answer };
   }
 
   async *downloadFile(

@@ -249,10 +249,17 @@ async function readAnalyses(deps: StepDeps, plots: readonly PlutoPlot[]): Promis
   return analyses;
 }
 
-/** The file inventory; refused or broken, it is recorded as such and the rest of the experiment exports. */
+/**
+ * The file inventory, with the QC report `qc-report/` names when the inventory does not list it;
+ * refused or broken, it is recorded as such and the rest of the experiment exports.
+ */
 async function readInventory(deps: StepDeps, experimentId: string): Promise<PlannedInventory> {
   try {
     const files = await deps.pluto.listFiles(experimentId);
+    const qcReport = await deps.pluto.getQcReport(experimentId);
+    if (qcReport !== undefined && !files.some(({ item }) => item.uuid === qcReport.item.uuid)) {
+      files.push(qcReport);
+    }
     return { status: 'listed', files: files.map(({ dataType, item }) => ({ dataType, item })) };
   } catch (error) {
     const outcome = datasetOutcomeOf(error, 'results');
