@@ -10,6 +10,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mapConcurrency } from '../functions/core/concurrency.js';
 import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../functions/core/contract.js';
 import { ConfigError, RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
 import {
@@ -40,7 +41,7 @@ import {
 } from '../infra/config.js';
 import { afterBundlingCommands } from '../infra/constructs/export-functions.js';
 import { exampleQueries } from '../infra/example-queries.js';
-import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
+import { PlutoExportStack } from '../infra/stack.js';
 import { LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
@@ -432,6 +433,7 @@ describe('the functions', () => {
             GLUE_DATABASE: 'pluto_lab',
             PLUTO_API_URL: 'https://api.pluto.bio/',
             PLUTO_SECRET_ID: 'pluto/api-token',
+            PLUTO_CONCURRENCY: '9',
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
             SUPERSEDED_RUN_GRACE_DAYS: '7',

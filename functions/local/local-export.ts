@@ -90,6 +90,7 @@ export async function runLocalExport(options: LocalExportOptions): Promise<Final
     clock: systemClock,
     settings: options.settings,
     host,
+    concurrency: { experiments: options.experimentConcurrency, slots: options.slotConcurrency },
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   };
   const executionId = `local:${host.name}:${host.pid}:${randomUUID()}`;

@@ -63,6 +63,12 @@ export interface ExportFunctionsProps {
    */
   readonly plutoApiUrl?: string;
   /**
+   * Pluto requests in flight the workflow's Maps were split for: StartRun and PlanExperiment
+   * issue their independent requests within it (`PLUTO_CONCURRENCY`).
+   * @default 1
+   */
+  readonly plutoConcurrency?: number;
+  /**
    * Reserved concurrency of ExportSlot. Reserving fails the deploy in an account whose concurrency
    * quota cannot spare it, and the Maps' MaxConcurrency already bounds the slots in flight.
    * @default - none reserved
@@ -266,6 +272,7 @@ export class ExportFunctions extends Construct {
       GLUE_DATABASE: lake.databaseName,
       PLUTO_API_URL: props.plutoApiUrl ?? DEFAULT_PLUTO_API_URL,
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
+      PLUTO_CONCURRENCY: String(props.plutoConcurrency ?? 1),
       ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
       COPY_FILE_TYPES: (props.copyFileTypes ?? DEFAULT_COPY_FILE_TYPES).join(','),

@@ -4,6 +4,7 @@
  * slots that ExportSlots will fan out over.
  */
 
+import { allInOrder, limiter } from '../concurrency.js';
 import { PlutoNoTableError } from '../errors.js';
 import { ID_RULE, isSafeId } from '../ids.js';
 import { commitRecordKey, fileKey, planKey, slotsKey } from '../layout.js';
@@ -35,7 +36,7 @@ import {
 import { safeFileName } from '../safe-file-name.js';
 import { describeUnsafeId } from '../safe-text.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
-import { limitsOf, maxFileBytesOf, type StepDeps } from './deps.js';
+import { experimentRequestsOf, limitsOf, maxFileBytesOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
@@ -101,30 +102,47 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   return output('export', slots.length);
 }
 
+/**
+ * The plan's reads are independent but for the plot list, which names the plots to probe and the
+ * analyses to read. They go out `experimentRequestsOf(deps)` at a time (design.md, Network-bound):
+ * the list and the experiment first, then the plots' probes, the longest chains (first page,
+ * download, last page), then the rest.
+ */
 async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string | undefined): Promise<Plan> {
   const { pluto } = deps;
   const { experimentId, projectId } = input.item;
   const plannedAt = deps.clock.now().toISOString();
-  const experiment = await pluto.getExperiment(experimentId);
+  const limit = limiter(experimentRequestsOf(deps));
 
-  const plots: PlutoPlot[] = [];
-  for await (const plot of pluto.listPlots(experimentId)) plots.push(plot);
-  plots.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
-
-  const probes: DatasetProbe[] = [
-    await probe(deps, { kind: 'samples', experimentId }, 'samples'),
-    await probe(deps, { kind: 'assay', experimentId }, 'assay'),
-  ];
-  for (const plot of plots) {
-    probes.push(
-      isSafeId(plot.uuid)
-        ? await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, plot)
-        : unsafePlot(plot.uuid),
-    );
-  }
-
-  const analyses = await readAnalyses(deps, plots);
-  const inventory = await readInventory(deps, experimentId);
+  const listing = limit(async () => {
+    const listed: PlutoPlot[] = [];
+    for await (const plot of pluto.listPlots(experimentId)) listed.push(plot);
+    return listed.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+  });
+  const detail = limit(() => pluto.getExperiment(experimentId));
+  const afterListing = listing.then((listed) =>
+    allInOrder([
+      allInOrder(
+        listed.map((plot) =>
+          isSafeId(plot.uuid)
+            ? limit(() =>
+                probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, plot),
+              )
+            : Promise.resolve(unsafePlot(plot.uuid)),
+        ),
+      ),
+      readAnalyses(deps, listed, limit),
+      limit(() => probe(deps, { kind: 'samples', experimentId }, 'samples')),
+      limit(() => probe(deps, { kind: 'assay', experimentId }, 'assay')),
+      limit(() => readInventory(deps, experimentId)),
+    ] as const),
+  );
+  const [plots, experiment, [plotProbes, analyses, samplesProbe, assayProbe, inventory]] = await allInOrder([
+    listing,
+    detail,
+    afterListing,
+  ] as const);
+  const probes: DatasetProbe[] = [samplesProbe, assayProbe, ...plotProbes];
   const copies = await planFileCopies(deps, experimentId, inventory);
   const fingerprint = sha256(
     canonicalJson({
@@ -218,26 +236,31 @@ async function planFileCopies(
  * Each analysis shown by the plots, once. One Pluto will not serve is kept with its error: its row
  * then holds what the plot carries. An id that cannot be a URL segment is not requested.
  */
-async function readAnalyses(deps: StepDeps, plots: readonly PlutoPlot[]): Promise<PlannedAnalysis[]> {
+function readAnalyses(
+  deps: StepDeps,
+  plots: readonly PlutoPlot[],
+  limit: <T>(task: () => Promise<T>) => Promise<T>,
+): Promise<PlannedAnalysis[]> {
   const ids = [...new Set(plots.map(analysisIdOf).filter((id) => id !== null))].sort();
-  const analyses: PlannedAnalysis[] = [];
-  for (const analysisId of ids) {
-    if (!isSafeId(analysisId)) {
-      const error = {
-        name: 'InvalidIdError',
-        message: `analysis id ${describeUnsafeId(analysisId)} is not ${ID_RULE}`,
-      };
-      analyses.push({ analysisId, analysis: null, error });
-      continue;
-    }
-    try {
-      analyses.push({ analysisId, analysis: await deps.pluto.getAnalysis(analysisId) });
-    } catch (error) {
-      if (datasetOutcomeOf(error, 'results') === undefined) throw error;
-      analyses.push({ analysisId, analysis: null, error: errorInfo(error) });
-    }
-  }
-  return analyses;
+  return allInOrder(
+    ids.map(async (analysisId): Promise<PlannedAnalysis> => {
+      if (!isSafeId(analysisId)) {
+        const error = {
+          name: 'InvalidIdError',
+          message: `analysis id ${describeUnsafeId(analysisId)} is not ${ID_RULE}`,
+        };
+        return { analysisId, analysis: null, error };
+      }
+      return limit(async () => {
+        try {
+          return { analysisId, analysis: await deps.pluto.getAnalysis(analysisId) };
+        } catch (error) {
+          if (datasetOutcomeOf(error, 'results') === undefined) throw error;
+          return { analysisId, analysis: null, error: errorInfo(error) };
+        }
+      });
+    }),
+  );
 }
 
 /** The file inventory; refused or broken, it is recorded as such and the rest of the experiment exports. */
