@@ -103,10 +103,10 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
 }
 
 /**
- * The plan's reads are independent but for the plot list, which names the plots to probe and the
- * analyses to read. They go out `experimentRequestsOf(deps)` at a time (design.md, Network-bound):
- * the list and the experiment first, then the plots' probes, the longest chains (first page,
- * download, last page), then the rest.
+ * After the experiment's detail, the plan's reads are independent but for the plot list, which
+ * names the plots to probe and the analyses to read. They go out `experimentRequestsOf(deps)` at a
+ * time (design.md, Network-bound): the list first, then the plots' probes, the longest chains
+ * (first page, download, last page), then the rest.
  */
 async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string | undefined): Promise<Plan> {
   const { pluto } = deps;
@@ -114,12 +114,13 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
   const plannedAt = deps.clock.now().toISOString();
   const limit = limiter(experimentRequestsOf(deps));
 
+  // A refused experiment answers its detail first, and nothing else is asked of it.
+  const experiment = await pluto.getExperiment(experimentId);
   const listing = limit(async () => {
     const listed: PlutoPlot[] = [];
     for await (const plot of pluto.listPlots(experimentId)) listed.push(plot);
     return listed.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
   });
-  const detail = limit(() => pluto.getExperiment(experimentId));
   const afterListing = listing.then((listed) =>
     allInOrder([
       allInOrder(
@@ -137,9 +138,8 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
       limit(() => readInventory(deps, experimentId)),
     ] as const),
   );
-  const [plots, experiment, [plotProbes, analyses, samplesProbe, assayProbe, inventory]] = await allInOrder([
+  const [plots, [plotProbes, analyses, samplesProbe, assayProbe, inventory]] = await allInOrder([
     listing,
-    detail,
     afterListing,
   ] as const);
   const probes: DatasetProbe[] = [samplesProbe, assayProbe, ...plotProbes];
