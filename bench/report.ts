@@ -5,6 +5,10 @@ import { type EncodeSection, median } from './encode.js';
 import type { SectionLoad } from './machine.js';
 import type { E2eRun, ScaleRun, SlotRun } from './results.js';
 
+/** The benchmark's sections, by the names `--only` takes, in the order a full run measures them. */
+export const BENCH_SECTIONS = ['encode', 'slot', 'network', 'e2e', 'scale', 'file-copy'] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
+
 export interface Target {
   readonly name: string;
   readonly measured: string;
@@ -51,9 +55,11 @@ export interface BenchResult {
     readonly cores: number;
     readonly arch: string;
     readonly loadAverageAtStart: readonly number[];
+    /** The sections run with `--only`; absent for a full run. */
+    readonly only?: readonly string[];
   };
-  readonly encode: EncodeSection & { readonly load: SectionLoad };
-  readonly slots: readonly {
+  readonly encode?: EncodeSection & { readonly load: SectionLoad };
+  readonly slots?: readonly {
     readonly cells: number;
     readonly runs: readonly SlotRun[];
     readonly wallMs: Spread;
@@ -62,11 +68,11 @@ export interface BenchResult {
     readonly peakHeapAboveBaseline: Spread;
     readonly load: SectionLoad;
   }[];
-  readonly network: {
+  readonly network?: {
     readonly model: { readonly requestMs: number; readonly bytesPerSecond: number };
     readonly levels: readonly NetworkLevel[];
   };
-  readonly e2e: {
+  readonly e2e?: {
     readonly experiments: number;
     readonly genes: number;
     readonly samples: number;
@@ -80,12 +86,12 @@ export interface BenchResult {
     readonly naiveExtrapolatedMs: number | null;
     readonly load: SectionLoad;
   };
-  readonly scale: ScaleRun & {
+  readonly scale?: ScaleRun & {
     readonly largestPayload: { readonly state: string; readonly direction: string; readonly bytes: number };
     readonly requests: number;
     readonly load: SectionLoad;
   };
-  readonly fileCopy: {
+  readonly fileCopy?: {
     readonly bytes: number;
     readonly wallMs: number;
     readonly peakAboveBaseline: number;
@@ -93,7 +99,7 @@ export interface BenchResult {
     readonly identical: boolean;
     readonly load: SectionLoad;
   };
-  readonly cost: CostModel;
+  readonly cost?: CostModel;
   readonly targets: readonly Target[];
 }
 
@@ -124,8 +130,24 @@ function loadNote(load: SectionLoad): string {
 
 function blocks(r: BenchResult): Block[] {
   const out: Block[] = [];
-  const e = r.encode;
+  if (r.encode !== undefined) out.push(encodeBlock(r.encode));
+  if (r.slots !== undefined) out.push(slotBlock(r.slots));
+  if (r.network !== undefined) out.push(networkBlock(r.network));
+  if (r.e2e !== undefined) out.push(e2eBlock(r.e2e));
+  if (r.scale !== undefined) out.push(scaleBlock(r.scale));
+  if (r.fileCopy !== undefined) out.push(fileCopyBlock(r.fileCopy));
   out.push({
+    title: 'Targets',
+    notes: [],
+    headers: ['target', 'measured', 'result'],
+    rows: r.targets.map((t) => [t.name, t.measured, t.pass ? 'PASS' : 'MISS']),
+  });
+  if (r.cost !== undefined) out.push(costBlock(r.cost));
+  return out;
+}
+
+function encodeBlock(e: NonNullable<BenchResult['encode']>): Block {
+  return {
     title: `1. Encode: JSON page text → tidy Parquet (median of ${e.runs} runs, rows out per second)`,
     notes: [
       `ours: parseJsonLossless + toDataPage → meltAssay/meltResults page by page → ParquetStreamEncoder (parquet-wasm, one thread, row groups of ${int(EXPORT_SETTINGS.rowGroupRows)} rows as in a slot)`,
@@ -166,16 +188,19 @@ function blocks(r: BenchResult): Block[] {
         ratio(e.overall.ours / e.overall.duckdb),
       ],
     ],
-  });
+  };
+}
 
-  const spread = (x: Spread, show: (n: number) => string) =>
-    `${show(x.median)} (${show(x.min)}–${show(x.max)})`;
-  out.push({
+const spread = (x: Spread, show: (n: number) => string) =>
+  `${show(x.median)} (${show(x.min)}–${show(x.max)})`;
+
+function slotBlock(slots: NonNullable<BenchResult['slots']>): Block {
+  return {
     title: `2. One ExportSlot holding a whole assay (HTTP client → simulator, folder store; each run in a fresh child process)`,
     notes: [
       'Peak RSS sampled every 10 ms from a worker thread; baseline taken after a GC just before the slot. Median (min–max) of the runs.',
       "Each child runs with the V8 heap limits the Lambda runtime sets for ExportSlot's memory. The JS heap column (sampled on the main thread between tasks) is what the slot holds or has not yet collected; RSS also counts WebAssembly memory and pages the allocator keeps.",
-      ...r.slots.map((slot) => `${int(slot.cells)} cells: ${loadNote(slot.load)}`),
+      ...slots.map((slot) => `${int(slot.cells)} cells: ${loadNote(slot.load)}`),
     ],
     headers: [
       'cells',
@@ -188,7 +213,7 @@ function blocks(r: BenchResult): Block[] {
       'peak RSS above baseline',
       'peak JS heap + buffers above baseline',
     ],
-    rows: r.slots.map((slot) => [
+    rows: slots.map((slot) => [
       int(slot.cells),
       String(slot.runs.length),
       spread(slot.wallMs, seconds),
@@ -199,10 +224,11 @@ function blocks(r: BenchResult): Block[] {
       spread(slot.peakAboveBaseline, mib),
       spread(slot.peakHeapAboveBaseline, mib),
     ]),
-  });
+  };
+}
 
-  const n = r.network;
-  out.push({
+function networkBlock(n: NonNullable<BenchResult['network']>): Block {
+  return {
     title: `3. Network-bound: the simulator behind ${n.model.requestMs} ms per request and ${(n.model.bytesPerSecond / 1e6).toFixed(0)} MB/s per connection (demo organisation)`,
     notes: [
       'download only: every request the export made, replayed at the same concurrency, bodies read and discarded. export: the whole local export (workflow, melt, Parquet, commit). Median (min–max) of the runs.',
@@ -226,14 +252,15 @@ function blocks(r: BenchResult): Block[] {
       spread(level.exportMs, seconds),
       spread(level.ratio, (x) => x.toFixed(2)),
     ]),
-  });
+  };
+}
 
-  const x = r.e2e;
+function e2eBlock(x: NonNullable<BenchResult['e2e']>): Block {
   const naiveNote =
     x.naiveExtrapolatedMs === null
       ? 'The naive exporter exported the whole organisation.'
       : `The naive exporter ran on a SUBSET (${x.naive.experimentsExported} of ${x.ours.experimentsExported} exportable experiments, ${int(x.naive.cells)} cells) within its time budget; its time for all ${int(x.ours.cells)} cells is EXTRAPOLATED per cell: ${seconds(x.naiveExtrapolatedMs)}.`;
-  out.push({
+  return {
     title: `4. Local end to end: ${x.experiments} experiments (${int(x.genes)} genes × ${x.samples} samples, plus plots) into a temp folder`,
     notes: [
       `ours: runLocalExport (the deployed ASL run in-process, concurrency 4; synthesizing it took ${seconds(x.ours.definitionMs ?? 0)}, not counted). One experiment answers 403, as the simulator makes it.`,
@@ -276,10 +303,11 @@ function blocks(r: BenchResult): Block[] {
         mib(x.naive.peakRss),
       ],
     ],
-  });
+  };
+}
 
-  const c = r.scale;
-  out.push({
+function scaleBlock(c: NonNullable<BenchResult['scale']>): Block {
+  return {
     title: `5. Scale: planning ${int(c.experiments)} experiments (simulator with 5 genes × 2 samples each)`,
     notes: [
       `StartRun ${seconds(c.startMs)}; PlanExperiment × ${int(c.experiments)} in ${seconds(c.planWallMs)} at concurrency ${c.concurrency} (${int(c.requests)} requests); ExportSlot and CommitExperiment run for ${c.exportSample} experiments, every other ExportSlot input only built and measured; FinalizeRun over all ${int(c.experiments)} in ${seconds(c.finalizeMs)}.`,
@@ -297,10 +325,11 @@ function blocks(r: BenchResult): Block[] {
       st.executed === 0 ? '-' : seconds(st.totalMs / st.executed),
       st.executed === 0 ? '-' : seconds(st.maxMs),
     ]),
-  });
+  };
+}
 
-  const f = r.fileCopy;
-  out.push({
+function fileCopyBlock(f: NonNullable<BenchResult['fileCopy']>): Block {
+  return {
     title: `6. One file copy of ${mib(f.bytes)} (signed URL on the simulator → folder store; own child process)`,
     notes: [
       "ExportSlot of a file-<uuid> dataset: the body streamed through the store's put-if-absent, hashed on the way.",
@@ -317,16 +346,10 @@ function blocks(r: BenchResult): Block[] {
         f.identical ? 'yes' : 'NO',
       ],
     ],
-  });
+  };
+}
 
-  out.push({
-    title: 'Targets',
-    notes: [],
-    headers: ['target', 'measured', 'result'],
-    rows: r.targets.map((t) => [t.name, t.measured, t.pass ? 'PASS' : 'MISS']),
-  });
-
-  const m = r.cost;
+function costBlock(m: CostModel): Block {
   const day = (label: string, d: DailyCost) => [
     label,
     `${d.lambdaGbSeconds.toFixed(0)} GB-s, ${int(d.lambdaInvocations)} invocations: ${dollars(d.dollars.lambda)}`,
@@ -335,7 +358,7 @@ function blocks(r: BenchResult): Block[] {
     `${mib(d.lakeBytes)}: ${dollars(d.dollars.athenaFullScan)}`,
     dollars(d.dollars.total),
   ];
-  out.push({
+  return {
     title: 'Cost model (from the figures above)',
     notes: [
       `Prices: Lambda arm64 $${m.prices.lambdaArmGbSecond}/GB-s and $${m.prices.lambdaPerMillionRequests}/M requests; Step Functions standard $${m.prices.stepFunctionsPerThousandTransitions}/1k transitions; S3 PUT $${m.prices.s3PutPerThousand}/1k, GET $${m.prices.s3GetPerThousand}/1k; Athena $${m.prices.athenaPerTbScanned}/TB scanned.`,
@@ -353,8 +376,7 @@ function blocks(r: BenchResult): Block[] {
       'total',
     ],
     rows: [day('all exported', m.exportDay), day('all unchanged', m.unchangedDay)],
-  });
-  return out;
+  };
 }
 
 function textTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
@@ -379,7 +401,8 @@ function markdownTable(headers: readonly string[], rows: readonly (readonly stri
 
 function machineLine(r: BenchResult): string {
   const sizes = r.meta.quick ? ' QUICK run: every size ÷10, targets indicative only.' : '';
-  return `${r.meta.date}, ${r.meta.cores} cores (${r.meta.cpu}, ${r.meta.arch}), Node ${r.meta.node}, shared with other work (load average ${r.meta.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')} at start).${sizes}`;
+  const only = r.meta.only === undefined ? '' : ` Only the sections ${r.meta.only.join(', ')}.`;
+  return `${r.meta.date}, ${r.meta.cores} cores (${r.meta.cpu}, ${r.meta.arch}), Node ${r.meta.node}, shared with other work (load average ${r.meta.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')} at start).${sizes}${only}`;
 }
 
 export function renderText(r: BenchResult): string {
@@ -394,7 +417,7 @@ export function renderMarkdown(r: BenchResult): string {
   const parts = [
     '## Performance',
     '',
-    `Measured with \`npm run bench\` (\`--quick\` for a smoke run, \`--json\` for one JSON object): ${machineLine(r)}`,
+    `Measured with \`npm run bench\` (\`--quick\` for a smoke run, \`--json\` for one JSON object, \`--only <section>[,<section>]\` for some of ${BENCH_SECTIONS.join(', ')}): ${machineLine(r)}`,
   ];
   for (const b of blocks(r)) {
     parts.push('', `### ${b.title}`, '', markdownTable(b.headers, b.rows));
