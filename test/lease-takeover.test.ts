@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -225,8 +225,11 @@ describe('FolderStore compare-and-swap claims', () => {
     const store = new FolderStore(lake);
     await store.put(LEASE_KEY, leaseBody('run-dead', 'dead', T0));
     const version = (await store.getVersioned(LEASE_KEY))?.version ?? '';
-    const claim = (claimant: { pid: number; host: string }) =>
-      writeFileSync(join(lake, 'runs', claimFileName('_lease.json', version, 0)), JSON.stringify(claimant));
+    const claimPath = join(lake, 'runs', claimFileName('_lease.json', version, 0));
+    const claim = (claimant: { pid: number; host: string }) => {
+      rmSync(claimPath, { force: true });
+      symlinkSync(`${claimant.pid}@${claimant.host}`, claimPath);
+    };
     const claims = () => readdirSync(join(lake, 'runs')).filter((name) => name.includes('claim'));
     const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
 

@@ -7,15 +7,16 @@ import {
   open,
   readdir,
   readFile,
+  readlink,
   rename,
   rmdir,
   stat,
+  symlink,
   unlink,
   writeFile,
 } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
-import { z } from 'zod';
 import { AccessDeniedError, StoreError, StoreFullError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../core/ports.js';
 import { isProcessRunning } from './process-liveness.js';
@@ -96,45 +97,41 @@ export class FolderStore implements ObjectStore {
 
   /**
    * Compare-and-swap without a conditional rename in POSIX: a change of a version is claimed
-   * first, by link() of a claim file named after the key, the version and a level. link() is an
-   * exclusive create, so one writer holds the claim. Every change of an existing file goes through
-   * the claim of its version (put-if-absent only creates, and fails while the file is there), so
-   * the holder, having read that the file is still at the version, renames over it or unlinks it
-   * with no other writer able to change it in between. A claim outlives its writer only when the
-   * writer dies between two system calls; a claim whose process is gone from this host is passed
-   * by claiming the next level, which no living writer can hold, and removed by the writer that
-   * then makes the change.
+   * first, by a symbolic link named after the key, the version and a level, pointing at nothing
+   * but the claimant's `pid@host`. symlink() is an exclusive create, so one writer holds the claim,
+   * and it needs no data written (a release still works on a full disk). Every change of an
+   * existing file goes through the claim of its version (put-if-absent only creates, and fails
+   * while the file is there), so the holder, having read that the file is still at the version,
+   * renames over it or unlinks it with no other writer able to change it in between. A claim
+   * outlives its writer only when the writer dies between two system calls; a claim whose process
+   * is gone from this host is passed by claiming the next level, which no living writer can hold,
+   * and removed by the writer that then makes the change.
    */
   private async changeIfVersion(key: string, version: string, change: () => Promise<void>): Promise<boolean> {
     const target = this.pathOf(key);
     const claimOf = (level: number) => join(dirname(target), claimFileName(basename(target), version, level));
-    const claimant = await this.writeTemp(target, encodeClaimant(), key);
     let level = 0;
-    try {
-      for (;;) {
-        try {
-          await link(claimant, claimOf(level));
-          break;
-        } catch (error) {
-          if (errorCode(error) !== 'EEXIST') throw this.wrap(error, 'claim', key);
-        }
-        const holder = await claimHolder(claimOf(level));
-        if (holder === 'alive') return false;
-        if (holder === 'dead') level++;
-      }
+    for (;;) {
       try {
-        if ((await this.getVersioned(key))?.version !== version) return false;
-        await change().catch((error: unknown) => {
-          throw this.wrap(error, 'replace', key);
-        });
-      } finally {
-        await unlink(claimOf(level)).catch(() => undefined);
+        await symlink(`${process.pid}@${hostname()}`, claimOf(level));
+        break;
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw this.wrap(error, 'claim', key);
       }
-      for (let dead = 0; dead < level; dead++) await unlink(claimOf(dead)).catch(() => undefined);
-      return true;
-    } finally {
-      await unlink(claimant).catch(() => undefined);
+      const holder = await claimHolder(claimOf(level));
+      if (holder === 'alive') return false;
+      if (holder === 'dead') level++;
     }
+    try {
+      if ((await this.getVersioned(key))?.version !== version) return false;
+      await change().catch((error: unknown) => {
+        throw this.wrap(error, 'replace', key);
+      });
+    } finally {
+      await unlink(claimOf(level)).catch(() => undefined);
+    }
+    for (let dead = 0; dead < level; dead++) await unlink(claimOf(dead)).catch(() => undefined);
+    return true;
   }
 
   async head(key: string): Promise<StoredObject | undefined> {
@@ -312,34 +309,20 @@ export function claimFileName(fileName: string, version: string, level: number):
   return `${CLAIM_MARKER}${fileName}-${version}-${level}`;
 }
 
-const claimantSchema = z.object({ pid: z.number().int().positive(), host: z.string() });
-
-function encodeClaimant(): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify({ pid: process.pid, host: hostname() }));
-}
-
 /**
  * `gone` when the claim was let go since (claim it again), `dead` when its process is gone from
  * this host; a claim made on another host, or unreadable, counts as alive.
  */
 async function claimHolder(claim: string): Promise<'alive' | 'dead' | 'gone'> {
-  let text: string;
+  let claimant: string;
   try {
-    text = await readFile(claim, 'utf8');
+    claimant = await readlink(claim);
   } catch (error) {
     return errorCode(error) === 'ENOENT' ? 'gone' : 'alive';
   }
-  const parsed = claimantSchema.safeParse(parseOrUndefined(text));
-  const dead = parsed.success && parsed.data.host === hostname() && !isProcessRunning(parsed.data.pid);
+  const match = /^(\d+)@(.*)$/.exec(claimant);
+  const dead = match !== null && match[2] === hostname() && !isProcessRunning(Number(match[1]));
   return dead ? 'dead' : 'alive';
-}
-
-function parseOrUndefined(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
