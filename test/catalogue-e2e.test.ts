@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXAMPLE_QUERIES } from '../functions/cli/start.js';
 import {
+  type RequestLog,
   type RunningSimulator,
   type SimulatorVariant,
   startSimulator,
@@ -22,6 +23,7 @@ const { lake, removeAll } = lakeRegistry();
 let simulator: RunningSimulator;
 let target: FolderLake;
 let firstRunRequests: Readonly<Record<string, number>>;
+let unchangedRunRequests: Readonly<Record<string, number>>;
 
 const query = (sql: string, root = target.root): Promise<Row[]> => queryLakeJson(root, sql);
 const iso = (text: string | null | undefined) =>
@@ -29,6 +31,31 @@ const iso = (text: string | null | undefined) =>
 const timestamp = (value: unknown) => (value === null ? null : new Date(String(value)).toISOString());
 const name = (person: { first_name?: string | null; last_name?: string | null } | null | undefined) =>
   person === null || person === undefined ? null : `${person.first_name} ${person.last_name}`;
+
+const DATA_ENDPOINTS: readonly string[] = ['sample-data', 'assay-data', 'plot-data'];
+
+/**
+ * The requests of a run that read more than listings, details and one row: a download, a signed
+ * URL, a data page of more than one row. Every request of the run must still be in the log.
+ */
+function costlyRequests(log: RequestLog): string[] {
+  expect(log.recent).toHaveLength(log.total);
+  return log.recent
+    .filter(
+      (r) =>
+        r.path.endsWith('/download/') ||
+        r.path.startsWith('signed/') ||
+        (DATA_ENDPOINTS.includes(r.endpoint) && new URLSearchParams(r.query).get('limit') !== '1'),
+    )
+    .map((r) => `${r.path}${r.query}`);
+}
+
+/** How often the run asked each path: a dataset's path at most twice (its first and its last row). */
+function requestsByPath(log: RequestLog): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const { path } of log.recent) counts.set(path, (counts.get(path) ?? 0) + 1);
+  return counts;
+}
 
 async function exportOrganisation(variants: readonly SimulatorVariant[], lakeName: string) {
   const running = await startSimulator({ seed: SEED, ...SMALL_ORGANISATION, variants });
@@ -229,8 +256,37 @@ describe('projects, analyses and files against the simulator', () => {
     expect(requests.project).toBe(simulator.truth.projects.length);
     expect(requests.analysis).toBe(firstRunRequests.analysis);
     expect(requests.files).toBe(simulator.truth.exportable.length);
-    expect(requests['file-download'] ?? 0).toBe(0);
+    expect(costlyRequests(simulator.requests)).toEqual([]);
+    const byPath = requestsByPath(simulator.requests);
+    expect(Math.max(...byPath.values())).toBeLessThanOrEqual(2);
     expect((await query('select distinct run_id from projects')).map((row) => row.run_id)).toEqual(['run-1']);
+    unchangedRunRequests = { ...requests };
+  });
+
+  it('download-more-columns under results source auto: the second unchanged run asks the same cheap requests, no download', async () => {
+    const { running, into, output } = await exportOrganisation(['download-more-columns'], 'wider');
+    try {
+      expect(output).toMatchObject({ status: 'committed', experiments: { failed: 0, partial: 0 } });
+      const wider = running.truth.exportable.flatMap((e) =>
+        [...e.downloads].filter(
+          ([plotId, d]) => d.headers.length > (e.results.get(plotId)?.headers.length ?? 0),
+        ),
+      ).length;
+      expect(wider).toBeGreaterThan(0);
+      // The first run read each wider download whole, to plan and to export it.
+      expect(running.requests.byEndpoint['signed-download']).toBeGreaterThanOrEqual(2 * wider);
+      running.requests.reset();
+      const second = await exportWith({ simulator: running, ...into, runId: 'run-2' });
+      expect(second).toMatchObject({
+        status: 'committed',
+        experiments: { exported: 0, partial: 0, unchanged: running.truth.exportable.length },
+      });
+      expect(costlyRequests(running.requests)).toEqual([]);
+      expect(Math.max(...requestsByPath(running.requests).values())).toBeLessThanOrEqual(2);
+      expect(running.requests.byEndpoint).toEqual(unchangedRunRequests);
+    } finally {
+      await running.close();
+    }
   });
 });
 

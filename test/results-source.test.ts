@@ -101,11 +101,11 @@ describe('--results-source', () => {
       expect(extra).toHaveLength(2 * (truth?.rowCount ?? 0));
       expect(extra).toEqual(expected);
     }
-    // Each plot asks for its download and reads its header line twice, to plan and in its slot;
-    // only the wider downloads are then read whole.
+    // Planning asks each plot for its download and reads its header line once; a wider download
+    // is then read whole twice, to plan its slot and in that slot, which does not choose again.
     const plotCount = simulator.truth.exportable.reduce((sum, e) => sum + e.plots.length, 0);
-    expect(autoRequests['plot-download']).toBe(2 * plotCount);
-    expect(autoRequests['signed-download']).toBe(2 * plotCount + 2 * plots.length);
+    expect(autoRequests['plot-download']).toBe(plotCount + 2 * plots.length);
+    expect(autoRequests['signed-download']).toBe(plotCount + 2 * plots.length);
   });
 
   it('auto: the columns the data pages also hold are the same cells whichever source was read', async () => {
@@ -171,7 +171,7 @@ describe('--results-source', () => {
         simulator: plain,
         ...forced,
         runId: 'run-1',
-        client: { resultsSource: 'download' },
+        settings: { resultsSource: 'download' },
       });
       expect(output).toMatchObject({ status: 'committed', experiments: { partial: 0, failed: 0 } });
       expect(plain.requests.byEndpoint['plot-data']).toBeUndefined();
@@ -182,10 +182,58 @@ describe('--results-source', () => {
                    order by plot_id, feature_id, column_name`;
       const fromDownload = await queryLake(forced.root, all);
       const plainData = await lake('plain-data');
-      await exportWith({ simulator: plain, ...plainData, runId: 'run-1', client: { resultsSource: 'data' } });
+      await exportWith({
+        simulator: plain,
+        ...plainData,
+        runId: 'run-1',
+        settings: { resultsSource: 'data' },
+      });
       expect(fromDownload).toEqual(await queryLake(plainData.root, all));
     } finally {
       await plain.close();
+    }
+  });
+
+  it('auto: a plot whose data changed chooses again; the other plots keep their choice without asking the download', async () => {
+    const running = await startSimulator({
+      seed: SEED,
+      ...SMALL_ORGANISATION,
+      variants: ['download-more-columns'],
+    });
+    try {
+      const target = await lake('changed');
+      await exportWith({ simulator: running, ...target, runId: 'run-1' });
+      const changed = running.truth.exportable.find((e) =>
+        e.plots.some((plot) => plot.analysis_type === 'differential_expression'),
+      );
+      const plot = changed?.plots.find((p) => p.analysis_type === 'differential_expression');
+      if (changed === undefined || plot === undefined) throw new Error('no differential expression plot');
+      running.truth.setCell(changed.id, plot.uuid, 0, 1, 4242.5);
+      running.requests.reset();
+      const output = await exportWith({ simulator: running, ...target, runId: 'run-2' });
+      expect(output).toMatchObject({
+        status: 'committed',
+        experiments: { exported: 1, unchanged: running.truth.exportable.length - 1 },
+      });
+      const wider = changed.plots.filter((p) => p.analysis_type === 'differential_expression').length;
+      const downloads = running.requests.recent.filter((r) => r.endpoint === 'plot-download');
+      expect(downloads.every((r) => r.path.startsWith(`lab/experiments/${changed.id}/`))).toBe(true);
+      // The changed plot's header line; then every wider download of the exported experiment,
+      // read whole to plan its slot and in that slot.
+      expect(downloads.filter((r) => r.path.includes(plot.uuid))).toHaveLength(3);
+      expect(downloads).toHaveLength(1 + 2 * wider);
+      const [cell] = await queryLake(
+        target.root,
+        `select value, (select count(distinct column_name) from results where plot_id = '${plot.uuid}') as columns
+         from results where plot_id = '${plot.uuid}' and row_number = 0
+         and column_name = '${changed.downloads.get(plot.uuid)?.headers[1]}'`,
+      );
+      expect(cell).toEqual({
+        value: 4242.5,
+        columns: (changed.downloads.get(plot.uuid)?.headers.length ?? 0) - 1,
+      });
+    } finally {
+      await running.close();
     }
   });
 });

@@ -165,12 +165,27 @@ const CUSTOM: DeployConfigInput = {
   maxExperimentsPerRun: 3_000,
   maxListPages: 40,
   maxResponseMiB: 64,
+  resultsSource: 'data',
   retentionDays: 7,
   toleratedFailurePercentage: 20,
   athenaBytesScannedCutoffGb: 10,
   alarmEmail: 'data-team@example.com',
   removalPolicy: 'destroy',
 };
+
+/** A function's environment as its runtime parses it; values CloudFormation resolves are stood in for. */
+function runtimeConfigOf(s: Synthesized, fn: IConstruct) {
+  const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
+    Variables: Record<string, unknown>;
+  };
+  const variables = Object.fromEntries(
+    Object.entries(environment.Variables).map(([name, value]) => [
+      name,
+      typeof value === 'string' ? value : 'resolved-at-deploy',
+    ]),
+  );
+  return parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
+}
 
 beforeAll(() => {
   defaults = synth();
@@ -498,17 +513,22 @@ describe('the functions', () => {
         ...Object.values(s.stack.exportFunctions.functions),
         s.stack.exportFunctions.endFailedRun,
       ]) {
-        const environment = s.resources[idOf(s, fn)]?.Properties.Environment as {
-          Variables: Record<string, unknown>;
-        };
-        const variables = Object.fromEntries(
-          Object.entries(environment.Variables).map(([name, value]) => [
-            name,
-            typeof value === 'string' ? value : 'resolved-at-deploy',
-          ]),
-        );
-        const runtime = parseEnvironment({ ...variables, LAKE_BUCKET: 'acme-lake', GLUE_DATABASE: 'pluto' });
-        expect(runtime.settings.limits).toEqual(limits);
+        expect(runtimeConfigOf(s, fn).settings.limits).toEqual(limits);
+      }
+    }
+  });
+
+  it('pass the configured results source to PlanExperiment and ExportSlot, where the runtime reads it back', () => {
+    for (const [s, source] of [
+      [defaults, 'auto'],
+      [custom, 'data'],
+    ] as const) {
+      for (const step of ['planExperiment', 'exportSlot'] as const) {
+        const fn = s.stack.exportFunctions.functions[step];
+        expect(s.resources[idOf(s, fn)]?.Properties.Environment).toMatchObject({
+          Variables: { RESULTS_SOURCE: source },
+        });
+        expect(runtimeConfigOf(s, fn).settings.resultsSource, step).toBe(source);
       }
     }
   });

@@ -78,6 +78,7 @@ function fakeAssay(options: { brokenAt?: number; driftAt?: number } = {}): FakeA
     listFiles: unsupported,
     downloadFile: unsupported as never,
     listPlots: unsupported as never,
+    getDownloadHeaders: unsupported,
     async getDataPage(_ref: DatasetRef, offset: number, limit: number): Promise<DataPage> {
       requested.push(offset);
       const rows = Math.max(0, Math.min(limit, GENES - offset));

@@ -87,6 +87,7 @@ describe('the token planted past the entry refusal', () => {
       listPlots: (experimentId) => pluto.listPlots(experimentId),
       getAnalysis: (analysisId) => pluto.getAnalysis(analysisId),
       listFiles: (experimentId) => pluto.listFiles(experimentId),
+      getDownloadHeaders: (dataset) => pluto.getDownloadHeaders(dataset),
       downloadFile: (experimentId, fileId, limits) => pluto.downloadFile(experimentId, fileId, limits),
       async getExperiment(experimentId) {
         if (experimentId === failing()) {

@@ -12,6 +12,7 @@ import type {
   PlutoFile,
   PlutoPlot,
   PlutoProject,
+  ResultsRef,
 } from './pluto/model.js';
 
 export interface StoredObject {
@@ -116,6 +117,11 @@ export interface PlutoApi {
   getExperiment(experimentId: string): Promise<PlutoExperiment>;
   listPlots(experimentId: string): AsyncIterable<PlutoPlot>;
   getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage>;
+  /**
+   * The header of the CSV behind `plots/{id}/download/`, from its first line only; undefined when
+   * the plot has no download (missing, refused, not a signed URL, not CSV).
+   */
+  getDownloadHeaders(dataset: ResultsRef): Promise<readonly string[] | undefined>;
   /** `analyses/{uuid}/`: the analysis behind a plot. */
   getAnalysis(analysisId: string): Promise<PlutoAnalysis>;
   /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
@@ -147,6 +153,8 @@ export interface PlutoRawReader {
   getRaw(path: string): Promise<RawAnswer>;
   /** GET a signed URL Pluto gave for `where`, without the token. */
   getSignedRaw(url: string, where: string): Promise<RawAnswer>;
+  /** `getSignedRaw` reading only the body's first line (a CSV's header line); the rest is abandoned. */
+  getSignedFirstLine(url: string, where: string): Promise<RawAnswer>;
 }
 
 export interface Clock {

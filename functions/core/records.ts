@@ -65,6 +65,20 @@ export const copiedFileSchema = z.object({
   sha256: z.string().optional(),
 });
 
+/**
+ * Under results source `auto`: where a plot's results were read, and what that was decided on.
+ * While the plot's data pages show the same, a later plan keeps the choice without asking the download.
+ */
+export const resultsChoiceSchema = z.object({
+  /** `download` when its CSV had more columns than the data pages. */
+  from: z.enum(['data', 'download']),
+  /** Digest of the data pages as compared: plot, count, headers, first and last row. */
+  dataDigest: z.string(),
+  /** Columns of the download's header line; null when the plot has no download. */
+  downloadColumns: z.number().int().nonnegative().nullable(),
+});
+export type ResultsChoice = z.infer<typeof resultsChoiceSchema>;
+
 export const plannedDatasetSchema = z.object({
   /** `samples`, `assay`, `plot-<uuid>`, or `file-<uuid>` (a file to copy). */
   dataset: z.string(),
@@ -72,6 +86,9 @@ export const plannedDatasetSchema = z.object({
   /** For `file`: what to copy where; `slotCount` 0 when the copy is already in the lake. */
   file: fileCopySchema.optional(),
   plotId: z.string().optional(),
+  /** For `results`: where the slots read it; absent means the data pages. */
+  from: z.enum(['data', 'download']).optional(),
+  resultsChoice: resultsChoiceSchema.optional(),
   /**
    * `planned`: slots fetch it; `carried`: unchanged since the previous, partial commit, whose parts
    * are copied; `no_data`/`skipped`/`failed`: no table, refused or broken while planning, with `error`.
@@ -148,6 +165,7 @@ export const datasetRecordSchema = z.object({
   status: datasetStatusSchema,
   /** What the plan saw of it (see PlannedDataset.digest): a later partial re-export reuses it when equal. */
   digest: z.string().optional(),
+  resultsChoice: resultsChoiceSchema.optional(),
   apiCount: z.number().int().nonnegative().nullable(),
   rowsWritten: z.number().int().nonnegative(),
   parts: z.array(partInfoSchema),

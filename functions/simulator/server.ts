@@ -549,7 +549,7 @@ export async function serve(
     }
 
     const body = normal.stream === undefined ? bytes(normal) : Buffer.concat([...normal.stream.chunks()]);
-    const headers = { 'Content-Type': 'application/json', 'Content-Length': body.length };
+    const headers = { 'Content-Type': 'application/json', ...normal.headers, 'Content-Length': body.length };
     switch (fault.kind) {
       case 'reset': {
         if (fault.afterBodyBytes === undefined) {

@@ -56,10 +56,7 @@ export interface ExportOptions {
   /** Experiments and slots at once; default 4. */
   readonly concurrency?: number;
   readonly client?: Partial<
-    Pick<
-      PlutoClientOptions,
-      'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry' | 'unpagedRowLimit' | 'resultsSource'
-    >
+    Pick<PlutoClientOptions, 'retryBudgetMs' | 'requestTimeoutMs' | 'sleep' | 'onRetry' | 'unpagedRowLimit'>
   >;
   readonly interceptStep?: StepInterceptor;
   readonly progress?: ProgressListener;

@@ -66,6 +66,9 @@ export function memoryPluto(lab: MemoryLab): MemoryPluto {
     getDataPage(dataset) {
       throw new Error(`memoryPluto lists; it has no data pages (asked for ${JSON.stringify(dataset)})`);
     },
+    getDownloadHeaders(dataset) {
+      throw new Error(`memoryPluto lists; it has no downloads (asked for ${JSON.stringify(dataset)})`);
+    },
     getAnalysis(analysisId) {
       throw new Error(`memoryPluto lists; it has no analyses (asked for ${analysisId})`);
     },

@@ -25,7 +25,6 @@ import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, PlutoRawReader, RawAnswer, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { holdSecret, maskErrorSecrets } from '../secrets.js';
-import { DEFAULT_RESULTS_SOURCE, type ResultsSource } from '../settings.js';
 import { readCapped } from './capped-body.js';
 import { isCountlessPage, toDataPage } from './data-page.js';
 import { downloadSigned } from './file-download.js';
@@ -55,6 +54,7 @@ import {
   type PlutoProject,
   plotSchema,
   projectSchema,
+  type ResultsRef,
 } from './model.js';
 import { type RetryInfo, withRetry } from './retry.js';
 import {
@@ -97,8 +97,6 @@ export interface PlutoClientOptions {
    * and gives up on an outage within this budget, instead of the usual retries.
    */
   firstContact?: FirstContactPolicy;
-  /** Where a plot's results are read; default `DEFAULT_RESULTS_SOURCE`. */
-  resultsSource?: ResultsSource;
 }
 
 interface CallOptions {
@@ -107,8 +105,6 @@ interface CallOptions {
   /** A 404 here means the URL has no Pluto API behind it, not that a user-given id is unknown. */
   readonly rootListing?: boolean;
 }
-
-type ResultsRef = Extract<DatasetRef, { kind: 'results' }>;
 
 /** How a plot without a download (or one not shown to this token) answers; its data pages stay. */
 const NO_DOWNLOAD = [
@@ -197,7 +193,6 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   private readonly unpagedRowLimit: number;
   private readonly timeoutMs: number;
   private readonly userAgent: string;
-  private readonly resultsSource: ResultsSource;
   private token: Promise<string> | undefined;
   private contacted = false;
   private refreshing: { readonly stale: string; readonly pending: Promise<string> } | undefined;
@@ -215,7 +210,6 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     this.maxListPages = options.maxListPages ?? DEFAULT_LIMITS.maxListPages;
     this.unpagedRowLimit = options.unpagedRowLimit ?? DEFAULT_UNPAGED_ROW_LIMIT;
     this.userAgent = `pluto-export/${options.version}`;
-    this.resultsSource = options.resultsSource ?? DEFAULT_RESULTS_SOURCE;
   }
 
   listProjects(): AsyncIterable<PlutoProject> {
@@ -295,33 +289,26 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     return this.call(path, 1, JSON.parse, (json) => validate(experimentSchema, json, path));
   }
 
-  /**
-   * With results source `auto`, the first page of results is compared with the header line of the
-   * plot's download, and the download, read whole, replaces the pages when it has more columns.
-   * Later pages are read only when the pages won, so they never ask for the download again.
-   */
+  /** A results ref `from: 'download'` is the plot's download, read whole as one page. */
   async getDataPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
     if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(limit) || limit < 1) {
       throw new ConfigError(
         `a data page needs offset >= 0 and limit >= 1, got offset ${offset}, limit ${limit}`,
       );
     }
-    if (dataset.kind !== 'results' || this.resultsSource === 'data') {
-      return this.dataEndpointPage(dataset, offset, limit);
-    }
-    if (this.resultsSource === 'download')
+    if (dataset.kind === 'results' && dataset.from === 'download') {
       return this.resultsDownload(dataset, await this.downloadAnswer(dataset));
-    const page = await this.dataEndpointPage(dataset, offset, limit);
-    if (offset !== 0) return page;
+    }
+    return this.dataEndpointPage(dataset, offset, limit);
+  }
+
+  async getDownloadHeaders(dataset: ResultsRef): Promise<readonly string[] | undefined> {
     const answer = await this.downloadAnswer(dataset).catch((error: unknown) => {
       if (NO_DOWNLOAD.some((kind) => error instanceof kind)) return undefined;
       throw error;
     });
-    if (answer === undefined) return page;
-    const headers = await readSignedCsvHeaders(answer.url, downloadPath(dataset), await this.signedOptions());
-    return headers !== undefined && headers.length > page.headers.length
-      ? this.resultsDownload(dataset, answer)
-      : page;
+    if (answer === undefined) return undefined;
+    return readSignedCsvHeaders(answer.url, downloadPath(dataset), await this.signedOptions());
   }
 
   private async downloadAnswer(dataset: ResultsRef): Promise<SignedUrlAnswer> {
@@ -343,12 +330,7 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
 
   private async signedOptions() {
     const token = await this.currentToken();
-    return {
-      timeoutMs: this.timeoutMs,
-      userAgent: this.userAgent,
-      maxBytes: this.maxResponseBytes,
-      holdsSecret: (text: string) => text.includes(token),
-    };
+    return { ...this.signedFetchOptions(), holdsSecret: (text: string) => text.includes(token) };
   }
 
   private async dataEndpointPage(dataset: DatasetRef, offset: number, limit: number): Promise<DataPage> {
@@ -567,12 +549,23 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
   }
 
   /** A signed URL Pluto gave, fetched as the exporter fetches it: without the token. */
-  async getSignedRaw(url: string, where: string): Promise<RawAnswer> {
-    const { status, contentType, text } = await fetchSigned(url, where, {
-      timeoutMs: this.timeoutMs,
-      userAgent: this.userAgent,
-      maxBytes: this.maxResponseBytes,
-    });
+  getSignedRaw(url: string, where: string): Promise<RawAnswer> {
+    return this.signedRaw(where, fetchSigned(url, where, this.signedFetchOptions()));
+  }
+
+  getSignedFirstLine(url: string, where: string): Promise<RawAnswer> {
+    return this.signedRaw(where, fetchSigned(url, where, this.signedFetchOptions(), 'first line'));
+  }
+
+  private signedFetchOptions() {
+    return { timeoutMs: this.timeoutMs, userAgent: this.userAgent, maxBytes: this.maxResponseBytes };
+  }
+
+  private async signedRaw(
+    where: string,
+    fetched: Promise<{ status: number; contentType: string; text: string }>,
+  ): Promise<RawAnswer> {
+    const { status, contentType, text } = await fetched;
     const token = await this.currentToken();
     const answer = rawAnswer(status, contentType, text);
     if (holdsToken(text, answer.json, token)) throw signedTokenError(where);

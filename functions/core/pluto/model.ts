@@ -126,10 +126,21 @@ export const listEnvelopeSchema = z.looseObject({
 
 export type DatasetKind = 'samples' | 'assay' | 'results';
 
+/** Where a plot's results are read: its data pages, or the complete CSV its download gives. */
+export type ResultsOrigin = 'data' | 'download';
+
 export type DatasetRef =
   | { readonly kind: 'samples'; readonly experimentId: string }
   | { readonly kind: 'assay'; readonly experimentId: string }
-  | { readonly kind: 'results'; readonly experimentId: string; readonly plotId: string };
+  | {
+      readonly kind: 'results';
+      readonly experimentId: string;
+      readonly plotId: string;
+      /** Default `data`; `download` is read whole, as one page, whatever the offset and limit. */
+      readonly from?: ResultsOrigin;
+    };
+
+export type ResultsRef = Extract<DatasetRef, { kind: 'results' }>;
 
 /**
  * One page of a tabular dataset, normalized to columns: `columns[i]` holds the cells of

@@ -67,39 +67,37 @@ async function withSigned<T>(
   }
 }
 
-/** The whole body of a signed URL, abandoned past `maxBytes`. */
+/**
+ * A signed URL's status, media type and body, abandoned past `maxBytes`: `whole`, or its `first line`
+ * (up to the first line break outside quotes: a CSV's header line), the rest abandoned unread.
+ */
 export function fetchSigned(
   url: string,
   where: string,
   options: SignedFetchOptions,
+  part: 'whole' | 'first line' = 'whole',
 ): Promise<{ status: number; contentType: string; text: string }> {
+  const read = part === 'whole' ? readCapped : readFirstLine;
   return withSigned(url, where, options, async (response) => ({
     status: response.status,
     contentType: mediaType(response.headers.get('content-type')),
-    text: await readCapped(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
+    text: await read(response, options.maxBytes, () => tooLargeError(where, options.maxBytes)),
   }));
 }
 
 /**
- * The header of the CSV behind a signed URL, from its first line only: the body is abandoned there.
- * Undefined when the URL does not answer 2xx `text/csv`.
+ * The header of the CSV behind a signed URL, from its first line only. Undefined when the URL does
+ * not answer 2xx `text/csv`.
  */
-export function readSignedCsvHeaders(
+export async function readSignedCsvHeaders(
   url: string,
   where: string,
   options: SignedTableOptions,
 ): Promise<string[] | undefined> {
-  return withSigned(url, where, options, async (response) => {
-    if (!response.ok || mediaType(response.headers.get('content-type')) !== 'text/csv') {
-      await response.body?.cancel();
-      return undefined;
-    }
-    const line = await readFirstLine(response, options.maxBytes, () =>
-      tooLargeError(where, options.maxBytes),
-    );
-    if (options.holdsSecret(line)) throw signedTokenError(where);
-    return csvRecords(line, where)[0] ?? [];
-  });
+  const { status, contentType, text } = await fetchSigned(url, where, options, 'first line');
+  if (status < 200 || status > 299 || contentType !== 'text/csv') return undefined;
+  if (options.holdsSecret(text)) throw signedTokenError(where);
+  return csvRecords(text, where)[0] ?? [];
 }
 
 function tooLargeError(where: string, maxBytes: number): PlutoUnsafeResponseError {

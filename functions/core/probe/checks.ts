@@ -214,7 +214,7 @@ async function downloadHeaders(
   const path = dataPath.replace(/data\/$/, 'download/');
   const answer = await session.get(path);
   if (answer.status !== 200 || !isSignedUrl(answer.json)) return undefined;
-  const served = await session.getSigned((answer.json as { url: string }).url, path);
+  const served = await session.getSignedFirstLine((answer.json as { url: string }).url, path);
   if (served.status !== 200 || served.contentType !== 'text/csv') return undefined;
   return csvTable(served.text, path).headers;
 }

@@ -90,6 +90,15 @@ export class ProbeSession {
     );
   }
 
+  /** The first line of what a signed URL serves (a CSV's header line); the rest is not read. */
+  getSignedFirstLine(url: string, from: string): Promise<RawAnswer> {
+    return this.once(
+      `signed first line ${url}`,
+      () => this.reader.getSignedFirstLine(url, from),
+      `{first line of the signed URL of ${templateOf(from)}}`,
+    );
+  }
+
   /** Both probe pages of a paged path such as `lab/projects/`. */
   async pair(path: string): Promise<PagePair> {
     const [first, second] = await Promise.all(

@@ -113,6 +113,8 @@ async function ensureStillCurrent(plan: Plan, deps: StepDeps): Promise<void> {
   );
 }
 
+type DatasetIdentity = Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest' | 'resultsChoice'>;
+
 async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps): Promise<DatasetRecord[]> {
   const records: DatasetRecord[] = [];
   for (const dataset of plan.datasets) {
@@ -120,6 +122,7 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
       dataset: dataset.dataset,
       ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
       ...(dataset.digest === undefined ? {} : { digest: dataset.digest }),
+      ...(dataset.resultsChoice === undefined ? {} : { resultsChoice: dataset.resultsChoice }),
     };
     if (dataset.status === 'no_data' || dataset.status === 'skipped' || dataset.status === 'failed') {
       records.push(notWritten(identity, dataset.status, dataset.error));
@@ -187,7 +190,7 @@ async function verifyDatasets(plan: Plan, slots: readonly Slot[], deps: StepDeps
 async function verifyFileCopy(
   plan: Plan,
   dataset: PlannedDataset,
-  identity: Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest'>,
+  identity: DatasetIdentity,
   slots: readonly Slot[],
   deps: StepDeps,
 ): Promise<DatasetRecord> {
@@ -236,7 +239,7 @@ const rowsOf = (parts: readonly PartInfo[]) =>
   parts.filter((part) => part.table !== 'differential_expression').reduce((sum, p) => sum + p.rows, 0);
 
 function notWritten(
-  identity: Pick<DatasetRecord, 'dataset' | 'plotId' | 'digest'>,
+  identity: DatasetIdentity,
   status: 'no_data' | 'skipped' | 'failed',
   error: ErrorInfo | undefined,
 ): DatasetRecord {

@@ -14,13 +14,16 @@ export const limitsOf = (settings: ExportSettings): ExportLimits => ({
 export const maxFileBytesOf = (settings: ExportSettings): number =>
   settings.maxFileBytes ?? SETTINGS.maxFileBytes.default;
 
-/** The ceilings the Pluto client enforces itself, and where it reads results, from the run's settings. */
+/** The ceilings the Pluto client enforces itself, from the run's settings. */
 export function clientLimits(
   settings: ExportSettings,
-): Pick<ExportLimits, 'maxListPages' | 'maxResponseBytes'> & { resultsSource: ResultsSource } {
+): Pick<ExportLimits, 'maxListPages' | 'maxResponseBytes'> {
   const { maxListPages, maxResponseBytes } = limitsOf(settings);
-  return { maxListPages, maxResponseBytes, resultsSource: settings.resultsSource ?? DEFAULT_RESULTS_SOURCE };
+  return { maxListPages, maxResponseBytes };
 }
+
+export const resultsSourceOf = (settings: ExportSettings): ResultsSource =>
+  settings.resultsSource ?? DEFAULT_RESULTS_SOURCE;
 
 /** Progress notifications for terminals and metrics; every method is optional. */
 export interface ProgressListener {

@@ -274,7 +274,12 @@ function datasetRef(experimentId: string, slot: Slot): DatasetRef {
   if (slot.kind === 'file') throw new InvalidStepInputError(`Slot ${slot.dataset} is a file, not a dataset`);
   if (slot.kind !== 'results') return { kind: slot.kind, experimentId };
   if (slot.plotId === undefined) throw new Error(`Slot ${slot.dataset} has no plotId`);
-  return { kind: 'results', experimentId, plotId: slot.plotId };
+  return {
+    kind: 'results',
+    experimentId,
+    plotId: slot.plotId,
+    ...(slot.from === 'download' ? { from: 'download' as const } : {}),
+  };
 }
 
 interface PlotContext extends ResultsContext {

@@ -76,6 +76,8 @@ export const slotSchema = z.object({
   /** For `file`: the file to copy. */
   file: fileCopySchema.optional(),
   plotId: z.string().optional(),
+  /** For `results`: read from the plot's download (whole) instead of its data pages. */
+  from: z.enum(['data', 'download']).optional(),
   slot: z.number().int().nonnegative(),
   offset: z.number().int().nonnegative(),
   limit: z.number().int().nonnegative(),

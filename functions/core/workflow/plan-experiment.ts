@@ -15,6 +15,8 @@ import {
   fileItemSchema,
   isPendingAnalysis,
   type PlutoPlot,
+  plotSchema,
+  type ResultsRef,
 } from '../pluto/model.js';
 import {
   type CommitRecord,
@@ -28,6 +30,7 @@ import {
   type PlannedDataset,
   type PlannedInventory,
   planSchema,
+  type ResultsChoice,
   readJson,
   rowDigestOf,
   sha256,
@@ -35,8 +38,9 @@ import {
 import { safeFileName } from '../safe-file-name.js';
 import { describeUnsafeId } from '../safe-text.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
-import { limitsOf, maxFileBytesOf, type StepDeps } from './deps.js';
+import { limitsOf, maxFileBytesOf, resultsSourceOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
+import { chooseResultsOrigin } from './results-source.js';
 
 export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<PlanOutput> {
   const { store } = deps;
@@ -62,7 +66,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   }
 
   const previous = await previousCommit(experimentId, deps);
-  const plan = await readPlan(input, deps, previous?.runId);
+  const plan = await readPlan(input, deps, previous);
   if (!input.full && previous?.status === 'exported' && previous.fingerprint === plan.fingerprint) {
     const record: CommitRecord = {
       runId,
@@ -80,6 +84,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
     return output('done', 0);
   }
 
+  plan.datasets = await Promise.all(plan.datasets.map((dataset) => readChosenDownload(deps, plan, dataset)));
   if (!input.full && previous?.status === 'partial') carryUnchangedDatasets(plan, previous);
   checkLimit(
     plan.datasets.reduce((sum, dataset) => sum + dataset.slotCount, 0),
@@ -101,7 +106,7 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   return output('export', slots.length);
 }
 
-async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string | undefined): Promise<Plan> {
+async function readPlan(input: PlanInput, deps: StepDeps, previous: CommitRecord | undefined): Promise<Plan> {
   const { pluto } = deps;
   const { experimentId, projectId } = input.item;
   const plannedAt = deps.clock.now().toISOString();
@@ -115,10 +120,21 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
     await probe(deps, { kind: 'samples', experimentId }, 'samples'),
     await probe(deps, { kind: 'assay', experimentId }, 'assay'),
   ];
+  const choices = new Map(
+    input.full === true
+      ? []
+      : (previous?.datasets ?? []).flatMap(({ dataset, resultsChoice }) =>
+          resultsChoice === undefined ? [] : [[dataset, resultsChoice] as const],
+        ),
+  );
   for (const plot of plots) {
+    const dataset = `plot-${plot.uuid}`;
     probes.push(
       isSafeId(plot.uuid)
-        ? await probe(deps, { kind: 'results', experimentId, plotId: plot.uuid }, `plot-${plot.uuid}`, plot)
+        ? await probeResults(deps, { kind: 'results', experimentId, plotId: plot.uuid }, dataset, {
+            plot,
+            previous: choices.get(dataset),
+          })
         : unsafePlot(plot.uuid),
     );
   }
@@ -136,14 +152,7 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
         types: [...(deps.settings.copyFileTypes ?? [])].sort(),
         maxBytes: maxFileBytesOf(deps.settings),
       },
-      datasets: probes.map(({ planned, firstRow, lastRow }) => ({
-        dataset: planned.dataset,
-        status: planned.status,
-        count: planned.count,
-        headers: planned.headers,
-        firstRow,
-        lastRow,
-      })),
+      datasets: probes.map(({ seen }) => seen),
     }),
   );
   return {
@@ -152,7 +161,7 @@ async function readPlan(input: PlanInput, deps: StepDeps, previousRunId: string 
     projectId,
     plannedAt,
     fingerprint,
-    ...(previousRunId === undefined ? {} : { previousRunId }),
+    ...(previous === undefined ? {} : { previousRunId: previous.runId }),
     experiment,
     plots,
     analyses,
@@ -254,8 +263,65 @@ async function readInventory(deps: StepDeps, experimentId: string): Promise<Plan
 
 interface DatasetProbe {
   planned: PlannedDataset;
+  /** What the fingerprint covers of the dataset. */
+  seen: DatasetSeen;
+}
+
+interface DatasetSeen {
+  dataset: string;
+  status: PlannedDataset['status'];
+  count: number;
+  headers: readonly string[];
   firstRow: unknown[] | null;
   lastRow: unknown[] | null;
+  /** Present when the results come from the plot's download. */
+  from?: 'download';
+}
+
+/**
+ * A plot's results under the run's results source. Under `auto` the data pages are probed and the
+ * choice of source is made on them (or kept from the previous commit while they show the same);
+ * a download chosen is read when the experiment is exported, never to find it unchanged.
+ */
+async function probeResults(
+  deps: StepDeps,
+  ref: ResultsRef,
+  dataset: string,
+  context: { plot: PlutoPlot; previous: ResultsChoice | undefined },
+): Promise<DatasetProbe> {
+  const source = resultsSourceOf(deps.settings);
+  if (source === 'download') return probe(deps, { ...ref, from: 'download' }, dataset, context.plot);
+  const probed = await probe(deps, ref, dataset, context.plot);
+  const { planned } = probed;
+  if (source === 'data' || planned.status !== 'planned' || planned.digest === undefined) return probed;
+  const resultsChoice = await chooseResultsOrigin(
+    deps.pluto,
+    ref,
+    { headers: planned.headers, digest: planned.digest },
+    context.previous,
+  );
+  return {
+    planned: { ...planned, resultsChoice },
+    seen: resultsChoice.from === 'download' ? { ...probed.seen, from: 'download' } : probed.seen,
+  };
+}
+
+/**
+ * Reads the download that `auto` chose for a plot, whole, in place of the data pages that planning
+ * probed. A download that cannot be read fails the plot; the next plan then chooses again.
+ */
+async function readChosenDownload(
+  deps: StepDeps,
+  plan: Plan,
+  planned: PlannedDataset,
+): Promise<PlannedDataset> {
+  const { plotId, resultsChoice } = planned;
+  if (planned.status !== 'planned' || resultsChoice?.from !== 'download' || plotId === undefined)
+    return planned;
+  const plot = plan.plots.find((candidate) => candidate.uuid === plotId);
+  const ref: ResultsRef = { kind: 'results', experimentId: plan.experimentId, plotId, from: 'download' };
+  const { planned: read } = await probe(deps, ref, planned.dataset, plotSchema.parse(plot));
+  return read.status === 'planned' ? { ...read, resultsChoice } : read;
 }
 
 /**
@@ -269,6 +335,7 @@ async function probe(
   plot?: PlutoPlot,
 ): Promise<DatasetProbe> {
   const plotId = ref.kind === 'results' ? ref.plotId : undefined;
+  const from = ref.kind === 'results' && ref.from === 'download' ? ({ from: 'download' } as const) : {};
   let first: DataPage;
   let last: DataPage;
   try {
@@ -296,7 +363,7 @@ async function probe(
       slotCount: 0,
       error: errorInfo(error),
     };
-    return { planned, firstRow: null, lastRow: null };
+    return { planned, seen: notSeen(dataset, status) };
   }
   const width = Math.max(1, first.headers.length - 1);
   const rowsPerSlot = Math.max(1, Math.floor(deps.settings.rowsPerPart / width));
@@ -308,6 +375,7 @@ async function probe(
       dataset,
       kind: ref.kind,
       plotId,
+      ...from,
       status: 'planned',
       count: first.count,
       headers: [...first.headers],
@@ -318,8 +386,15 @@ async function probe(
         ? {}
         : { firstRowDigest: rowDigestOf(firstRow), lastRowDigest: rowDigestOf(lastRow) }),
     },
-    firstRow,
-    lastRow,
+    seen: {
+      dataset,
+      status: 'planned',
+      count: first.count,
+      headers: first.headers,
+      firstRow,
+      lastRow,
+      ...from,
+    },
   };
 }
 
@@ -329,9 +404,10 @@ async function probe(
  * and the experiment's other datasets still export.
  */
 function unsafePlot(plotId: string): DatasetProbe {
+  const dataset = `plot-unsafe-${sha256(plotId).slice(0, 16)}`;
   return {
     planned: {
-      dataset: `plot-unsafe-${sha256(plotId).slice(0, 16)}`,
+      dataset,
       kind: 'results',
       status: 'failed',
       count: 0,
@@ -342,9 +418,12 @@ function unsafePlot(plotId: string): DatasetProbe {
         message: `Pluto listed a plot with the id ${describeUnsafeId(plotId)}, which is not ${ID_RULE}; its data was not exported`,
       },
     },
-    firstRow: null,
-    lastRow: null,
+    seen: notSeen(dataset, 'failed'),
   };
+}
+
+function notSeen(dataset: string, status: PlannedDataset['status']): DatasetSeen {
+  return { dataset, status, count: 0, headers: [], firstRow: null, lastRow: null };
 }
 
 /**
@@ -405,6 +484,7 @@ export function planSlots(plan: Plan, rowsPerPart: number): Slot[] {
         dataset: dataset.dataset,
         kind: dataset.kind,
         ...(dataset.plotId === undefined ? {} : { plotId: dataset.plotId }),
+        ...(dataset.from === undefined ? {} : { from: dataset.from }),
         slot,
         offset,
         limit: Math.max(0, Math.min(rowsPerSlot, dataset.count - offset)),
