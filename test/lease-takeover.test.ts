@@ -198,6 +198,7 @@ describe.each(STORES)('lease on $name', ({ open }) => {
   it('replaces and deletes only at the version it read; a missing object has no version', async () => {
     const store = open();
     const key = 'runs/cas.json';
+    expect(await store.deleteIfVersion('nowhere/cas.json', 'no-such-version')).toBe(false);
     expect(await store.getVersioned(key)).toBeUndefined();
     expect(await store.replaceIfVersion(key, encode('never'), 'no-such-version')).toBe(false);
     expect(await store.deleteIfVersion(key, 'no-such-version')).toBe(false);

@@ -116,6 +116,8 @@ export class FolderStore implements ObjectStore {
         await symlink(`${process.pid}@${hostname()}`, claimOf(level));
         break;
       } catch (error) {
+        // No folder, so no file at the key: nothing is at the version.
+        if (errorCode(error) === 'ENOENT') return false;
         if (errorCode(error) !== 'EEXIST') throw this.wrap(error, 'claim', key);
       }
       const holder = await claimHolder(claimOf(level));
