@@ -57,15 +57,19 @@ export const oursEncoder: Encoder = {
     const tables: TableName[] = withDe ? [primaryTable, 'differential_expression'] : [primaryTable];
     const encoders = tables.map((table) => new ParquetStreamEncoder(table, EXPORT_SETTINGS.rowGroupRows));
     const outputs = encoders.map((encoder) => collect(encoder.bytes));
+    const primary = new TableRows(primaryTable);
+    const de = withDe ? new TableRows('differential_expression') : undefined;
     for (const page of shape.pages) {
       const where = `bench/${shape.name}?offset=${page.offset}`;
       const parsed = toDataPage(parseJsonLossless(page.text), page.offset, page.limit, where);
-      const primary = new TableRows(primaryTable);
-      const de = withDe ? new TableRows('differential_expression') : undefined;
       if (shape.name === 'assay') meltAssay(parsed, primary);
       else meltResults(parsed, plotOf(shape), primary, de);
-      await encoders[0]?.write(primary.columns(), primary.rowCount);
-      if (de !== undefined) await encoders[1]?.write(de.columns(), de.rowCount);
+      await encoders[0]?.write(primary);
+      primary.clear();
+      if (de !== undefined) {
+        await encoders[1]?.write(de);
+        de.clear();
+      }
     }
     for (const encoder of encoders) await encoder.end();
     const files = await Promise.all(outputs);

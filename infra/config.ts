@@ -89,6 +89,15 @@ export const deployConfigSchema = z.strictObject({
     .max(SETTINGS.rowsPerPart.max)
     .default(SETTINGS.rowsPerPart.default),
   pageSize: z.number().int().min(1).max(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
+  /** Parquet rows per row group of a part. */
+  rowGroupRows: z.number().int().min(1).max(SETTINGS.rowGroupRows.max).default(SETTINGS.rowGroupRows.default),
+  /** Pluto pages an ExportSlot requests ahead while it encodes; 0 for none. */
+  prefetchPages: z
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.prefetchPages.max)
+    .default(SETTINGS.prefetchPages.default),
   /** Data types of each experiment's file inventory whose files are copied into `<prefix>files/`. */
   copyFileTypes: z.array(fileTypeSchema).default([...DEFAULT_COPY_FILE_TYPES]),
   /** Files bigger than this are recorded as skipped instead of copied. */

@@ -90,6 +90,8 @@ export class PlutoExportStack extends Stack {
       rowsPerPart: config.rowsPerPart,
       supersededRunGraceDays: config.supersededRunGraceDays,
       pageSize: config.pageSize,
+      rowGroupRows: config.rowGroupRows,
+      prefetchPages: config.prefetchPages,
       copyFileTypes: config.copyFileTypes,
       maxFileBytes: config.maxFileBytes,
       resultsSource: config.resultsSource,

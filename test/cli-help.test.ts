@@ -29,6 +29,8 @@ describe('--help', () => {
       out: parsed.out,
       concurrency: parsed.concurrency,
       'rows-per-part': parsed.rowsPerPart,
+      'row-group-rows': parsed.rowGroupRows,
+      'prefetch-pages': parsed.prefetchPages,
       missing: parsed.missingExperiments,
       'retention-days': parsed.retentionDays,
       'connect-timeout': parsed.connectTimeoutSeconds,

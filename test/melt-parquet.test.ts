@@ -144,7 +144,7 @@ describe('meltSamples', () => {
     meltSamples(rowsPage(headers, rows.slice(0, 1), 0), out);
     meltSamples(rowsPage(headers, rows.slice(1), 1), out);
     expect(out.rowCount).toBe(16);
-    expect(out.column('row_number')).toEqual([...Array(8).fill(0), ...Array(8).fill(1)]);
+    expect(out.columns().row_number).toEqual([...Array(8).fill(0), ...Array(8).fill(1)]);
   });
 
   it('refuses an object or array cell, naming the dataset, row and header', () => {
@@ -228,9 +228,9 @@ describe('meltAssay', () => {
     ]);
     const out = new TableRows('assay');
     meltAssay(rowsPage(['gene_symbol', ...samples], rows), out);
-    const values = out.column('value') as (number | null)[];
+    const values = out.columns().value as (number | null)[];
     const sum = values.reduce<number>((acc, v) => acc + (v ?? 0), 0);
-    const nas = (out.column('value_text') as (string | null)[]).filter((t) => t === 'NA').length;
+    const nas = (out.columns().value_text as (string | null)[]).filter((t) => t === 'NA').length;
     const { file } = await roundTrip('assay', out);
     const [stats] = await sql(
       `SELECT count(*) AS n, sum(value) AS s, count(*) FILTER (value_text = 'NA') AS na,
@@ -376,9 +376,9 @@ describe('meltResults and differential_expression', () => {
       de,
     );
     expect(de.rowCount).toBe(0);
-    expect(results.column('column_name')).toEqual(['PC1', 'PC2', 'group_id', 'group_name']);
-    expect(results.column('value')).toEqual([0.5, -0.25, 1, null]);
-    expect(results.column('value_text')).toEqual([null, null, null, 'ctrl']);
+    expect(results.columns().column_name).toEqual(['PC1', 'PC2', 'group_id', 'group_name']);
+    expect(results.columns().value).toEqual([0.5, -0.25, 1, null]);
+    expect(results.columns().value_text).toEqual([null, null, null, 'ctrl']);
   });
 
   it('refuses two headers mapping to one DE field, naming both', () => {

@@ -160,6 +160,8 @@ const CUSTOM: DeployConfigInput = {
   plutoConcurrency: 9,
   exportSlotReservedConcurrency: 12,
   rowsPerPart: 250_000,
+  rowGroupRows: 65_536,
+  prefetchPages: 2,
   maxRowsPerDataset: 2_000_000,
   maxSlotsPerExperiment: 500,
   maxExperimentsPerRun: 3_000,
@@ -449,6 +451,8 @@ describe('the functions', () => {
             PLUTO_SECRET_ID: 'pluto/api-token',
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
+            ROW_GROUP_ROWS: '65536',
+            PREFETCH_PAGES: '2',
             SUPERSEDED_RUN_GRACE_DAYS: '7',
             MAX_ROWS_PER_DATASET: '2000000',
             MAX_SLOTS_PER_EXPERIMENT: '500',
@@ -530,6 +534,17 @@ describe('the functions', () => {
         });
         expect(runtimeConfigOf(s, fn).settings.resultsSource, step).toBe(source);
       }
+    }
+  });
+
+  it('give ExportSlot the configured row group size and read-ahead, as its runtime reads them back (defaults when unset)', () => {
+    const expected = [
+      [defaults, { rowGroupRows: 131_072, prefetchPages: 1 }],
+      [custom, { rowGroupRows: 65_536, prefetchPages: 2 }],
+    ] as const;
+    for (const [s, tuning] of expected) {
+      const { settings } = runtimeConfigOf(s, s.stack.exportFunctions.functions.exportSlot);
+      expect({ rowGroupRows: settings.rowGroupRows, prefetchPages: settings.prefetchPages }).toEqual(tuning);
     }
   });
 
@@ -1098,6 +1113,8 @@ describe('the deploy configuration', () => {
       plutoConcurrency: 4,
       rowsPerPart: 1_000_000,
       pageSize: 10_000,
+      rowGroupRows: 131_072,
+      prefetchPages: 1,
       copyFileTypes: ['attachment', 'qc_report'],
       maxFileBytes: 5 * 1024 ** 3,
       resultsSource: 'auto',

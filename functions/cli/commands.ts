@@ -47,6 +47,8 @@ export const COMMANDS = {
       'run-id': { type: 'string' },
       concurrency: { type: 'string' },
       'rows-per-part': { type: 'string' },
+      'row-group-rows': { type: 'string' },
+      'prefetch-pages': { type: 'string' },
       full: { type: 'boolean' },
       missing: { type: 'string' },
       'retention-days': { type: 'string' },
@@ -68,6 +70,11 @@ export const COMMANDS = {
       'run-id': ['ID', 'name the run; the same id resumes it (default run-<UTC timestamp>)'],
       concurrency: ['N', `experiments and slots in flight (default ${CLI_DEFAULTS.concurrency})`],
       'rows-per-part': ['N', `Parquet rows per part file (default ${SETTINGS.rowsPerPart.default})`],
+      'row-group-rows': ['N', `Parquet rows per row group (default ${SETTINGS.rowGroupRows.default})`],
+      'prefetch-pages': [
+        'N',
+        `Pluto pages a slot requests ahead while it encodes, 0 for none (default ${SETTINGS.prefetchPages.default})`,
+      ],
       full: ['', 'export every experiment again, changed or not'],
       missing: [
         'keep|retire',

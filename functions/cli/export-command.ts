@@ -39,6 +39,13 @@ export const exportConfigSchema = z.object({
   runId: idSchema.default(() => defaultRunId(new Date())),
   concurrency: positiveInt(64).default(CLI_DEFAULTS.concurrency),
   rowsPerPart: positiveInt(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
+  rowGroupRows: positiveInt(SETTINGS.rowGroupRows.max).default(SETTINGS.rowGroupRows.default),
+  prefetchPages: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(SETTINGS.prefetchPages.max)
+    .default(SETTINGS.prefetchPages.default),
   full: z.boolean().default(false),
   missingExperiments: z.enum(['keep', 'retire']).default(CLI_DEFAULTS.missingExperiments),
   retentionDays: z.coerce
@@ -70,6 +77,8 @@ const OPTION_NAMES: Record<string, string> = {
   runId: '--run-id',
   concurrency: '--concurrency',
   rowsPerPart: '--rows-per-part',
+  rowGroupRows: '--row-group-rows',
+  prefetchPages: '--prefetch-pages',
   missingExperiments: '--missing',
   retentionDays: '--retention-days',
   maxExperimentsPerRun: '--max-experiments',
@@ -92,6 +101,8 @@ export function parseExportConfig(values: Record<string, string | boolean | unde
     runId: values['run-id'],
     concurrency: values.concurrency,
     rowsPerPart: values['rows-per-part'],
+    rowGroupRows: values['row-group-rows'],
+    prefetchPages: values['prefetch-pages'],
     full: values.full,
     missingExperiments: values.missing,
     retentionDays: values['retention-days'],
@@ -127,6 +138,8 @@ export async function runExportCommand(
   const progress = new TerminalProgress(stderr);
   const settings = exportSettings({
     rowsPerPart: config.rowsPerPart,
+    rowGroupRows: config.rowGroupRows,
+    prefetchPages: config.prefetchPages,
     supersededRunGraceDays: config.retentionDays,
     limits: {
       maxExperimentsPerRun: config.maxExperimentsPerRun,

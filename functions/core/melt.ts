@@ -4,6 +4,7 @@
  */
 import { type CellValue, type ColumnarRows, TABLES, type TableName } from './contract.js';
 import { ContractError } from './errors.js';
+import { type BuiltRows, type ColumnBuilder, columnBuilders } from './parquet.js';
 import {
   type DataPage,
   LosslessNumber,
@@ -29,44 +30,61 @@ function checkRow(table: TableName, row: ContractRow): void {
   }
 }
 
-/** A growable columnar accumulator holding the rows of one contract table. */
-export class TableRows {
+/**
+ * The rows of one contract table, melted straight into typed column builders. A slot keeps one per
+ * table and `clear`s it after each batch is encoded, so its arrays serve every batch.
+ */
+export class TableRows implements BuiltRows {
   readonly table: TableName;
-  private readonly data: Record<string, CellValue[]> = {};
+  private readonly columnBuilders: readonly ColumnBuilder[];
+  private readonly byName = new Map<string, ColumnBuilder>();
 
   constructor(table: TableName) {
     this.table = table;
-    for (const column of TABLES[table].columns) this.data[column.name] = [];
+    this.columnBuilders = columnBuilders(table);
+    for (const builder of this.columnBuilders) this.byName.set(builder.ctx.column, builder);
   }
 
-  /** The live cell array of a contract column, for appending in bulk. */
-  column(name: string): CellValue[] {
-    const cells = this.data[name];
-    if (cells === undefined)
+  /** The builder of a contract column, for appending in bulk. */
+  column(name: string): ColumnBuilder {
+    const builder = this.byName.get(name);
+    if (builder === undefined)
       throw new ContractError(`${this.table}: ${name} is not a column of the contract`);
-    return cells;
+    return builder;
   }
 
   /** Appends one row given as { column: cell }; every contract column must be present. */
   appendRow(row: ContractRow): void {
     checkRow(this.table, row);
-    for (const column of TABLES[this.table].columns)
-      this.column(column.name).push(row[column.name] as CellValue);
+    for (const builder of this.columnBuilders) builder.push(row[builder.ctx.column] as CellValue);
   }
 
   get rowCount(): number {
-    const first = TABLES[this.table].columns[0];
-    return first === undefined ? 0 : this.column(first.name).length;
+    return this.columnBuilders[0]?.length ?? 0;
   }
 
+  builders(): readonly ColumnBuilder[] {
+    return this.columnBuilders;
+  }
+
+  /** The cells of every column, as values. */
   columns(): ColumnarRows {
     const rowCount = this.rowCount;
-    for (const [name, cells] of Object.entries(this.data)) {
-      if (cells.length !== rowCount) {
-        throw new ContractError(`${this.table}.${name}: ${cells.length} cells for ${rowCount} rows`);
+    const out: ColumnarRows = {};
+    for (const builder of this.columnBuilders) {
+      if (builder.length !== rowCount) {
+        throw new ContractError(
+          `${this.table}.${builder.ctx.column}: ${builder.length} cells for ${rowCount} rows`,
+        );
       }
+      out[builder.ctx.column] = builder.cells();
     }
-    return this.data;
+    return out;
+  }
+
+  /** No rows any more; the builders keep their arrays for the next batch. */
+  clear(): void {
+    for (const builder of this.columnBuilders) builder.reset();
   }
 }
 
@@ -125,8 +143,8 @@ function cellNumber(cell: unknown): number | null {
  */
 function pushMeasured(
   cell: unknown,
-  values: CellValue[],
-  texts: CellValue[],
+  values: ColumnBuilder,
+  texts: ColumnBuilder,
   dataset: string,
   rowNumber: number,
   header: string,

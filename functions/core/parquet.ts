@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import {
   Bool,
-  type Data,
+  Data,
   type DataType,
   Dictionary,
   Field,
@@ -45,6 +45,7 @@ const CREATED_BY = 'pluto-export';
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const TWO_POW_32 = 4294967296;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 function arrowType(type: ColumnType): DataType {
   switch (type) {
@@ -86,21 +87,6 @@ function badCell(ctx: ColumnContext, row: number, expected: string, value: unkno
   );
 }
 
-class Validity {
-  readonly bits: Uint8Array;
-  nulls = 0;
-  constructor(length: number) {
-    this.bits = new Uint8Array((length + 7) >> 3);
-  }
-  set(i: number): void {
-    this.bits[i >> 3] = (this.bits[i >> 3] as number) | (1 << (i & 7));
-  }
-  /** Arrow wants no bitmap at all when nothing is null. */
-  bitmap(): Uint8Array | undefined {
-    return this.nulls === 0 ? undefined : this.bits;
-  }
-}
-
 const textEncoder = new TextEncoder();
 
 function utf8Vector(strings: readonly string[]) {
@@ -123,154 +109,300 @@ function utf8Vector(strings: readonly string[]) {
   );
 }
 
-function dictionaryData(type: Dictionary<Utf8, Int32>, values: readonly CellValue[], ctx: ColumnContext) {
-  const n = values.length;
-  const indices = new Int32Array(n);
-  const validity = new Validity(n);
-  const lookup = new Map<string, number>();
-  const uniques: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      validity.nulls++;
-      continue;
+/**
+ * The cells of one contract column, appended one at a time into typed arrays that grow by
+ * doubling and are kept for the next batch once `reset`: a slot melts every page into the same
+ * arrays instead of allocating arrays of boxed values per batch. Each cell is checked against the
+ * column's type as it is appended.
+ */
+export abstract class ColumnBuilder {
+  length = 0;
+  protected nulls = 0;
+  protected capacity = 0;
+  private validity = new Uint8Array(0);
+
+  constructor(readonly ctx: ColumnContext) {}
+
+  push(value: CellValue): void {
+    if (this.length === this.capacity) this.grow(Math.max(1024, this.capacity * 2));
+    const i = this.length;
+    if (value === null) {
+      this.nulls++;
+      this.setNull(i);
+    } else {
+      this.set(i, value);
+      this.validity[i >> 3] = (this.validity[i >> 3] as number) | (1 << (i & 7));
     }
-    if (typeof v !== 'string') throw badCell(ctx, i, 'a string', v);
-    let index = lookup.get(v);
-    if (index === undefined) {
-      index = uniques.length;
-      lookup.set(v, index);
-      uniques.push(v);
-    }
-    indices[i] = index;
-    validity.set(i);
+    this.length = i + 1;
   }
-  return makeData({
-    type,
-    length: n,
-    nullCount: validity.nulls,
-    nullBitmap: validity.bitmap(),
-    data: indices,
-    // Every string cell of every part is a dictionary entry: masking the entries masks them all.
-    dictionary: utf8Vector(uniques.map(maskSecrets)),
-  });
+
+  /** The Arrow data of the cells so far; it views this builder's arrays, so it is used before `reset`. */
+  abstract data(): Data;
+
+  /** The cells as values (numbers for INT64 cells a double holds exactly). */
+  cells(): CellValue[] {
+    const out: CellValue[] = new Array(this.length);
+    for (let i = 0; i < this.length; i++) {
+      out[i] = ((this.validity[i >> 3] as number) >> (i & 7)) & 1 ? this.get(i) : null;
+    }
+    return out;
+  }
+
+  reset(): void {
+    this.validity.fill(0, 0, (this.length + 7) >> 3);
+    this.length = 0;
+    this.nulls = 0;
+  }
+
+  protected abstract set(i: number, value: Exclude<CellValue, null>): void;
+  protected abstract get(i: number): CellValue;
+  protected setNull(_i: number): void {}
+
+  protected grow(capacity: number): void {
+    this.validity = grown(this.validity, (capacity + 7) >> 3);
+    this.capacity = capacity;
+  }
+
+  /** Arrow wants no bitmap at all when nothing is null. */
+  protected nullBitmap(): Uint8Array | undefined {
+    return this.nulls === 0 ? undefined : this.validity.subarray(0, (this.length + 7) >> 3);
+  }
+
+  protected bad(expected: string, value: unknown): ContractError {
+    return badCell(this.ctx, this.length, expected, value);
+  }
 }
 
-function float64Data(type: Float64, values: readonly CellValue[], ctx: ColumnContext) {
-  const n = values.length;
-  const data = new Float64Array(n);
-  const validity = new Validity(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      validity.nulls++;
-      continue;
-    }
-    if (typeof v !== 'number') throw badCell(ctx, i, 'a number', v);
-    data[i] = v;
-    validity.set(i);
+function grown<T extends Uint8Array | Int32Array | Float64Array | BigInt64Array>(
+  array: T,
+  length: number,
+): T {
+  const next = new (array.constructor as new (length: number) => T)(length);
+  next.set(array as never);
+  return next;
+}
+
+class DictionaryColumn extends ColumnBuilder {
+  private indices = new Int32Array(0);
+  private readonly lookup = new Map<string, number>();
+  private uniques: string[] = [];
+
+  constructor(
+    ctx: ColumnContext,
+    private readonly type: Dictionary<Utf8, Int32>,
+  ) {
+    super(ctx);
   }
-  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'string') throw this.bad('a string', value);
+    let index = this.lookup.get(value);
+    if (index === undefined) {
+      index = this.uniques.length;
+      this.lookup.set(value, index);
+      this.uniques.push(value);
+    }
+    this.indices[i] = index;
+  }
+
+  protected override setNull(i: number): void {
+    this.indices[i] = 0;
+  }
+
+  protected get(i: number): CellValue {
+    return this.uniques[this.indices[i] as number] ?? null;
+  }
+
+  protected override grow(capacity: number): void {
+    super.grow(capacity);
+    this.indices = grown(this.indices, capacity);
+  }
+
+  override reset(): void {
+    super.reset();
+    this.lookup.clear();
+    this.uniques = [];
+  }
+
+  data(): Data {
+    return makeData({
+      type: this.type,
+      length: this.length,
+      nullCount: this.nulls,
+      nullBitmap: this.nullBitmap(),
+      data: this.indices.subarray(0, this.length),
+      // Every string cell of every part is a dictionary entry: masking the entries masks them all.
+      dictionary: utf8Vector(this.uniques.map(maskSecrets)),
+    });
+  }
+}
+
+/**
+ * A column whose cells are one typed array of values (a null's slot is left as it is: Arrow and
+ * Parquet read no value under a null).
+ */
+abstract class ValuesColumn<T extends Float64 | Int32 | Int64 | TimestampMillisecond> extends ColumnBuilder {
+  constructor(
+    ctx: ColumnContext,
+    private readonly type: T,
+    protected values: T['TArray'],
+  ) {
+    super(ctx);
+  }
+
+  protected override grow(capacity: number): void {
+    super.grow(capacity);
+    this.values = grown(this.values, capacity);
+  }
+
+  data(): Data {
+    return new Data(this.type, 0, this.length, this.nulls, [
+      undefined,
+      this.values.subarray(0, this.length),
+      this.nullBitmap(),
+    ]);
+  }
+}
+
+class Float64Column extends ValuesColumn<Float64> {
+  constructor(ctx: ColumnContext, type: Float64) {
+    super(ctx, type, new Float64Array(0));
+  }
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'number') throw this.bad('a number', value);
+    this.values[i] = value;
+  }
+
+  protected get(i: number): CellValue {
+    return this.values[i] as number;
+  }
+}
+
+class Int32Column extends ValuesColumn<Int32> {
+  constructor(ctx: ColumnContext, type: Int32) {
+    super(ctx, type, new Int32Array(0));
+  }
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < -2147483648 || value > 2147483647) {
+      throw this.bad('a 32-bit integer', value);
+    }
+    this.values[i] = value;
+  }
+
+  protected get(i: number): CellValue {
+    return this.values[i] as number;
+  }
 }
 
 /** INT64 cells (bigint and timestamp columns): numbers are written as two 32-bit halves, avoiding a BigInt per cell. */
-function int64Values(values: readonly CellValue[], ctx: ColumnContext, expected: string) {
-  const n = values.length;
-  const data = new BigInt64Array(n);
-  const halves = new Uint32Array(data.buffer);
-  const validity = new Validity(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      validity.nulls++;
-      continue;
-    }
-    if (typeof v === 'number') {
-      if (!Number.isSafeInteger(v)) throw badCell(ctx, i, expected, v);
-      if (v >= 0) {
-        halves[2 * i] = v % TWO_POW_32;
-        halves[2 * i + 1] = Math.floor(v / TWO_POW_32);
+class Int64Column extends ValuesColumn<Int64 | TimestampMillisecond> {
+  private halves: Uint32Array = new Uint32Array(0);
+
+  constructor(
+    ctx: ColumnContext,
+    type: Int64 | TimestampMillisecond,
+    private readonly expected: string,
+  ) {
+    super(ctx, type, new BigInt64Array(0));
+  }
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value === 'number') {
+      if (!Number.isSafeInteger(value)) throw this.bad(this.expected, value);
+      if (value >= 0) {
+        this.halves[2 * i] = value % TWO_POW_32;
+        this.halves[2 * i + 1] = Math.floor(value / TWO_POW_32);
       } else {
-        data[i] = BigInt(v);
+        this.values[i] = BigInt(value);
       }
-    } else if (typeof v === 'bigint') {
-      if (v < INT64_MIN || v > INT64_MAX) throw badCell(ctx, i, expected, v);
-      data[i] = v;
+    } else if (typeof value === 'bigint') {
+      if (value < INT64_MIN || value > INT64_MAX) throw this.bad(this.expected, value);
+      this.values[i] = value;
     } else {
-      throw badCell(ctx, i, expected, v);
+      throw this.bad(this.expected, value);
     }
-    validity.set(i);
   }
-  return { data, validity };
+
+  protected get(i: number): CellValue {
+    const value = this.values[i] as bigint;
+    return value >= -MAX_SAFE && value <= MAX_SAFE ? Number(value) : value;
+  }
+
+  protected override grow(capacity: number): void {
+    super.grow(capacity);
+    this.halves = new Uint32Array(this.values.buffer);
+  }
 }
 
-function int32Data(type: Int32, values: readonly CellValue[], ctx: ColumnContext) {
-  const n = values.length;
-  const data = new Int32Array(n);
-  const validity = new Validity(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      validity.nulls++;
-      continue;
-    }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < -2147483648 || v > 2147483647) {
-      throw badCell(ctx, i, 'a 32-bit integer', v);
-    }
-    data[i] = v;
-    validity.set(i);
+class BoolColumn extends ColumnBuilder {
+  private bits = new Uint8Array(0);
+
+  constructor(
+    ctx: ColumnContext,
+    private readonly type: Bool,
+  ) {
+    super(ctx);
   }
-  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
+
+  protected set(i: number, value: Exclude<CellValue, null>): void {
+    if (typeof value !== 'boolean') throw this.bad('a boolean', value);
+    if (value) this.bits[i >> 3] = (this.bits[i >> 3] as number) | (1 << (i & 7));
+  }
+
+  protected get(i: number): CellValue {
+    return (((this.bits[i >> 3] as number) >> (i & 7)) & 1) === 1;
+  }
+
+  protected override grow(capacity: number): void {
+    super.grow(capacity);
+    this.bits = grown(this.bits, (capacity + 7) >> 3);
+  }
+
+  override reset(): void {
+    this.bits.fill(0, 0, (this.length + 7) >> 3);
+    super.reset();
+  }
+
+  data(): Data {
+    const bits = this.bits.subarray(0, (this.length + 7) >> 3);
+    return new Data(this.type, 0, this.length, this.nulls, [undefined, bits, this.nullBitmap()]);
+  }
 }
 
-function boolData(type: Bool, values: readonly CellValue[], ctx: ColumnContext) {
-  const n = values.length;
-  const data = new Uint8Array((n + 7) >> 3);
-  const validity = new Validity(n);
-  for (let i = 0; i < n; i++) {
-    const v = values[i];
-    if (v === null) {
-      validity.nulls++;
-      continue;
-    }
-    if (typeof v !== 'boolean') throw badCell(ctx, i, 'a boolean', v);
-    if (v) data[i >> 3] = (data[i >> 3] as number) | (1 << (i & 7));
-    validity.set(i);
-  }
-  return makeData({ type, length: n, nullCount: validity.nulls, nullBitmap: validity.bitmap(), data });
-}
-
-function columnData(field: Field, type: ColumnType, values: readonly CellValue[], ctx: ColumnContext): Data {
+/** The builder of a contract column, for the Arrow field of its type. */
+function columnBuilder(field: Field, type: ColumnType, ctx: ColumnContext): ColumnBuilder {
   switch (type) {
     case 'string':
-      return dictionaryData(field.type as Dictionary<Utf8, Int32>, values, ctx);
+      return new DictionaryColumn(ctx, field.type as Dictionary<Utf8, Int32>);
     case 'double':
-      return float64Data(field.type as Float64, values, ctx);
+      return new Float64Column(ctx, field.type as Float64);
     case 'int':
-      return int32Data(field.type as Int32, values, ctx);
+      return new Int32Column(ctx, field.type as Int32);
     case 'boolean':
-      return boolData(field.type as Bool, values, ctx);
-    case 'bigint': {
-      const { data, validity } = int64Values(values, ctx, 'a 64-bit integer');
-      return makeData({
-        type: field.type as Int64,
-        length: values.length,
-        nullCount: validity.nulls,
-        nullBitmap: validity.bitmap(),
-        data,
-      });
-    }
-    case 'timestamp': {
-      const { data, validity } = int64Values(values, ctx, 'epoch milliseconds');
-      return makeData({
-        type: field.type as TimestampMillisecond,
-        length: values.length,
-        nullCount: validity.nulls,
-        nullBitmap: validity.bitmap(),
-        data,
-      });
-    }
+      return new BoolColumn(ctx, field.type as Bool);
+    case 'bigint':
+      return new Int64Column(ctx, field.type as Int64, 'a 64-bit integer');
+    case 'timestamp':
+      return new Int64Column(ctx, field.type as TimestampMillisecond, 'epoch milliseconds');
   }
+}
+
+/** One builder per column of a contract table, in the contract's order. */
+export function columnBuilders(table: TableName): ColumnBuilder[] {
+  const schema = arrowSchema(table);
+  return TABLES[table].columns.map((column, i) =>
+    columnBuilder(schema.fields[i] as Field, column.type, { table, column: column.name }),
+  );
+}
+
+/** Rows of a contract table held in column builders, ready to become one Arrow record batch. */
+export interface BuiltRows {
+  readonly table: TableName;
+  readonly rowCount: number;
+  /** The builders in the contract's column order. */
+  builders(): readonly ColumnBuilder[];
 }
 
 function writerProperties(rowGroupRows?: number) {
@@ -283,29 +415,49 @@ function writerProperties(rowGroupRows?: number) {
   return (rowGroupRows === undefined ? builder : builder.setMaxRowGroupSize(rowGroupRows)).build();
 }
 
-/** Builds the Arrow table of a contract table; cells are checked against the column types. */
-function arrowTable(table: TableName, rows: ColumnarRows, rowCount: number): Table {
+/** The Arrow table of rows held in builders: one record batch. */
+function arrowTable(rows: BuiltRows): Table {
+  const schema = arrowSchema(rows.table);
+  const children = rows.builders().map((builder) => {
+    if (builder.length !== rows.rowCount) {
+      throw new ContractError(
+        `${rows.table}.${builder.ctx.column}: ${builder.length} cells for ${rows.rowCount} rows`,
+      );
+    }
+    return builder.data();
+  });
+  const struct = makeData({ type: new Struct(schema.fields), length: rows.rowCount, nullCount: 0, children });
+  return new Table(schema, [new RecordBatch(schema, struct)]);
+}
+
+/** Rows given as arrays of cells, checked against the contract's columns and types. */
+export function rowsFromColumns(table: TableName, columns: ColumnarRows, rowCount: number): BuiltRows {
   const definition = TABLES[table];
-  const schema = arrowSchema(table);
   const known = new Set(definition.columns.map((c) => c.name));
-  for (const name of Object.keys(rows)) {
+  for (const name of Object.keys(columns)) {
     if (!known.has(name)) throw new ContractError(`${table}: ${name} is not a column of the contract`);
   }
-  const children = definition.columns.map((column, i) => {
-    const values = rows[column.name];
+  const builders = columnBuilders(table);
+  definition.columns.forEach((column, i) => {
+    const values = columns[column.name];
     if (values === undefined) throw new ContractError(`${table}: column ${column.name} is missing`);
     if (values.length !== rowCount) {
       throw new ContractError(`${table}.${column.name}: ${values.length} cells for ${rowCount} rows`);
     }
-    return columnData(schema.fields[i] as Field, column.type, values, { table, column: column.name });
+    const builder = builders[i] as ColumnBuilder;
+    for (const value of values) builder.push(value);
   });
-  const struct = makeData({ type: new Struct(schema.fields), length: rowCount, nullCount: 0, children });
-  return new Table(schema, [new RecordBatch(schema, struct)]);
+  return { table, rowCount, builders: () => builders };
 }
 
 /** Encodes one Parquet file (one part) holding the rows of a contract table. */
-export function encodeParquet(table: TableName, rows: ColumnarRows, rowCount: number): Uint8Array {
-  const ipc = tableToIPC(arrowTable(table, rows, rowCount), 'stream');
+export function encodeParquet(table: TableName, columns: ColumnarRows, rowCount: number): Uint8Array {
+  return encodeRows(rowsFromColumns(table, columns, rowCount));
+}
+
+/** `encodeParquet` for rows already in builders. */
+export function encodeRows(rows: BuiltRows): Uint8Array {
+  const ipc = tableToIPC(arrowTable(rows), 'stream');
   return writeParquet(WasmTable.fromIPCStream(ipc), writerProperties());
 }
 
@@ -351,11 +503,14 @@ export class ParquetStreamEncoder {
     this.bytes = this.output();
   }
 
-  /** Resolves once the encoder has room for the next batch; rejects once the encoder has failed. */
-  async write(rows: ColumnarRows, rowCount: number): Promise<void> {
+  /**
+   * Resolves once the encoder has room for the next batch; rejects once the encoder has failed.
+   * The rows are copied before it returns or waits, so their builders can be reset at once.
+   */
+  async write(rows: BuiltRows): Promise<void> {
     this.throwIfFailed();
     if (this.ended) throw new Error(`${this.table}: write after end`);
-    this.enqueue(rows, rowCount);
+    this.enqueue(rows);
     while ((this.controller.desiredSize ?? 0) <= 0) {
       await Promise.race([new Promise<void>((resolve) => (this.pulled = resolve)), this.failed]);
     }
@@ -381,8 +536,9 @@ export class ParquetStreamEncoder {
     }
   }
 
-  private enqueue(rows: ColumnarRows, rowCount: number): void {
-    const table = WasmTable.fromIPCStream(tableToIPC(arrowTable(this.table, rows, rowCount), 'stream'));
+  private enqueue(rows: BuiltRows): void {
+    if (rows.table !== this.table) throw new ContractError(`${rows.table} rows written to ${this.table}`);
+    const table = WasmTable.fromIPCStream(tableToIPC(arrowTable(rows), 'stream'));
     const batch = table.recordBatch(0);
     table.free();
     if (batch === undefined) throw new ContractError(`${this.table}: the Arrow table has no record batch`);
@@ -392,7 +548,10 @@ export class ParquetStreamEncoder {
 
   /** The schema comes from the first batch: a file without rows (or an input ended early) gets an empty one. */
   private close(): void {
-    if (this.batches === 0) this.enqueue(emptyColumns(this.table), 0);
+    if (this.batches === 0) {
+      const builders = columnBuilders(this.table);
+      this.enqueue({ table: this.table, rowCount: 0, builders: () => builders });
+    }
     this.ended = true;
     this.controller.close();
   }
@@ -432,10 +591,6 @@ async function discardRest(reader: ReadableStreamDefaultReader<Uint8Array>): Pro
   } catch {
     // The encoder failed on its own; there is nothing left to read.
   }
-}
-
-function emptyColumns(table: TableName): ColumnarRows {
-  return Object.fromEntries(TABLES[table].columns.map((column) => [column.name, []]));
 }
 
 /**

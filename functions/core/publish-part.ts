@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import type { TableName } from './contract.js';
 import { ObjectConflictError } from './errors.js';
 import type { TableRows } from './melt.js';
-import { encodeParquet, ParquetStreamEncoder, parquetRowCount, tableSchemaFingerprint } from './parquet.js';
+import { encodeRows, ParquetStreamEncoder, parquetRowCount, tableSchemaFingerprint } from './parquet.js';
 import type { ObjectStore, PutResult } from './ports.js';
 import { type PartInfo, sha256 } from './records.js';
 
@@ -48,10 +48,13 @@ export class PartStream {
     this.stored.catch((error: unknown) => this.encoder.fail(error));
   }
 
-  /** Resolves once the rows are handed to the encoder; rejects with the store's error once it fails. */
+  /**
+   * Resolves once the rows are handed to the encoder; rejects with the store's error once it fails.
+   * The encoder copies them at once, so `rows` can be cleared and refilled when this resolves.
+   */
   async write(rows: TableRows): Promise<void> {
     if (rows.rowCount === 0) return;
-    await this.encoder.write(rows.columns(), rows.rowCount);
+    await this.encoder.write(rows);
     this.rows += rows.rowCount;
   }
 
@@ -102,7 +105,7 @@ async function reusedPart(store: ObjectStore, part: PartInfo): Promise<PartInfo>
 
 function encodePart(key: string, rows: TableRows): { body: Uint8Array; part: PartInfo } {
   const { table } = rows;
-  const body = encodeParquet(table, rows.columns(), rows.rowCount);
+  const body = encodeRows(rows);
   const part: PartInfo = {
     table,
     key,

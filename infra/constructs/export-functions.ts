@@ -95,6 +95,16 @@ export interface ExportFunctionsProps {
    */
   readonly pageSize?: number;
   /**
+   * Parquet rows per row group.
+   * @default SETTINGS.rowGroupRows.default
+   */
+  readonly rowGroupRows?: number;
+  /**
+   * Pluto pages an ExportSlot requests ahead while it encodes.
+   * @default SETTINGS.prefetchPages.default
+   */
+  readonly prefetchPages?: number;
+  /**
    * Days a superseded run's data stays after the run that replaced it.
    * @default SETTINGS.supersededRunGraceDays.default
    */
@@ -268,6 +278,8 @@ export class ExportFunctions extends Construct {
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
       ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
+      ROW_GROUP_ROWS: String(props.rowGroupRows ?? SETTINGS.rowGroupRows.default),
+      PREFETCH_PAGES: String(props.prefetchPages ?? SETTINGS.prefetchPages.default),
       COPY_FILE_TYPES: (props.copyFileTypes ?? DEFAULT_COPY_FILE_TYPES).join(','),
       MAX_FILE_BYTES: String(props.maxFileBytes ?? SETTINGS.maxFileBytes.default),
       RESULTS_SOURCE: props.resultsSource ?? DEFAULT_RESULTS_SOURCE,

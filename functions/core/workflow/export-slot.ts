@@ -101,18 +101,22 @@ async function writeSlot(input: ExportSlotInput, deps: StepDeps): Promise<Receip
 
   let apiRows = 0;
   const published: PublishedPart[] = [];
+  const primary = new TableRows(slot.kind);
+  const de = withDe ? new TableRows('differential_expression') : undefined;
   try {
     const pages = prefetched(fetchSlotPages(input, planned, deps), deps.settings.prefetchPages);
     for await (const page of pages) {
       apiRows += page.rowCount;
       for (const batch of batchesOf(page)) {
-        const primary = new TableRows(slot.kind);
-        const de = withDe ? new TableRows('differential_expression') : undefined;
         if (plot !== undefined) meltResults(batch, plot, primary, de);
         else if (slot.kind === 'samples') meltSamples(batch, primary);
         else meltAssay(batch, primary);
         await streams[0]?.write(primary);
-        if (de !== undefined) await streams[1]?.write(de);
+        primary.clear();
+        if (de !== undefined) {
+          await streams[1]?.write(de);
+          de.clear();
+        }
       }
     }
     for (const stream of streams) published.push(await stream.finish());
