@@ -613,7 +613,7 @@ describe('the functions', () => {
     const part = (table: TableName, dataset: string) => partKey(table, 'PLX1', run, dataset, 0);
     const keys: [key: string, writers: WorkflowStep[], deleters: WorkflowStep[]][] = [
       [itemsKey(run), ['startRun'], []],
-      [LEASE_KEY, ['startRun'], ['startRun', 'finalizeRun']],
+      [LEASE_KEY, ['startRun'], ['finalizeRun']],
       [abortKey(run), ['recordExperimentFailure'], ['startRun']],
       [planKey(run, 'PLX1'), ['planExperiment'], []],
       [slotsKey(run, 'PLX1'), ['planExperiment'], []],
@@ -836,6 +836,8 @@ describe('the failure guard', () => {
       expect(allows(statements, 's3:PutObject', root + key), key).toBe(true);
     }
     expect(allows(statements, 's3:DeleteObject', root + LEASE_KEY)).toBe(true);
+    // A conditional delete (IfMatch) needs s3:GetObject on the key too.
+    expect(allows(statements, 's3:GetObject', root + LEASE_KEY)).toBe(true);
     expect(allows(statements, 's3:GetObject', root + commitRecordKey('run-1', 'PLX1'))).toBe(true);
     for (const key of [
       commitRecordKey('run-1', 'PLX1'),
