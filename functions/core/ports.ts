@@ -21,6 +21,16 @@ export interface StoredObject {
   readonly lastModified: Date;
 }
 
+/** An object's bytes with its version, for a write that must not undo another's. */
+export interface VersionedObject {
+  readonly body: Uint8Array;
+  /**
+   * Opaque; changes whenever the bytes change and only then (S3: the ETag, a digest of the bytes),
+   * so callers that must tell two writes apart write different bytes.
+   */
+  readonly version: string;
+}
+
 export interface PutResult {
   /** False when an object already existed at the key (nothing was written). */
   readonly created: boolean;
@@ -49,6 +59,14 @@ export interface ObjectStore {
   /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  getVersioned(key: string): Promise<VersionedObject | undefined>;
+  /**
+   * Compare-and-swap: replaces the object only while it is still at `version`, in one atomic step
+   * (S3 `IfMatch`); false when it changed or went in the meantime (nothing written).
+   */
+  replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean>;
+  /** Deletes the object only while it is still at `version`, atomically; false when it changed or went. */
+  deleteIfVersion(key: string, version: string): Promise<boolean>;
   head(key: string): Promise<StoredObject | undefined>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoredObject[]>;

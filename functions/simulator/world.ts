@@ -64,6 +64,8 @@ export interface WorldOptions {
   readonly projects: number;
   readonly genes: readonly [min: number, max: number];
   readonly samples: readonly [min: number, max: number];
+  /** False: no experiment has a plot, as in a lab that has only uploaded data. Default true. */
+  readonly plots?: boolean;
 }
 
 /** One dataset as the API serves it; `row(i)` gives the cells in header order. */
@@ -329,6 +331,7 @@ export class World implements SimulatorTruth {
   readonly forbiddenExperimentIds: string[] = [];
   readonly exportable: BuiltExperiment[] = [];
   private readonly byId = new Map<string, BuiltExperiment>();
+  private readonly plotless: boolean;
 
   constructor(
     readonly token: string,
@@ -336,6 +339,7 @@ export class World implements SimulatorTruth {
   ) {
     this.seed = options.seed >>> 0;
     this.variants = new Set(options.variants ?? []);
+    this.plotless = options.plots === false;
     const random = seededRandom(hash4(this.seed, 0x5eed, 0, 0));
     const usedIds = new Set<string>();
     const freshId = (prefix: string, digits: number) => {
@@ -625,6 +629,7 @@ export class World implements SimulatorTruth {
       title: string,
       data: (uuid: string) => GeneratedDataset,
     ) => {
+      if (this.plotless) return;
       const uuid = seededUuid(random);
       plotObjects.push({
         uuid,
