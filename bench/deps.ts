@@ -1,7 +1,7 @@
 /** The exporter's real parts, wired for the benchmark: HTTP client to the simulator, folder store. */
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
-import type { ObjectStore, PutResult, StoredObject } from '../functions/core/ports.js';
+import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../functions/core/ports.js';
 import { exportSettings } from '../functions/core/settings.js';
 import { CODE_VERSION } from '../functions/core/version.js';
 import { type StepDeps, systemClock } from '../functions/core/workflow/deps.js';
@@ -71,6 +71,22 @@ export class CountingStore implements ObjectStore {
   get(key: string): Promise<Uint8Array | undefined> {
     this.counts.gets++;
     return this.inner.get(key);
+  }
+
+  getVersioned(key: string): Promise<VersionedObject | undefined> {
+    this.counts.gets++;
+    return this.inner.getVersioned(key);
+  }
+
+  replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
+    this.counts.puts++;
+    this.counts.bytesWritten += body.byteLength;
+    return this.inner.replaceIfVersion(key, body, version);
+  }
+
+  deleteIfVersion(key: string, version: string): Promise<boolean> {
+    this.counts.deletes++;
+    return this.inner.deleteIfVersion(key, version);
   }
 
   head(key: string): Promise<StoredObject | undefined> {

@@ -2,8 +2,10 @@
  * Child process of `npm run bench`: a whole export of the simulator's organisation into a temp
  * folder, either through the real local export (`--mode ours`: the deployed workflow definition,
  * the HTTP client, the folder store) or the naive exporter (`--mode naive`). Prints one JSON line.
+ * With `--requests-out <file>`, ours also writes there every request it made (bench/requests.ts)
+ * and how busy its main thread was, for the network section.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderStore } from '../functions/adapters/folder-store.js';
@@ -17,6 +19,7 @@ import { SIMULATOR_TOKEN } from '../functions/simulator/index.js';
 import { CountingStore, EXPORT_SETTINGS, simulatorClient } from './deps.js';
 import { runNaiveExport } from './naive-exporter.js';
 import { argValue, collectGarbage, cpuMsOf, printResult, RssSampler } from './process.js';
+import { recordRequests, sampleBusy, stepContext } from './requests.js';
 import type { E2eRun } from './results.js';
 
 const LONG_TABLES = new Set(['samples', 'assay', 'results']);
@@ -62,6 +65,7 @@ async function ours(
     settings: EXPORT_SETTINGS,
     experimentConcurrency: concurrency.experiments,
     slotConcurrency: concurrency.slots,
+    interceptStep: (step, input, run) => stepContext.run(describeStep(step, input), () => run(input)),
   });
   const manifest = await readJson(folder, manifestKey(runId), manifestSchema);
   if (manifest === undefined || output.status !== 'committed')
@@ -83,6 +87,18 @@ async function ours(
     store: store.counts,
     catalogCalls: catalogCalls.calls,
   };
+}
+
+/** `ExportSlot PLX123456 assay#0`: the step and what it works on. */
+function describeStep(step: string, input: unknown): string {
+  const of = input as {
+    item?: { experimentId?: string };
+    experimentId?: string;
+    slot?: { dataset?: string; slot?: number };
+  };
+  const experiment = of.item?.experimentId ?? of.experimentId;
+  const slot = of.slot === undefined ? undefined : `${of.slot.dataset}#${of.slot.slot}`;
+  return [step, experiment, slot].filter((part) => part !== undefined).join(' ');
 }
 
 async function naive(
@@ -111,7 +127,12 @@ async function main(): Promise<E2eRun> {
     const definitionMs = performance.now() - definitionStarted;
     collectGarbage();
     const baselineRss = await sampler.reset();
+    const requestsOut = argValue('requests-out', '');
     const started = performance.now();
+    const recording =
+      requestsOut === ''
+        ? undefined
+        : { requests: recordRequests(started), busy: sampleBusy(started), cpu: process.cpuUsage() };
     const result =
       mode === 'ours'
         ? await ours(url, root, {
@@ -120,6 +141,15 @@ async function main(): Promise<E2eRun> {
           })
         : await naive(url, root, budget === '' ? undefined : Number(budget));
     const wallMs = performance.now() - started;
+    if (recording !== undefined) {
+      const made = {
+        requests: recording.requests.stop(),
+        busy: recording.busy.stop(),
+        wallMs,
+        cpuMs: cpuMsOf(process.cpuUsage(recording.cpu)),
+      };
+      await writeFile(requestsOut, JSON.stringify(made));
+    }
     return {
       ...result,
       wallMs,

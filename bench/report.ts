@@ -3,6 +3,7 @@ import type { CostModel, DailyCost } from './cost.js';
 import { EXPORT_SETTINGS } from './deps.js';
 import { type EncodeSection, median } from './encode.js';
 import type { SectionLoad } from './machine.js';
+import type { RequestAccount } from './requests.js';
 import type { E2eRun, ScaleRun, SlotRun } from './results.js';
 
 /** The benchmark's sections, by the names `--only` takes, in the order a full run measures them. */
@@ -34,6 +35,16 @@ export interface NetworkRun {
   readonly cells: number;
   /** downloadMs ÷ exportMs */
   readonly ratio: number;
+  /** CPU the export process spent between its first and last step. */
+  readonly exportCpuMs: number;
+  /** Where the export's wall time went against its budget of requests in flight. */
+  readonly account: RequestAccount;
+}
+
+/** The run whose ratio is the level's median, for the figures that are not medians themselves. */
+function medianRun(level: NetworkLevel): NetworkRun {
+  const sorted = [...level.runs].sort((a, b) => a.ratio - b.ratio);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as NetworkRun;
 }
 
 export interface NetworkLevel {
@@ -235,7 +246,8 @@ function networkBlock(n: NonNullable<BenchResult['network']>): Block {
   return {
     title: `3. Network-bound: the simulator behind ${n.model.requestMs} ms per request and ${(n.model.bytesPerSecond / 1e6).toFixed(0)} MB/s per connection (demo organisation)`,
     notes: [
-      'download only: every request the export made, replayed at the same concurrency, bodies read and discarded. export: the whole local export (workflow, melt, Parquet, commit). Median (min–max) of the runs.',
+      'download only: every request the export made, replayed at the same concurrency as the export sent it (the token to the API, none to signed URLs), each body read as far as the export read it and discarded. export: the whole local export (workflow, melt, Parquet, commit) in one process. Median (min–max) of the runs.',
+      'unused capacity: Σ (concurrency − requests in flight) ÷ concurrency over the export, split by whether its main thread was running our code (CPU not overlapped with transfer) or waiting (the workflow had no request to make: a step boundary, the store, a request that needs another answer first). A request whose answer arrived while the thread was busy counts as in flight until the thread reads it.',
       ...n.levels.map((level) => `concurrency ${level.concurrency}: ${loadNote(level.load)}`),
     ],
     headers: [
@@ -245,17 +257,24 @@ function networkBlock(n: NonNullable<BenchResult['network']>): Block {
       'downloaded',
       'download only',
       'export',
+      'export CPU',
+      'unused capacity: CPU / waiting',
       'download ÷ export',
     ],
-    rows: n.levels.map((level) => [
-      String(level.concurrency),
-      `${level.split.experiments} experiments × ${level.split.slots}`,
-      String(level.runs[0]?.requests ?? 0),
-      mib(level.runs[0]?.bytes ?? 0),
-      spread(level.downloadMs, seconds),
-      spread(level.exportMs, seconds),
-      spread(level.ratio, (x) => x.toFixed(2)),
-    ]),
+    rows: n.levels.map((level) => {
+      const middle = medianRun(level);
+      return [
+        String(level.concurrency),
+        `${level.split.experiments} experiments × ${level.split.slots}`,
+        String(level.runs[0]?.requests ?? 0),
+        mib(level.runs[0]?.bytes ?? 0),
+        spread(level.downloadMs, seconds),
+        spread(level.exportMs, seconds),
+        seconds(middle.exportCpuMs),
+        `${seconds(middle.account.unusedBusyMs)} / ${seconds(middle.account.unusedMs - middle.account.unusedBusyMs)}`,
+        spread(level.ratio, (x) => x.toFixed(2)),
+      ];
+    }),
   };
 }
 

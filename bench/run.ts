@@ -10,13 +10,13 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { mapConcurrency } from '../functions/core/concurrency.js';
 import { loadWorkflowDefinition } from '../functions/local/run-workflow.js';
 import { fileChunks } from '../functions/simulator/catalogue.js';
 import { DEMO_ORGANISATION } from '../functions/simulator/demo.js';
 import { type RunningSimulator, startSimulator } from '../functions/simulator/index.js';
 import { stepMemoryMb } from '../infra/constructs/export-functions.js';
-import { mapConcurrency } from '../infra/stack.js';
 import { type CostModel, costModel, workflowPaths } from './cost.js';
 import { BENCH_SEED } from './data.js';
 import { runEncodeSection } from './encode.js';
@@ -36,6 +36,7 @@ import {
   spreadOf,
   type Target,
 } from './report.js';
+import { accountRequests, madeRequestsSchema } from './requests.js';
 import {
   downloadRunSchema,
   e2eRunSchema,
@@ -183,8 +184,10 @@ async function slotSection(): Promise<SlotSection> {
 
 /**
  * Against a simulator behind a slow network, (a) the transfer alone: every request an export made,
- * replayed at the same concurrency with the bodies discarded, and (b) the export itself. The
- * export's slots are spread over the two Maps as the stack spreads them.
+ * replayed at the same concurrency as the export sent it, the body read as far as the export read
+ * it and discarded, and (b) the export itself, whose requests and busy main thread are recorded to
+ * say where its extra time went (bench/requests.ts). The export's slots are spread over the two
+ * Maps as the stack spreads them.
  */
 async function networkSection(): Promise<BenchResult['network']> {
   const { runs, concurrencies } = SIZES.network;
@@ -200,6 +203,8 @@ async function networkSection(): Promise<BenchResult['network']> {
       let cpuMs = 0;
       for (let run = 0; run < runs; run++) {
         sim.requests.reset();
+        const folder = await mkdtemp(join(tmpdir(), 'bench-network-'));
+        const list = join(folder, 'requests.json');
         const exported = e2eRunSchema.parse(
           await runChild('e2e.ts', [
             '--url',
@@ -210,12 +215,17 @@ async function networkSection(): Promise<BenchResult['network']> {
             String(split.experiments),
             '--slot-concurrency',
             String(split.slots),
+            '--requests-out',
+            list,
           ]),
         );
-        const made = sim.requests.recent.map((r) => `${r.path}${r.query}`);
-        if (made.length !== sim.requests.total) throw new Error('the request log overflowed');
-        const list = join(await mkdtemp(join(tmpdir(), 'bench-network-')), 'requests.json');
-        await writeFile(list, JSON.stringify(made));
+        const made = madeRequestsSchema.parse(JSON.parse(await readFile(list, 'utf8')));
+        const answered = made.requests.filter((request) => request.answered).length;
+        if (answered !== sim.requests.total) {
+          log(
+            `the export saw ${answered} of its requests answered, the simulator answered ${sim.requests.total}`,
+          );
+        }
         const downloaded = downloadRunSchema.parse(
           await runChild('download.ts', [
             '--url',
@@ -226,15 +236,17 @@ async function networkSection(): Promise<BenchResult['network']> {
             String(concurrency),
           ]),
         );
-        await rm(dirname(list), { recursive: true, force: true });
+        await rm(folder, { recursive: true, force: true });
         cpuMs += exported.cpuMs + downloaded.cpuMs;
         samples.push({
           exportMs: exported.wallMs,
           downloadMs: downloaded.wallMs,
-          requests: made.length,
+          requests: downloaded.requests,
           bytes: downloaded.bytes,
           cells: exported.cells,
           ratio: downloaded.wallMs / exported.wallMs,
+          exportCpuMs: made.cpuMs,
+          account: accountRequests(made.requests, made.busy, concurrency, made.wallMs),
         });
       }
       levels.push({

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { MAX_PLUTO_CONCURRENCY } from '../functions/core/concurrency.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { idSchema as id } from '../functions/core/ids.js';
 import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../functions/core/limits.js';
@@ -75,8 +76,11 @@ export const deployConfigSchema = z.strictObject({
     .regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name of lowercase letters, digits and _')
     .default('pluto'),
   secret: secretSchema.default({ create: true }),
-  /** Most slots exported at once: the product of the two Maps' MaxConcurrency stays within it. */
-  plutoConcurrency: z.number().int().min(1).max(100).default(4),
+  /**
+   * Most Pluto requests in flight: the product of the two Maps' MaxConcurrency stays within it, and
+   * StartRun and each PlanExperiment issue their requests within their share of it.
+   */
+  plutoConcurrency: z.number().int().min(1).max(MAX_PLUTO_CONCURRENCY).default(4),
   /**
    * Reserve this much of the account's Lambda concurrency for ExportSlot. Off by default: the Maps
    * already bound the load on Pluto, and an account with a low concurrency quota refuses a reservation.

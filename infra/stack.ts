@@ -5,6 +5,7 @@
  */
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
+import { mapConcurrency } from '../functions/core/concurrency.js';
 import { type DeployConfig, parseDeployConfig } from './config.js';
 import { DataLake } from './constructs/data-lake.js';
 import { ExportFunctions } from './constructs/export-functions.js';
@@ -22,15 +23,6 @@ export interface PlutoExportStackProps extends StackProps {
    * @default - every default of infra/config.ts
    */
   readonly config?: DeployConfig;
-}
-
-/**
- * Map concurrencies whose product stays within the Pluto cap, so that slots in flight never
- * exceed it (nor ExportSlot's reserved concurrency, when one is configured).
- */
-export function mapConcurrency(plutoConcurrency: number): { experiments: number; slots: number } {
-  const experiments = Math.ceil(Math.sqrt(plutoConcurrency));
-  return { experiments, slots: Math.max(1, Math.floor(plutoConcurrency / experiments)) };
 }
 
 export class PlutoExportStack extends Stack {
@@ -84,6 +76,7 @@ export class PlutoExportStack extends Stack {
       secretId: this.secret.secretId,
       ...(this.secret.importedSecretKey === undefined ? {} : { secretKey: this.secret.importedSecretKey }),
       plutoApiUrl: config.plutoApiUrl,
+      plutoConcurrency: config.plutoConcurrency,
       ...(config.exportSlotReservedConcurrency === undefined
         ? {}
         : { exportSlotReservedConcurrency: config.exportSlotReservedConcurrency }),

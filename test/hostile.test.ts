@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TABLE_NAMES, type TableName } from '../functions/core/contract.js';
 import { ConfigError } from '../functions/core/errors.js';
 import { LEASE_KEY, manifestKey, reportKey } from '../functions/core/layout.js';
@@ -38,22 +38,47 @@ const RUN_ID = 'hostile';
 /** Tables whose rows come from the datasets; `experiments`, `plots` and `export_log` also hold the run's view. */
 const DATA_TABLES: readonly TableName[] = ['samples', 'assay', 'results', 'differential_expression'];
 
+/**
+ * Every case runs the command line in a child process and then a second export: about 10 s on an
+ * idle machine, over a minute with the load of several test runs on two cores. The time limit is
+ * there to end a case that hangs, not to measure one.
+ */
+const END_TO_END = { timeout: 300_000 } as const;
+const HOSTILE = { seed: 12, ...SMALL_ORGANISATION, experiments: 6, token: TOKEN } as const;
+
 let hostile: RunningHostile;
 let clean: FolderLake;
 let exportable: string[];
+/** By experiment: the clean export's tables, which every case compares its untouched experiments with. */
+const cleanDigests = new Map<string, Partial<Record<TableName, TableDigest>>>();
 const work: string[] = [];
 const { lake: newLake, removeAll } = lakeRegistry();
 
 beforeAll(async () => {
-  hostile = await startHostileSimulator({ seed: 12, ...SMALL_ORGANISATION, experiments: 6, token: TOKEN });
-  exportable = hostile.truth.exportable.map((e) => e.id).sort();
-  expect(exportable.length).toBeGreaterThanOrEqual(5);
-  clean = await newLake('hostile-clean');
-  expect((await exportWith({ simulator: hostile, ...clean, runId: 'clean' })).status).toBe('committed');
+  const server = await startHostileSimulator(HOSTILE);
+  try {
+    exportable = server.truth.exportable.map((e) => e.id).sort();
+    expect(exportable.length).toBeGreaterThanOrEqual(5);
+    clean = await newLake('hostile-clean');
+    expect((await exportWith({ simulator: server, ...clean, runId: 'clean' })).status).toBe('committed');
+  } finally {
+    await server.close();
+  }
+  for (const id of exportable) cleanDigests.set(id, await digestOf(clean.root, id));
+}, END_TO_END.timeout);
+
+/**
+ * Each case has a server of its own (the same seed serves the same organisation), so a case that
+ * overran its time cannot send its requests into the next case's request log or fault plan.
+ */
+beforeEach(async () => {
+  hostile = await startHostileSimulator(HOSTILE);
+});
+afterEach(async () => {
+  await hostile.close();
 });
 
 afterAll(async () => {
-  await hostile?.close();
   await removeAll();
   for (const dir of work) await rm(dir, { recursive: true, force: true });
 });
@@ -149,9 +174,7 @@ async function expectSafe(outcome: Outcome, touched: readonly string[]): Promise
   expect(files.has(LEASE_KEY)).toBe(false);
 
   for (const experimentId of exportable.filter((id) => !touched.includes(id))) {
-    expect(await digestOf(lake, experimentId), experimentId).toEqual(
-      await digestOf(clean.root, experimentId),
-    );
+    expect(await digestOf(lake, experimentId), experimentId).toEqual(cleanDigests.get(experimentId));
   }
 
   // The hostile run left nothing that keeps the next run out: the normal simulator commits at once.
@@ -182,7 +205,7 @@ async function strikeAssayProbe(target: string, fault: Fault): Promise<{ outcome
 const requestsTo = (path: string) => hostile.requests.recent.filter((r) => `${r.path}${r.query}` === path);
 const experimentPath = (id: string, rest = '') => `lab/experiments/${id}/${rest}`;
 
-describe('hostile ids', () => {
+describe('hostile ids', END_TO_END, () => {
   it('records each unusable experiment id as failed with one readable line, and commits the rest', async () => {
     const bad = ['has space', 'a/b', 'x=y', 'nul\u0000id', 'line\nbreak', 'x'.repeat(10_000), '..'];
     const outcome = await exportAgainst([
@@ -257,7 +280,7 @@ describe('hostile ids', () => {
   });
 });
 
-describe('unbounded answers', () => {
+describe('unbounded answers', END_TO_END, () => {
   it('stops a gzip bomb at the byte cap of a one-row request and fails only its experiment', async () => {
     const [target] = exportable as [string];
     const { outcome, path } = await strikeAssayProbe(target, {
@@ -350,7 +373,7 @@ describe('unbounded answers', () => {
   });
 });
 
-describe('answers that must not be used', () => {
+describe('answers that must not be used', END_TO_END, () => {
   it('refuses a 200 body holding the token, naming no value, and keeps the token out of the lake', async () => {
     const [first, second, third] = exportable as [string, string, string];
     const outcome = await exportAgainst([
@@ -472,7 +495,7 @@ describe('answers that must not be used', () => {
   });
 });
 
-describe('answers that will never be valid', () => {
+describe('answers that will never be valid', END_TO_END, () => {
   it('retries a schema-breaking answer once, and ends a Retry-After beyond the budget at once', async () => {
     const [html, negative, fraction, truncated, throttled] = exportable as [
       string,
@@ -541,7 +564,7 @@ describe('answers that will never be valid', () => {
   });
 });
 
-describe('query stays read-only and inside the lake', () => {
+describe('query stays read-only and inside the lake', END_TO_END, () => {
   let lake: string;
   let dir: string;
 
@@ -549,11 +572,15 @@ describe('query stays read-only and inside the lake', () => {
     dir = await mkdtemp(join(tmpdir(), 'pluto-hostile-query-'));
     work.push(dir);
     lake = join(dir, 'lake');
-    hostile.use([]);
-    expect((await exportWith({ simulator: hostile, ...(await openLake(lake)), runId: RUN_ID })).status).toBe(
-      'committed',
-    );
-  });
+    const server = await startHostileSimulator(HOSTILE);
+    try {
+      expect((await exportWith({ simulator: server, ...(await openLake(lake)), runId: RUN_ID })).status).toBe(
+        'committed',
+      );
+    } finally {
+      await server.close();
+    }
+  }, END_TO_END.timeout);
 
   it.each([
     [

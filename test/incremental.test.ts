@@ -94,13 +94,13 @@ describe('incremental export', () => {
     expect(dataRequests.length).toBeGreaterThan(0);
     expect(dataRequests.every((r) => new URLSearchParams(r.query).get('limit') === '1')).toBe(true);
     // Per project: its experiments and its detail. Per experiment: itself, its plot list, a first
-    // and last row per dataset (3 plots at most), its analyses and its file inventory. Results
+    // and last row per dataset (3 plots at most), its analyses, its file inventory and its QC report. Results
     // source auto keeps each plot's choice from the last commit: no download is asked.
     const exportable = simulator.truth.exportable;
     const bound =
       2 * simulator.truth.projects.length +
       2 +
-      exportable.reduce((n, e) => n + 2 + 2 * (2 + e.plots.length) + e.analyses.size + 1, 0) +
+      exportable.reduce((n, e) => n + 2 + 2 * (2 + e.plots.length) + e.analyses.size + 2, 0) +
       1;
     expect(simulator.requests.total).toBeLessThanOrEqual(bound);
     const added = (await parquetFiles()).filter((file) => !before.includes(file));

@@ -41,6 +41,7 @@ describe('parseEnvironment', () => {
       glueDatabase: 'pluto',
       plutoApiUrl: 'https://api.pluto.bio/',
       secretId: SECRET_ARN,
+      plutoConcurrency: 1,
       settings: {
         rowsPerPart: 1_000_000,
         pageSize: 10_000,
@@ -69,9 +70,11 @@ describe('parseEnvironment', () => {
         ROWS_PER_PART: '5000',
         MAX_ROWS_PER_DATASET: '1000',
         MAX_RESPONSE_MIB: '16',
+        PLUTO_CONCURRENCY: '9',
       }),
     ).toMatchObject({
       prefix: '',
+      plutoConcurrency: 9,
       settings: {
         rowsPerPart: 5000,
         limits: { maxRowsPerDataset: 1000, maxResponseBytes: 16 * 1024 * 1024 },
@@ -97,9 +100,26 @@ describe('parseEnvironment', () => {
     expect(failure({ ...baseEnvironment, ROWS_PER_PART: 'many' })).toMatch(
       /^Environment variable ROWS_PER_PART is invalid: .+$/,
     );
+    expect(failure({ ...baseEnvironment, PLUTO_CONCURRENCY: '0' })).toMatch(
+      /^Environment variable PLUTO_CONCURRENCY is invalid: /,
+    );
     expect(failure({ ...baseEnvironment, PLUTO_API_URL: 'ftp://pluto' })).toMatch(
       /^Environment variable PLUTO_API_URL is invalid: /,
     );
+  });
+
+  it("gives the steps the Maps' split of PLUTO_CONCURRENCY, the split the stack synthesizes", () => {
+    const clients = {
+      s3: new S3Client({ region: 'eu-west-1' }),
+      glue: new GlueClient({ region: 'eu-west-1' }),
+      secretsManager: new SecretsManagerClient({ region: 'eu-west-1' }),
+    };
+    const deps = (env: Record<string, string>) => createRuntime(parseEnvironment(env), clients).deps;
+    expect(deps({ ...baseEnvironment, PLUTO_CONCURRENCY: '9' }).concurrency).toEqual({
+      experiments: 3,
+      slots: 3,
+    });
+    expect(deps(baseEnvironment).concurrency).toEqual({ experiments: 1, slots: 1 });
   });
 });
 

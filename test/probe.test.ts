@@ -56,6 +56,7 @@ function plotsOf(truth: SimulatorTruth) {
 /** The files of the 3 probed experiments. */
 const filesOf = (truth: SimulatorTruth) => truth.exportable.slice(0, 3).map((e) => e.files);
 const sum = (numbers: readonly number[]) => numbers.reduce((a, b) => a + b, 0);
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('probe verdicts', () => {
   it('the default simulator holds every assumption', async () => {
@@ -149,6 +150,10 @@ describe('probe verdicts', () => {
         } columns, data ${DE_COLUMNS} ×${de.length} (auto reads the download)`,
       };
     },
+    'qc-report-signed-url': () => ({
+      'lab/experiments/{experiment}/qc-report/ answers a file record {uuid, filename}, or 404':
+        'qc-report/: {url} ×3',
+    }),
     'files-without-size': (truth) => {
       const items = sum(filesOf(truth).map((files) => files.length));
       return { 'file items carry a size': `no size on ${items} of ${items} items` };
@@ -283,6 +288,45 @@ describe('pluto-export probe', () => {
       );
     } finally {
       await clean.close();
+    }
+  });
+
+  it('says NOT SEEN for what an organisation without plots cannot show, and exits 0', async () => {
+    const plotless = await startSimulator({ seed: SEED, ...SMALL_ORGANISATION, plots: false });
+    try {
+      const result = await runCli(['probe', '--api-url', plotless.url], {
+        PLUTO_API_TOKEN: plotless.truth.token,
+      });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      const lines = result.stdout.split('\n');
+      expect(lines[1]).toBe('plots by display type: none');
+      const notSeen = [
+        [
+          'lab/experiments/{experiment}/plots/ honours limit and offset',
+          'no answer with two rows to compare',
+        ],
+        ['plots have uuid and the fields read', 'no plot listed'],
+        [`${PLOT_DATA} answers a page {count, headers, items}, not {url}`, 'no plot to ask for'],
+        [`${PLOT_DATA} pages carry count`, 'no plot data page'],
+        [`${PLOT_DATA} honours limit and offset`, 'no answer with two rows to compare'],
+        [`${PLOT_DATA} items are row objects; column arrays for volcano_plot_v2`, 'no plot data with rows'],
+        [`${PLOT_DOWNLOAD} (CSV) has no more columns than ${PLOT_DATA}`, 'no plot with a CSV download'],
+        [`${PLOT_DATA} has columns, the first one the row key`, 'no plot data page'],
+        ['plot analyses are complete, none pending', 'no plot listed'],
+        ['each analysis is shown by one plot', 'no plot names its analysis'],
+        ["analyses/{analysis}/ answers each plot's analysis", 'no plot names its analysis'],
+      ];
+      expect(lines.filter((line) => / {2}NOT SEEN$/.test(line))).toEqual(
+        notSeen.map(([assumption, seen]) =>
+          expect.stringMatching(new RegExp(`^${escapeRegExp(assumption ?? '')} +${seen} +NOT SEEN$`)),
+        ),
+      );
+      expect(lines).toContain(
+        `${CHECKS.length} assumptions: ${CHECKS.length - notSeen.length} OK, 0 DIFFERENT, ${notSeen.length} NOT SEEN`,
+      );
+    } finally {
+      await plotless.close();
     }
   });
 

@@ -10,6 +10,7 @@ import type { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { mapConcurrency } from '../functions/core/concurrency.js';
 import { type ColumnType, TABLE_NAMES, TABLES, type TableName } from '../functions/core/contract.js';
 import { ConfigError, RETRYABLE_ERROR_NAMES } from '../functions/core/errors.js';
 import {
@@ -40,7 +41,7 @@ import {
 } from '../infra/config.js';
 import { afterBundlingCommands } from '../infra/constructs/export-functions.js';
 import { exampleQueries } from '../infra/example-queries.js';
-import { mapConcurrency, PlutoExportStack } from '../infra/stack.js';
+import { PlutoExportStack } from '../infra/stack.js';
 import { LAMBDA_CRASH_ERRORS, LAMBDA_SERVICE_ERRORS } from '../infra/workflow.js';
 
 const ENV = { account: '111111111111', region: 'eu-west-1' };
@@ -449,6 +450,7 @@ describe('the functions', () => {
             GLUE_DATABASE: 'pluto_lab',
             PLUTO_API_URL: 'https://api.pluto.bio/',
             PLUTO_SECRET_ID: 'pluto/api-token',
+            PLUTO_CONCURRENCY: '9',
             ROWS_PER_PART: '250000',
             PAGE_SIZE: '10000',
             ROW_GROUP_ROWS: '65536',
@@ -611,7 +613,7 @@ describe('the functions', () => {
     const part = (table: TableName, dataset: string) => partKey(table, 'PLX1', run, dataset, 0);
     const keys: [key: string, writers: WorkflowStep[], deleters: WorkflowStep[]][] = [
       [itemsKey(run), ['startRun'], []],
-      [LEASE_KEY, ['startRun'], ['startRun', 'finalizeRun']],
+      [LEASE_KEY, ['startRun'], ['finalizeRun']],
       [abortKey(run), ['recordExperimentFailure'], ['startRun']],
       [planKey(run, 'PLX1'), ['planExperiment'], []],
       [slotsKey(run, 'PLX1'), ['planExperiment'], []],
@@ -834,6 +836,8 @@ describe('the failure guard', () => {
       expect(allows(statements, 's3:PutObject', root + key), key).toBe(true);
     }
     expect(allows(statements, 's3:DeleteObject', root + LEASE_KEY)).toBe(true);
+    // A conditional delete (IfMatch) needs s3:GetObject on the key too.
+    expect(allows(statements, 's3:GetObject', root + LEASE_KEY)).toBe(true);
     expect(allows(statements, 's3:GetObject', root + commitRecordKey('run-1', 'PLX1'))).toBe(true);
     for (const key of [
       commitRecordKey('run-1', 'PLX1'),

@@ -79,6 +79,7 @@ function fakeAssay(options: { brokenAt?: number; driftAt?: number } = {}): FakeA
     downloadFile: unsupported as never,
     listPlots: unsupported as never,
     getDownloadHeaders: unsupported,
+    getQcReport: unsupported,
     async getDataPage(_ref: DatasetRef, offset: number, limit: number): Promise<DataPage> {
       requested.push(offset);
       const rows = Math.max(0, Math.min(limit, GENES - offset));

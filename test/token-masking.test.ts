@@ -88,6 +88,7 @@ describe('the token planted past the entry refusal', () => {
       getAnalysis: (analysisId) => pluto.getAnalysis(analysisId),
       listFiles: (experimentId) => pluto.listFiles(experimentId),
       getDownloadHeaders: (dataset) => pluto.getDownloadHeaders(dataset),
+      getQcReport: (experimentId) => pluto.getQcReport(experimentId),
       downloadFile: (experimentId, fileId, limits) => pluto.downloadFile(experimentId, fileId, limits),
       async getExperiment(experimentId) {
         if (experimentId === failing()) {

@@ -1,5 +1,5 @@
 /** The embedded default object store: a local folder with the same layout as the S3 lake. */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   type FileHandle,
   link,
@@ -7,17 +7,23 @@ import {
   open,
   readdir,
   readFile,
+  readlink,
   rename,
   rmdir,
   stat,
+  symlink,
   unlink,
   writeFile,
 } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
+import { hostname } from 'node:os';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { AccessDeniedError, StoreError, StoreFullError } from '../core/errors.js';
-import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
+import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../core/ports.js';
+import { isProcessRunning } from './process-liveness.js';
 
 const TEMP_MARKER = '.tmp-';
+/** Claims are left to the writers: sweeping a dead writer's claim could let two living writers claim. */
+const CLAIM_MARKER = `${TEMP_MARKER}claim-`;
 
 export class FolderStore implements ObjectStore {
   readonly location: string;
@@ -67,6 +73,67 @@ export class FolderStore implements ObjectStore {
       if (errorCode(error) === 'ENOENT') return undefined;
       throw this.wrap(error, 'read', key);
     }
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
+    const body = await this.get(key);
+    return body === undefined ? undefined : { body, version: versionOf(body) };
+  }
+
+  async replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
+    const target = this.pathOf(key);
+    const temp = await this.writeTemp(target, body, key);
+    try {
+      return await this.changeIfVersion(key, version, () => rename(temp, target));
+    } finally {
+      await unlink(temp).catch(() => undefined);
+    }
+  }
+
+  async deleteIfVersion(key: string, version: string): Promise<boolean> {
+    const target = this.pathOf(key);
+    return this.changeIfVersion(key, version, () => unlink(target));
+  }
+
+  /**
+   * Compare-and-swap without a conditional rename in POSIX: a change of a version is claimed
+   * first, by a symbolic link named after the key, the version and a level, pointing at nothing
+   * but the claimant's `pid@host`. symlink() is an exclusive create, so one writer holds the claim,
+   * and it needs no data written (a release still works on a full disk). Every change of an
+   * existing file goes through the claim of its version (put-if-absent only creates, and fails
+   * while the file is there), so the holder, having read that the file is still at the version,
+   * renames over it or unlinks it with no other writer able to change it in between. A claim
+   * outlives its writer only when the writer dies between two system calls; a claim whose process
+   * is gone from this host is passed by claiming the next level, which no living writer can hold,
+   * and removed by the writer that then makes the change.
+   */
+  private async changeIfVersion(key: string, version: string, change: () => Promise<void>): Promise<boolean> {
+    const target = this.pathOf(key);
+    const claimOf = (level: number) => join(dirname(target), claimFileName(basename(target), version, level));
+    let level = 0;
+    for (;;) {
+      try {
+        await symlink(`${process.pid}@${hostname()}`, claimOf(level));
+        break;
+      } catch (error) {
+        // No folder, so no file at the key: nothing is at the version.
+        if (errorCode(error) === 'ENOENT') return false;
+        if (errorCode(error) !== 'EEXIST') throw this.wrap(error, 'claim', key);
+      }
+      const holder = await claimHolder(claimOf(level));
+      if (holder === 'alive') return false;
+      if (holder === 'dead') level++;
+    }
+    try {
+      if ((await this.getVersioned(key))?.version !== version) return false;
+      await change().catch((error: unknown) => {
+        throw this.wrap(error, 'replace', key);
+      });
+    } finally {
+      await unlink(claimOf(level)).catch(() => undefined);
+    }
+    for (let dead = 0; dead < level; dead++) await unlink(claimOf(dead)).catch(() => undefined);
+    return true;
   }
 
   async head(key: string): Promise<StoredObject | undefined> {
@@ -122,7 +189,11 @@ export class FolderStore implements ObjectStore {
     for (const entry of entries) {
       const child = join(path, entry.name);
       if (entry.isDirectory()) removed += await this.sweepFolder(child, cutoff, true);
-      else if (entry.name.startsWith(TEMP_MARKER) && (await changedBefore(child, cutoff))) {
+      else if (
+        entry.name.startsWith(TEMP_MARKER) &&
+        !entry.name.startsWith(CLAIM_MARKER) &&
+        (await changedBefore(child, cutoff))
+      ) {
         await unlink(child).catch(() => undefined);
         removed++;
       }
@@ -231,6 +302,29 @@ export class FolderStore implements ObjectStore {
       cause: error,
     });
   }
+}
+
+const versionOf = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
+
+/** The claim of one change: a temporary file's name, so `list` skips it. */
+export function claimFileName(fileName: string, version: string, level: number): string {
+  return `${CLAIM_MARKER}${fileName}-${version}-${level}`;
+}
+
+/**
+ * `gone` when the claim was let go since (claim it again), `dead` when its process is gone from
+ * this host; a claim made on another host, or unreadable, counts as alive.
+ */
+async function claimHolder(claim: string): Promise<'alive' | 'dead' | 'gone'> {
+  let claimant: string;
+  try {
+    claimant = await readlink(claim);
+  } catch (error) {
+    return errorCode(error) === 'ENOENT' ? 'gone' : 'alive';
+  }
+  const match = /^(\d+)@(.*)$/.exec(claimant);
+  const dead = match !== null && match[2] === hostname() && !isProcessRunning(Number(match[1]));
+  return dead ? 'dead' : 'alive';
 }
 
 async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {

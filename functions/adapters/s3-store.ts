@@ -1,7 +1,8 @@
 /**
  * The lake on S3. Immutable parts are written with `IfNoneMatch: '*'` (on the PutObject, or on the
  * CompleteMultipartUpload of a large or streamed body), so a retry never overwrites; every upload
- * carries a SHA-256 checksum that S3 verifies before it stores the object.
+ * carries a SHA-256 checksum that S3 verifies before it stores the object. Compare-and-swap uses
+ * the ETag as the version, with `IfMatch` on the PutObject or DeleteObject.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -20,7 +21,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { AccessDeniedError, ConfigError, StoreError } from '../core/errors.js';
-import type { ObjectStore, PutResult, StoredObject } from '../core/ports.js';
+import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../core/ports.js';
 
 export interface S3Location {
   readonly bucket: string;
@@ -128,22 +129,45 @@ export class S3Store implements ObjectStore {
   }
 
   async putIfAbsent(key: string, body: Uint8Array): Promise<PutResult> {
-    return { created: await this.upload(key, body, true) };
+    return { created: await this.upload(key, body, ABSENT) };
   }
 
   async put(key: string, body: Uint8Array): Promise<void> {
-    await this.upload(key, body, false);
+    await this.upload(key, body, undefined);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    return (await this.getVersioned(key))?.body;
+  }
+
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: this.target.bucket, Key: this.keyOf(key), ChecksumMode: 'ENABLED' }),
       );
-      return response.Body === undefined ? new Uint8Array() : await response.Body.transformToByteArray();
+      const body =
+        response.Body === undefined ? new Uint8Array() : await response.Body.transformToByteArray();
+      return { body, version: response.ETag ?? '' };
     } catch (error) {
       if (statusOf(error) === 404 && nameOf(error) !== 'NoSuchBucket') return undefined;
       throw this.wrap(error, 'get', key);
+    }
+  }
+
+  async replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
+    return this.upload(key, body, { IfMatch: version });
+  }
+
+  async deleteIfVersion(key: string, version: string): Promise<boolean> {
+    const condition = { IfMatch: version };
+    try {
+      await this.client.send(
+        new DeleteObjectCommand({ Bucket: this.target.bucket, Key: this.keyOf(key), ...condition }),
+      );
+      return true;
+    } catch (error) {
+      if (isLostCondition(error, condition)) return false;
+      throw this.wrap(error, 'delete', key);
     }
   }
 
@@ -225,17 +249,25 @@ export class S3Store implements ObjectStore {
   }
 
   async putStreamIfAbsent(key: string, body: AsyncIterable<Uint8Array>): Promise<PutResult> {
-    return { created: await this.uploadStream(key, body, true, this.partSize, this.multipartThreshold) };
+    return { created: await this.uploadStream(key, body, ABSENT, this.partSize, this.multipartThreshold) };
   }
 
-  /** True when the object was written; false when `exclusive` and something was already at the key. */
-  private async upload(key: string, body: Uint8Array, exclusive: boolean): Promise<boolean> {
-    if (body.byteLength <= this.multipartThreshold) return this.putObject(key, body, exclusive);
+  /** True when the object was written; false when `condition` did not hold (nothing written). */
+  private async upload(
+    key: string,
+    body: Uint8Array,
+    condition: WriteCondition | undefined,
+  ): Promise<boolean> {
+    if (body.byteLength <= this.multipartThreshold) return this.putObject(key, body, condition);
     const partSize = Math.max(this.partSize, Math.ceil(body.byteLength / S3_MAX_PARTS));
-    return this.uploadStream(key, [body], exclusive, partSize, 0);
+    return this.uploadStream(key, [body], condition, partSize, 0);
   }
 
-  private async putObject(key: string, body: Uint8Array, exclusive: boolean): Promise<boolean> {
+  private async putObject(
+    key: string,
+    body: Uint8Array,
+    condition: WriteCondition | undefined,
+  ): Promise<boolean> {
     try {
       await this.client.send(
         new PutObjectCommand({
@@ -244,12 +276,12 @@ export class S3Store implements ObjectStore {
           Body: body,
           ContentLength: body.byteLength,
           ChecksumSHA256: sha256Base64(body),
-          ...(exclusive ? { IfNoneMatch: '*' } : {}),
+          ...condition,
         }),
       );
       return true;
     } catch (error) {
-      if (exclusive && statusOf(error) === 412) return false;
+      if (condition !== undefined && isLostCondition(error, condition)) return false;
       throw this.wrap(error, 'put', key);
     }
   }
@@ -258,13 +290,13 @@ export class S3Store implements ObjectStore {
    * A body of at most `singlePutBytes` goes up as one PutObject; a longer one as a multipart upload
    * of `partSize` parts, sent while the body is still being read, with at most `uploadConcurrency`
    * parts in flight (so about that many parts in memory, plus one being filled). Only the
-   * completion publishes the object, and with `exclusive` only if the key is free; any failure
+   * completion publishes the object, and with a `condition` only if it holds; any failure
    * aborts the upload. The body's own errors pass through unchanged.
    */
   private async uploadStream(
     key: string,
     body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-    exclusive: boolean,
+    condition: WriteCondition | undefined,
     partSize: number,
     singlePutBytes: number,
   ): Promise<boolean> {
@@ -277,9 +309,9 @@ export class S3Store implements ObjectStore {
         if (upload === undefined && pending.size > singlePutBytes) upload = await this.startUpload(key);
         while (upload !== undefined && pending.size >= partSize) await upload.send(pending.take(partSize));
       }
-      if (upload === undefined) return await this.putObject(key, pending.take(pending.size), exclusive);
+      if (upload === undefined) return await this.putObject(key, pending.take(pending.size), condition);
       if (pending.size > 0) await upload.send(pending.take(pending.size));
-      if (await this.complete(upload, exclusive, key)) return true;
+      if (await this.complete(upload, condition, key)) return true;
       await this.abort(objectKey, upload.uploadId);
       return false;
     } catch (error) {
@@ -292,20 +324,24 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  /** False when `exclusive` and the key was taken before the completion (412 Precondition Failed). */
-  private async complete(upload: PartUploads, exclusive: boolean, key: string): Promise<boolean> {
+  /** False when the `condition` no longer held at the completion. */
+  private async complete(
+    upload: PartUploads,
+    condition: WriteCondition | undefined,
+    key: string,
+  ): Promise<boolean> {
     const parts = await upload.finish();
     try {
       await this.client.send(
         new CompleteMultipartUploadCommand({
           ...upload.target,
           MultipartUpload: { Parts: parts },
-          ...(exclusive ? { IfNoneMatch: '*' } : {}),
+          ...condition,
         }),
       );
       return true;
     } catch (error) {
-      if (exclusive && statusOf(error) === 412) return false;
+      if (condition !== undefined && isLostCondition(error, condition)) return false;
       throw this.wrap(error, 'upload', key);
     }
   }
@@ -385,6 +421,22 @@ export class S3Store implements ObjectStore {
     const code = status === undefined ? name : `${name} ${status}`;
     return new StoreError(`Could not ${what}: ${code}: ${message}`, { cause: error });
   }
+}
+
+type WriteCondition = { readonly IfNoneMatch: '*' } | { readonly IfMatch: string };
+const ABSENT: WriteCondition = { IfNoneMatch: '*' };
+
+/**
+ * The condition did not hold: 412 PreconditionFailed (the key is taken, or has another ETag). For
+ * `IfMatch` also 404 NoSuchKey (the key is gone) and 409 ConditionalRequestConflict (another write
+ * to the key was in flight: S3 asks the caller to read the ETag again, which a compare-and-swap's
+ * caller does anyway). A 409 on `IfNoneMatch` stays an error, retried like any other.
+ */
+function isLostCondition(error: unknown, condition: WriteCondition): boolean {
+  const status = statusOf(error);
+  if (status === 412) return true;
+  if ('IfNoneMatch' in condition) return false;
+  return status === 409 || (status === 404 && nameOf(error) !== 'NoSuchBucket');
 }
 
 interface UploadTarget {

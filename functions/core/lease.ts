@@ -6,12 +6,14 @@
  * run, so it cannot resume (and clear the failure records of) a run that is still going. A local
  * holder also records its process id and host, so a later run on that host takes over at once
  * from a process that is gone; otherwise the lease expires, so a run that died without releasing
- * it does not lock the lake for ever.
+ * it does not lock the lake for ever. Taking over and releasing are compare-and-swap on the lease's
+ * version: a run changes only the lease it read, so two runs that find one stale lease cannot both
+ * take it, and a run whose lease was taken over cannot delete its successor's.
  */
 import { z } from 'zod';
 import { LEASE_KEY } from './layout.js';
 import type { ObjectStore } from './ports.js';
-import { encodeJson, readJson } from './records.js';
+import { decodeJson, encodeJson, readJson } from './records.js';
 
 export const leaseHolderSchema = z.object({
   /** The execution: its ARN in AWS, `local:<host>:<pid>:<uuid>` for a local export. */
@@ -58,32 +60,44 @@ export async function acquireLease(store: ObjectStore, request: LeaseRequest): P
     acquiredAt: request.now.toISOString(),
     expiresAt: new Date(request.now.getTime() + request.ttlMs).toISOString(),
   };
-  let tookOverFrom: Lease | undefined;
+  const body = encodeJson(lease);
   for (let attempt = 0; attempt < 3; attempt++) {
-    if ((await store.putIfAbsent(LEASE_KEY, encodeJson(lease))).created) {
-      return tookOverFrom === undefined ? { acquired: true } : { acquired: true, tookOverFrom };
-    }
-    const held = await readLease(store);
-    if (held === undefined) continue;
+    if ((await store.putIfAbsent(LEASE_KEY, body)).created) return { acquired: true };
+    const found = await readVersionedLease(store);
+    if (found === undefined) continue;
+    const held = found.lease;
     if (isHeldBy(held, request.runId, request.holder.execution)) return { acquired: true };
     if (Date.parse(held.expiresAt) > request.now.getTime() && !holderIsGone(held, request.host)) {
       return { acquired: false, heldBy: held };
     }
-    tookOverFrom = held;
-    await store.delete(LEASE_KEY);
+    if (await store.replaceIfVersion(LEASE_KEY, body, found.version))
+      return { acquired: true, tookOverFrom: held };
   }
   const heldBy = await readLease(store);
   return heldBy === undefined ? { acquired: false, heldBy: lease } : { acquired: false, heldBy };
 }
 
-/** Releases the lease if `execution` of `runId` holds it; a lease another execution took is left alone. */
-export async function releaseLease(store: ObjectStore, runId: string, execution: string): Promise<void> {
-  const held = await readLease(store);
-  if (held !== undefined && isHeldBy(held, runId, execution)) await store.delete(LEASE_KEY);
+/**
+ * Releases the lease if `execution` of `runId` holds it; a lease another execution took, even
+ * while this call ran, is left alone. True when this call released it.
+ */
+export async function releaseLease(store: ObjectStore, runId: string, execution: string): Promise<boolean> {
+  const found = await readVersionedLease(store);
+  if (found === undefined || !isHeldBy(found.lease, runId, execution)) return false;
+  return store.deleteIfVersion(LEASE_KEY, found.version);
 }
 
 export function readLease(store: ObjectStore): Promise<Lease | undefined> {
   return readJson(store, LEASE_KEY, leaseSchema);
+}
+
+async function readVersionedLease(
+  store: ObjectStore,
+): Promise<{ readonly lease: Lease; readonly version: string } | undefined> {
+  const found = await store.getVersioned(LEASE_KEY);
+  return found === undefined
+    ? undefined
+    : { lease: decodeJson(leaseSchema, found.body, LEASE_KEY), version: found.version };
 }
 
 export function isHeldBy(lease: Lease, runId: string, execution: string): boolean {

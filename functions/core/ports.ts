@@ -21,6 +21,16 @@ export interface StoredObject {
   readonly lastModified: Date;
 }
 
+/** An object's bytes with its version, for a write that must not undo another's. */
+export interface VersionedObject {
+  readonly body: Uint8Array;
+  /**
+   * Opaque; changes whenever the bytes change and only then (S3: the ETag, a digest of the bytes),
+   * so callers that must tell two writes apart write different bytes.
+   */
+  readonly version: string;
+}
+
 export interface PutResult {
   /** False when an object already existed at the key (nothing was written). */
   readonly created: boolean;
@@ -49,6 +59,14 @@ export interface ObjectStore {
   /** Writes or replaces, atomically for readers (leases, pointers and a run's own record only). */
   put(key: string, body: Uint8Array): Promise<void>;
   get(key: string): Promise<Uint8Array | undefined>;
+  getVersioned(key: string): Promise<VersionedObject | undefined>;
+  /**
+   * Compare-and-swap: replaces the object only while it is still at `version`, in one atomic step
+   * (S3 `IfMatch`); false when it changed or went in the meantime (nothing written).
+   */
+  replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean>;
+  /** Deletes the object only while it is still at `version`, atomically; false when it changed or went. */
+  deleteIfVersion(key: string, version: string): Promise<boolean>;
   head(key: string): Promise<StoredObject | undefined>;
   /** Every object whose key starts with `prefix`, in key order. */
   list(prefix: string): Promise<StoredObject[]>;
@@ -108,6 +126,11 @@ export interface PlutoApi {
   getAnalysis(analysisId: string): Promise<PlutoAnalysis>;
   /** The experiment's whole file inventory, every data type, in the order Pluto lists it. */
   listFiles(experimentId: string): Promise<PlutoFile[]>;
+  /**
+   * `lab/experiments/{id}/qc-report/`: the experiment's QC report as a file record (data type
+   * `qc_report`); undefined when it has none, or when Pluto answers a signed URL, which names no file.
+   */
+  getQcReport(experimentId: string): Promise<PlutoFile | undefined>;
   /**
    * A file's bytes as they arrive, from the signed URL `lab/experiments/{id}/files/{uuid}/download/`
    * gives: more than `maxBytes` is a FileTooLargeError, another length than `expectedBytes` an error.

@@ -14,6 +14,7 @@ import { z } from 'zod';
 import { GlueCatalog } from '../adapters/glue-catalog.js';
 import { defaultS3Client, normalizePrefix, S3Store } from '../adapters/s3-store.js';
 import { SecretsManagerReader } from '../adapters/secrets-manager-reader.js';
+import { MAX_PLUTO_CONCURRENCY, mapConcurrency } from '../core/concurrency.js';
 import { ConfigError, PlutoAuthError } from '../core/errors.js';
 import { DEFAULT_LIMITS, MAX_RESPONSE_MIB_SETTING, MIB } from '../core/limits.js';
 import { type ExportMetricName, METRICS_NAMESPACE, OUTCOME_METRICS } from '../core/metrics.js';
@@ -42,6 +43,8 @@ export const environmentSchema = z.object({
   PLUTO_API_URL: apiUrlSchema.default(DEFAULT_PLUTO_API_URL),
   /** ARN or name of the secret holding the Pluto API token. */
   PLUTO_SECRET_ID: z.string().min(1),
+  /** The requests in flight the state machine's Maps were split for (infra/config.ts plutoConcurrency). */
+  PLUTO_CONCURRENCY: count(MAX_PLUTO_CONCURRENCY).default(1),
   ROWS_PER_PART: count(SETTINGS.rowsPerPart.max).default(SETTINGS.rowsPerPart.default),
   PAGE_SIZE: count(SETTINGS.pageSize.max).default(SETTINGS.pageSize.default),
   ROW_GROUP_ROWS: count(SETTINGS.rowGroupRows.max).default(SETTINGS.rowGroupRows.default),
@@ -72,6 +75,7 @@ export interface RuntimeConfig {
   readonly glueDatabase: string;
   readonly plutoApiUrl: string;
   readonly secretId: string;
+  readonly plutoConcurrency: number;
   readonly settings: ExportSettings;
   readonly serviceName: string;
 }
@@ -95,6 +99,7 @@ export function parseEnvironment(env: NodeJS.ProcessEnv): RuntimeConfig {
     glueDatabase: e.GLUE_DATABASE,
     plutoApiUrl: e.PLUTO_API_URL,
     secretId: e.PLUTO_SECRET_ID,
+    plutoConcurrency: e.PLUTO_CONCURRENCY,
     settings: exportSettings({
       rowsPerPart: e.ROWS_PER_PART,
       pageSize: e.PAGE_SIZE,
@@ -167,6 +172,7 @@ export function createRuntime(config: RuntimeConfig, clients: RuntimeClients = {
     clock: systemClock,
     settings: config.settings,
     progress: observability(logger, metrics),
+    concurrency: mapConcurrency(config.plutoConcurrency),
   };
   return { config, deps, logger, metrics };
 }

@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { isProcessRunning } from '../adapters/process-liveness.js';
 import { releaseLease } from '../core/lease.js';
 import type { Catalog, ObjectStore, PlutoApi } from '../core/ports.js';
 import { decodeJson, parseCause } from '../core/records.js';
@@ -70,15 +71,7 @@ const BOOKKEEPING_STEPS: ReadonlySet<StepName> = new Set([
 const thisProcess: ProcessHost = {
   name: hostname(),
   pid: process.pid,
-  isRunning(pid) {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch (error) {
-      // EPERM: the process exists but belongs to someone else.
-      return (error as NodeJS.ErrnoException).code === 'EPERM';
-    }
-  },
+  isRunning: isProcessRunning,
 };
 
 export async function runLocalExport(options: LocalExportOptions): Promise<FinalizeOutput> {
@@ -90,6 +83,7 @@ export async function runLocalExport(options: LocalExportOptions): Promise<Final
     clock: systemClock,
     settings: options.settings,
     host,
+    concurrency: { experiments: options.experimentConcurrency, slots: options.slotConcurrency },
     ...(options.progress === undefined ? {} : { progress: options.progress }),
   };
   const executionId = `local:${host.name}:${host.pid}:${randomUUID()}`;

@@ -60,6 +60,8 @@ export interface SimulatorOptions {
   genes?: readonly [min: number, max: number];
   /** Samples per experiment, inclusive range. Default [6, 48]. */
   samples?: readonly [min: number, max: number];
+  /** False: no experiment has a plot, as in a lab that has only uploaded data. Default true. */
+  plots?: boolean;
   token?: string;
   /** 0 (default) picks a free port. */
   port?: number;
@@ -101,6 +103,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     projects: options.projects ?? 2,
     genes: range(options.genes, [20_000, 30_000], 'genes'),
     samples: range(options.samples, [6, 48], 'samples'),
+    ...(options.plots === undefined ? {} : { plots: options.plots }),
   });
   const http = await serve(world, {
     port: options.port ?? 0,

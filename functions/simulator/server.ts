@@ -27,6 +27,7 @@ export type EndpointKind =
   | 'analysis'
   | 'files'
   | 'file-download'
+  | 'qc-report'
   | 'signed'
   | 'signed-file'
   | 'signed-download'
@@ -72,7 +73,12 @@ export type FaultAction =
   /** Send the normal body in chunks of `chunkBytes`, one every `intervalMs`. */
   | { readonly kind: 'drip'; readonly chunkBytes: number; readonly intervalMs: number }
   /** Send the normal status with the normal body (UTF-8 text) replaced by `rewrite(body)`. */
-  | { readonly kind: 'rewrite'; readonly rewrite: (body: string) => string };
+  | { readonly kind: 'rewrite'; readonly rewrite: (body: string) => string }
+  /**
+   * Send the normal body with chunked transfer encoding, so no Content-Length tells its size, and
+   * `extraBytes` more bytes after it (a body longer than the answer it stands for).
+   */
+  | { readonly kind: 'chunked'; readonly extraBytes?: number };
 
 export type FaultHook = (request: FaultRequest) => FaultAction | undefined;
 
@@ -162,6 +168,7 @@ const ROUTES: readonly [RegExp, EndpointKind][] = [
   [/^lab\/experiments\/([^/]+)\/plots\/([^/]+)\/download\/$/, 'plot-download'],
   [/^lab\/experiments\/([^/]+)\/files\/$/, 'files'],
   [/^lab\/experiments\/([^/]+)\/files\/([^/]+)\/download\/$/, 'file-download'],
+  [/^lab\/experiments\/([^/]+)\/qc-report\/$/, 'qc-report'],
   [/^signed\/files\/([^/]+)\/([^/]+)$/, 'signed-file'],
   [/^signed\/downloads\/([^/]+)\/([^/]+)\.csv$/, 'signed-download'],
   [/^signed\/([^/]+)\/([^/.]+)\.(csv|json|png)$/, 'signed'],
@@ -279,6 +286,18 @@ function answer(
       const file = experiment.files.find((f) => f.uuid === second);
       if (file === undefined) return unknownId(unknownIds, 'file', second);
       return json(200, { url: `http://${req.headers.host}/signed/files/${first}/${file.uuid}` });
+    }
+    case 'qc-report': {
+      // The inventory's QC report, as the file record the exporter assumes (or its signed URL).
+      const report = experiment.files.find((f) => f.dataType === 'qc_report');
+      if (report === undefined) return NOT_FOUND;
+      if (world.variants.has('qc-report-signed-url')) {
+        return json(200, { url: `http://${req.headers.host}/signed/files/${first}/${report.uuid}` });
+      }
+      return json(200, {
+        ...fileItem(report, !world.variants.has('files-without-size')),
+        data_type: report.dataType,
+      });
     }
     default: {
       const plot = experiment.plots.find((p) => p.uuid === second);
@@ -549,7 +568,8 @@ export async function serve(
     }
 
     const body = normal.stream === undefined ? bytes(normal) : Buffer.concat([...normal.stream.chunks()]);
-    const headers = { 'Content-Type': 'application/json', ...normal.headers, 'Content-Length': body.length };
+    const typed = { 'Content-Type': 'application/json', ...normal.headers };
+    const headers = { ...typed, 'Content-Length': body.length };
     switch (fault.kind) {
       case 'reset': {
         if (fault.afterBodyBytes === undefined) {
@@ -588,6 +608,10 @@ export async function serve(
       }
       case 'rewrite':
         send(res, { status: normal.status, body: fault.rewrite(body.toString('utf8')) });
+        return;
+      case 'chunked':
+        res.writeHead(normal.status, { ...typed, 'Transfer-Encoding': 'chunked' });
+        res.end(Buffer.concat([body, Buffer.alloc(fault.extraBytes ?? 0, ' ')]));
         return;
     }
   };

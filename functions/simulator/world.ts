@@ -35,7 +35,9 @@ import { hash4, pick, randomInt, seededRandom, seededUuid, unit } from './random
  * - `files-without-size`: file items carry no size;
  * - `download-more-columns`: the complete results download of each differential expression plot
  *   holds two columns more than its data pages (Pluto's R client tests ask the download only to
- *   include the columns of the data pages).
+ *   include the columns of the data pages);
+ * - `qc-report-signed-url`: `lab/experiments/{id}/qc-report/` answers `{url}`, the report's signed
+ *   URL, instead of its file record (neither client shows the endpoint's answer).
  */
 export const SIMULATOR_VARIANTS = [
   'paging-ignored',
@@ -51,6 +53,7 @@ export const SIMULATOR_VARIANTS = [
   'files-paged',
   'files-without-size',
   'download-more-columns',
+  'qc-report-signed-url',
 ] as const;
 export type SimulatorVariant = (typeof SIMULATOR_VARIANTS)[number];
 
@@ -61,6 +64,8 @@ export interface WorldOptions {
   readonly projects: number;
   readonly genes: readonly [min: number, max: number];
   readonly samples: readonly [min: number, max: number];
+  /** False: no experiment has a plot, as in a lab that has only uploaded data. Default true. */
+  readonly plots?: boolean;
 }
 
 /** One dataset as the API serves it; `row(i)` gives the cells in header order. */
@@ -326,6 +331,7 @@ export class World implements SimulatorTruth {
   readonly forbiddenExperimentIds: string[] = [];
   readonly exportable: BuiltExperiment[] = [];
   private readonly byId = new Map<string, BuiltExperiment>();
+  private readonly plotless: boolean;
 
   constructor(
     readonly token: string,
@@ -333,6 +339,7 @@ export class World implements SimulatorTruth {
   ) {
     this.seed = options.seed >>> 0;
     this.variants = new Set(options.variants ?? []);
+    this.plotless = options.plots === false;
     const random = seededRandom(hash4(this.seed, 0x5eed, 0, 0));
     const usedIds = new Set<string>();
     const freshId = (prefix: string, digits: number) => {
@@ -622,6 +629,7 @@ export class World implements SimulatorTruth {
       title: string,
       data: (uuid: string) => GeneratedDataset,
     ) => {
+      if (this.plotless) return;
       const uuid = seededUuid(random);
       plotObjects.push({
         uuid,

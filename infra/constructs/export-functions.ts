@@ -63,6 +63,12 @@ export interface ExportFunctionsProps {
    */
   readonly plutoApiUrl?: string;
   /**
+   * Pluto requests in flight the workflow's Maps were split for: StartRun and PlanExperiment
+   * issue their independent requests within it (`PLUTO_CONCURRENCY`).
+   * @default 1
+   */
+  readonly plutoConcurrency?: number;
+  /**
    * Reserved concurrency of ExportSlot. Reserving fails the deploy in an account whose concurrency
    * quota cannot spare it, and the Maps' MaxConcurrency already bounds the slots in flight.
    * @default - none reserved
@@ -276,6 +282,7 @@ export class ExportFunctions extends Construct {
       GLUE_DATABASE: lake.databaseName,
       PLUTO_API_URL: props.plutoApiUrl ?? DEFAULT_PLUTO_API_URL,
       PLUTO_SECRET_ID: props.secretId ?? props.secret.secretArn,
+      PLUTO_CONCURRENCY: String(props.plutoConcurrency ?? 1),
       ROWS_PER_PART: String(props.rowsPerPart ?? SETTINGS.rowsPerPart.default),
       PAGE_SIZE: String(props.pageSize ?? SETTINGS.pageSize.default),
       ROW_GROUP_ROWS: String(props.rowGroupRows ?? SETTINGS.rowGroupRows.default),
@@ -421,8 +428,9 @@ export class ExportFunctions extends Construct {
     // A project part an earlier attempt of the run stored is read back to be compared.
     objects(f.startRun, READ, parts(['projects']));
     glue(f.startRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], ['projects']);
-    // A resumed run clears its abort record and the failures of slots it will retry.
-    objects(f.startRun, DELETE, [LEASE_KEY, abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
+    // A resumed run clears its abort record and the failures of slots it will retry. A stale lease is taken over by a
+    // PutObject with IfMatch, which S3 allows only with s3:GetObject as well (every step reads the lease).
+    objects(f.startRun, DELETE, [abortKey(ANY), `${slotFailurePrefix(ANY, ANY)}*`]);
 
     objects(f.planExperiment, WRITE, [planKey(ANY, ANY), slotsKey(ANY, ANY), commitRecords]);
     // Copied files: looked up when planning (already copied?), streamed in by ExportSlot, checked at commit.
@@ -467,7 +475,8 @@ export class ExportFunctions extends Construct {
     // The run's export_log partition, and retiring experiments no longer listed from every table.
     glue(f.finalizeRun, [...GLUE_READ_ACTIONS, ...GLUE_WRITE_ACTIONS], TABLE_NAMES);
 
-    // A run that ended without FinalizeRun: its record from the commit records, and its lease freed.
+    // A run that ended without FinalizeRun: its record from the commit records, and its lease freed. The lease goes by
+    // a DeleteObject with IfMatch, for which S3 checks s3:GetObject as well.
     objects(this.endFailedRun, READ, currentLists);
     objects(this.endFailedRun, WRITE, [
       ...parts(['export_log']),

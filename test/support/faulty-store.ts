@@ -10,6 +10,7 @@ import type {
   PartitionPointer,
   PutResult,
   StoredObject,
+  VersionedObject,
 } from '../../functions/core/ports.js';
 
 export type StoreOperation = 'putIfAbsent' | 'put' | 'get' | 'head' | 'list' | 'delete';
@@ -62,6 +63,19 @@ export class FaultyStore implements ObjectStore {
 
   get(key: string): Promise<Uint8Array | undefined> {
     return this.run('get', key, () => this.inner.get(key));
+  }
+
+  /** Conditional reads and writes are the same operations as their plain ones for the rules. */
+  getVersioned(key: string): Promise<VersionedObject | undefined> {
+    return this.run('get', key, () => this.inner.getVersioned(key));
+  }
+
+  replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
+    return this.run('put', key, () => this.inner.replaceIfVersion(key, body, version));
+  }
+
+  deleteIfVersion(key: string, version: string): Promise<boolean> {
+    return this.run('delete', key, () => this.inner.deleteIfVersion(key, version));
   }
 
   head(key: string): Promise<StoredObject | undefined> {

@@ -75,6 +75,9 @@ export function memoryPluto(lab: MemoryLab): MemoryPluto {
     listFiles(experimentId) {
       throw new Error(`memoryPluto lists; it has no files (asked for those of ${experimentId})`);
     },
+    getQcReport(experimentId) {
+      throw new Error(`memoryPluto lists; it has no QC reports (asked for that of ${experimentId})`);
+    },
     downloadFile(experimentId, fileId) {
       throw new Error(`memoryPluto lists; it has no files (asked for ${fileId} of ${experimentId})`);
     },

@@ -1,8 +1,10 @@
 /**
  * An object store in memory, for tests that need the port's semantics and no disk: put-if-absent
- * decided at the end of a write, streamed bodies invisible until complete.
+ * decided at the end of a write, streamed bodies invisible until complete, and compare-and-swap
+ * that checks and writes in one synchronous step, so no other call can come between.
  */
-import type { ObjectStore, PutResult, StoredObject } from '../../functions/core/ports.js';
+import { createHash } from 'node:crypto';
+import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../../functions/core/ports.js';
 
 interface Entry {
   readonly body: Uint8Array;
@@ -33,6 +35,26 @@ export class MemoryStore implements ObjectStore {
     return this.objects.get(key)?.body.slice();
   }
 
+  async getVersioned(key: string): Promise<VersionedObject | undefined> {
+    const entry = this.objects.get(key);
+    return entry === undefined ? undefined : { body: entry.body.slice(), version: versionOf(entry.body) };
+  }
+
+  async replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
+    if (!this.isAt(key, version)) return false;
+    this.objects.set(key, { body: body.slice(), lastModified: new Date() });
+    return true;
+  }
+
+  async deleteIfVersion(key: string, version: string): Promise<boolean> {
+    return this.isAt(key, version) && this.objects.delete(key);
+  }
+
+  private isAt(key: string, version: string): boolean {
+    const entry = this.objects.get(key);
+    return entry !== undefined && versionOf(entry.body) === version;
+  }
+
   async head(key: string): Promise<StoredObject | undefined> {
     const entry = this.objects.get(key);
     return entry === undefined
@@ -55,3 +77,5 @@ export class MemoryStore implements ObjectStore {
     for (const key of keys) this.objects.delete(key);
   }
 }
+
+const versionOf = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');

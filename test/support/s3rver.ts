@@ -16,10 +16,13 @@ const LAUNCHER = new URL('./s3rver-launcher.cjs', import.meta.url);
 
 export interface S3rverOptions {
   /**
-   * Answer `If-None-Match: *` on a taken key with 412 PreconditionFailed, as Amazon S3 does;
-   * s3rver itself overwrites.
+   * Conditional writes and deletes as Amazon S3 answers them, atomically: `If-None-Match: *` on a
+   * taken key and `If-Match` with another ETag are 412 PreconditionFailed, `If-Match` on a missing
+   * key 404 NoSuchKey. s3rver itself ignores both headers.
    */
   readonly conditionalWrites?: boolean;
+  /** With `conditionalWrites`: answer `If-Match` on a missing key 412, as some S3-compatible stores do. */
+  readonly ifMatchMissingPreconditionFailed?: boolean;
 }
 
 /** s3rver in a child process (it needs `--openssl-legacy-provider`), on a fresh folder, with `buckets` created. */
@@ -28,7 +31,10 @@ export async function startS3rver(
   options: S3rverOptions = {},
 ): Promise<RunningS3rver> {
   const directory = await mkdtemp(join(tmpdir(), 'pluto-export-s3rver-'));
-  const flags = options.conditionalWrites === true ? ['--conditional-writes'] : [];
+  const flags = [
+    ...(options.conditionalWrites === true ? ['--conditional-writes'] : []),
+    ...(options.ifMatchMissingPreconditionFailed === true ? ['--if-match-missing=412'] : []),
+  ];
   const child = spawn(
     process.execPath,
     ['--openssl-legacy-provider', LAUNCHER.pathname, directory, ...flags, ...buckets],

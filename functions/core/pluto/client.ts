@@ -5,7 +5,6 @@
 import { z } from 'zod';
 import {
   ConfigError,
-  PageDriftError,
   PlutoAuthError,
   PlutoBadRequestError,
   PlutoBadResponseError,
@@ -21,7 +20,7 @@ import {
   PlutoUnsafeResponseError,
   PlutoUpstreamError,
 } from '../errors.js';
-import { checkLimit, DEFAULT_LIMITS } from '../limits.js';
+import { DEFAULT_LIMITS } from '../limits.js';
 import type { PlutoApi, PlutoRawReader, RawAnswer, SecretReader } from '../ports.js';
 import { printable } from '../safe-text.js';
 import { holdSecret, maskErrorSecrets } from '../secrets.js';
@@ -44,9 +43,7 @@ import {
   type DataPage,
   type DatasetRef,
   experimentSchema,
-  fileGroupSchema,
   fileItemSchema,
-  listEnvelopeSchema,
   type PlutoAnalysis,
   type PlutoExperiment,
   type PlutoFile,
@@ -56,6 +53,7 @@ import {
   projectSchema,
   type ResultsRef,
 } from './model.js';
+import { listAll, listFileGroups, type Pager } from './paging.js';
 import { type RetryInfo, withRetry } from './retry.js';
 import {
   fetchSigned,
@@ -66,6 +64,7 @@ import {
   type SignedUrlAnswer,
   signedTokenError,
 } from './signed-url.js';
+import { validate } from './validate.js';
 
 export interface PlutoClientOptions {
   /** e.g. `https://api.pluto.bio/` or the simulator's URL; trailing slash optional. */
@@ -106,7 +105,10 @@ interface CallOptions {
   readonly rootListing?: boolean;
 }
 
-/** How a plot without a download (or one not shown to this token) answers; its data pages stay. */
+/** The data type of an experiment's QC report, in the inventory and from `qc-report/`. */
+const QC_REPORT = 'qc_report';
+
+/** How a resource that is absent (or not shown to this token) answers: a download, a QC report. */
 const NO_DOWNLOAD = [
   PlutoNotFoundError,
   PlutoInvalidObjectError,
@@ -243,27 +245,22 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
    * a group holding fewer items than its count is paged with `data_type`, `limit` and `offset`.
    */
   async listFiles(experimentId: string): Promise<PlutoFile[]> {
-    const path = `lab/experiments/${encodeURIComponent(experimentId)}/files/`;
-    const groups = await this.call(path, this.pageSize, JSON.parse, (json) => fileGroupsOf(json, path));
-    const files: PlutoFile[] = [];
-    for (const [dataType, group] of groups) {
-      const items = [...group.items];
-      for (let pages = 1; items.length < group.count; pages++) {
-        checkLimit(pages, this.maxListPages, `the pages of ${path}`, 'maxListPages');
-        const where = `${path}?data_type=${encodeURIComponent(dataType)}&limit=${this.pageSize}&offset=${items.length}`;
-        const page = await this.call(where, this.pageSize, JSON.parse, (json) =>
-          fileGroupsOf(json, where).get(dataType),
-        );
-        if (page === undefined || page.count !== group.count || page.items.length === 0) {
-          throw new PageDriftError(
-            `Pluto's ${dataType} files of ${experimentId} changed while paging (count ${group.count}, then ${page?.count ?? 'none'})`,
-          );
-        }
-        items.push(...page.items);
-      }
-      for (const item of items) files.push({ dataType, item: validate(fileItemSchema, item, path) });
-    }
-    return files;
+    return listFileGroups(
+      this.pager(),
+      `lab/experiments/${encodeURIComponent(experimentId)}/files/`,
+      experimentId,
+    );
+  }
+
+  async getQcReport(experimentId: string): Promise<PlutoFile | undefined> {
+    const path = `lab/experiments/${encodeURIComponent(experimentId)}/qc-report/`;
+    const answer = await this.call(path, 1, JSON.parse, (json) =>
+      isSignedUrlAnswer(json) ? undefined : validate(fileItemSchema, json, path),
+    ).catch((error: unknown) => {
+      if (NO_DOWNLOAD.some((kind) => error instanceof kind)) return undefined;
+      throw error;
+    });
+    return answer === undefined ? undefined : { dataType: QC_REPORT, item: answer };
   }
 
   async *downloadFile(
@@ -367,48 +364,27 @@ class PlutoHttpClient implements PlutoApi, PlutoRawReader {
     return page;
   }
 
-  private async *list<S extends z.ZodType>(path: string, schema: S): AsyncGenerator<z.output<S>> {
-    let offset = 0;
-    let expected: number | undefined;
-    for (let pages = 1; ; pages++) {
-      checkLimit(pages, this.maxListPages, `the pages of ${path}`, 'maxListPages');
-      const where = `${path}?limit=${this.pageSize}&offset=${offset}`;
-      const firstContact =
-        this.contacted || this.options.firstContact === undefined
-          ? undefined
-          : firstContactSchedule(this.options.firstContact);
-      const rootListing = path === 'lab/projects/' || path === 'lab/experiments/';
-      const page = await this.call(
-        where,
-        this.pageSize,
-        JSON.parse,
-        (json) => {
-          const envelope = validate(listEnvelopeSchema, json, where);
-          if (envelope.items.length > this.pageSize || offset + envelope.items.length > envelope.count) {
-            throw new PlutoBadResponseError(
-              `Pluto sent ${envelope.items.length} items for ${where} with a count of ${envelope.count}: more than asked for`,
-            );
-          }
-          return {
-            count: envelope.count,
-            items: envelope.items.map((item) => validate(schema, item, where)),
-          };
-        },
-        { ...(firstContact === undefined ? {} : { firstContact }), rootListing },
-      );
-      if (expected !== undefined && page.count !== expected) {
-        throw new PageDriftError(
-          `Pluto's count for ${path} changed from ${expected} to ${page.count} while paging`,
-        );
-      }
-      expected = page.count;
-      yield* page.items;
-      offset += page.items.length;
-      if (offset >= page.count) return;
-      if (page.items.length === 0) {
-        throw new PageDriftError(`Pluto sent an empty page for ${where} although its count is ${page.count}`);
-      }
-    }
+  private list<S extends z.ZodType>(path: string, schema: S): AsyncIterable<z.output<S>> {
+    return listAll(this.pager(), path, schema);
+  }
+
+  /** Pages asked as every call is; a listing may be the run's first contact with Pluto. */
+  private pager(): Pager {
+    return {
+      pageSize: this.pageSize,
+      maxListPages: this.maxListPages,
+      page: (where, read) => this.call(where, this.pageSize, JSON.parse, read),
+      listPage: (where, read, rootListing) => {
+        const firstContact =
+          this.contacted || this.options.firstContact === undefined
+            ? undefined
+            : firstContactSchedule(this.options.firstContact);
+        return this.call(where, this.pageSize, JSON.parse, read, {
+          ...(firstContact === undefined ? {} : { firstContact }),
+          rootListing,
+        });
+      },
+    };
   }
 
   /** One logical call: retried within the budget, and once more after a token refresh on 401. */
@@ -663,37 +639,6 @@ function dataPath(dataset: DatasetRef): string {
 /** Where Pluto's R client downloads a plot's complete results as CSV (it answers `{url}`). */
 function downloadPath(dataset: ResultsRef): string {
   return `lab/experiments/${encodeURIComponent(dataset.experimentId)}/plots/${encodeURIComponent(dataset.plotId)}/download/`;
-}
-
-/** The `{count, items}` groups of a files answer, by data type; other members are ignored. */
-function fileGroupsOf(json: unknown, where: string): Map<string, { count: number; items: unknown[] }> {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new PlutoBadResponseError(
-      `Pluto sent an unexpected body for ${where}: not an object of file groups`,
-    );
-  }
-  const groups = new Map<string, { count: number; items: unknown[] }>();
-  for (const [dataType, value] of Object.entries(json)) {
-    const group = fileGroupSchema.safeParse(value);
-    if (!group.success) continue;
-    if (group.data.items.length > group.data.count) {
-      throw new PlutoBadResponseError(
-        `Pluto sent ${group.data.items.length} ${dataType} files for ${where} with a count of ${group.data.count}`,
-      );
-    }
-    groups.set(dataType, group.data);
-  }
-  return groups;
-}
-
-function validate<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0];
-  const at = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-  throw new PlutoBadResponseError(
-    `Pluto sent an unexpected body for ${where}${at}: ${issue?.message ?? 'invalid'}`,
-  );
 }
 
 /**

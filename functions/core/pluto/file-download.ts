@@ -4,6 +4,7 @@
  * the size cap, and checked against the size the inventory gave.
  */
 import { FileTooLargeError, PlutoBadResponseError, PlutoUpstreamError } from '../errors.js';
+import { openSigned } from './open-signed.js';
 
 export interface DownloadOptions {
   /** Names the file in messages; the URL (it carries a signature) is never shown. */
@@ -19,23 +20,14 @@ export interface DownloadOptions {
 
 export async function* downloadSigned(url: string, options: DownloadOptions): AsyncGenerator<Uint8Array> {
   const { what, maxBytes, expectedBytes } = options;
-  const headersArrived = new AbortController();
-  const timer = setTimeout(() => headersArrived.abort(), options.timeoutMs);
-  let response: Response;
-  try {
-    response = await fetch(url, {
-      headers: { 'User-Agent': options.userAgent },
-      signal: headersArrived.signal,
-      redirect: 'follow',
-    });
-  } catch (cause) {
-    throw new PlutoUpstreamError(`The signed URL Pluto gave for ${what} did not answer`, { cause });
-  } finally {
-    clearTimeout(timer);
-  }
+  // Only the headers are bounded: a large file streams for as long as it keeps arriving.
+  const response = await openSigned(url, what, {
+    userAgent: options.userAgent,
+    headersTimeoutMs: options.timeoutMs,
+  });
   if (!response.ok || response.body === null) {
     await response.body?.cancel();
-    throw new PlutoUpstreamError(`The signed URL Pluto gave for ${what} answered ${response.status}`);
+    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${what} answered ${response.status}`);
   }
   const declared = response.headers.get('content-length');
   if (declared !== null && Number(declared) > maxBytes) {
@@ -58,6 +50,12 @@ export async function* downloadSigned(url: string, options: DownloadOptions): As
       received += chunk.value.byteLength;
       if (received > maxBytes) {
         throw new FileTooLargeError(`${what} is more than the ${maxBytes} bytes --max-file-bytes allows`);
+      }
+      // Without a Content-Length only the count tells a body longer than the file: stop there.
+      if (expectedBytes !== null && received > expectedBytes) {
+        throw new PlutoBadResponseError(
+          `${what} came with more than the ${expectedBytes} bytes Pluto's inventory says; it was not read further`,
+        );
       }
       yield chunk.value;
     }

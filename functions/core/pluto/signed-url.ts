@@ -5,7 +5,6 @@
  */
 import {
   PlutoBadResponseError,
-  PlutoExportError,
   PlutoNoTableError,
   PlutoUnsafeResponseError,
   PlutoUpstreamError,
@@ -14,6 +13,7 @@ import { readCapped, readFirstLine } from './capped-body.js';
 import { toDataPage, wholeTable } from './data-page.js';
 import { parseJsonLossless } from './json.js';
 import type { DataPage } from './model.js';
+import { openSigned, signedUrlError } from './open-signed.js';
 
 export interface SignedUrlAnswer {
   readonly url: string;
@@ -45,9 +45,8 @@ export function mediaType(contentType: string | null): string {
 type SignedFetchOptions = Pick<SignedTableOptions, 'timeoutMs' | 'userAgent' | 'maxBytes'>;
 
 /**
- * Fetches a signed URL without the API token: the URL is its own credential, and the token must
- * not leave for another origin. `where` names the Pluto request that gave the URL; the URL itself
- * (it carries a signature) is never shown.
+ * Opens a signed URL (`openSigned`) and reads its body within `timeoutMs` from the request's start:
+ * a table is one body, so the bound covers all of it, not only the headers.
  */
 async function withSigned<T>(
   url: string,
@@ -55,15 +54,16 @@ async function withSigned<T>(
   options: SignedFetchOptions,
   read: (response: Response) => Promise<T>,
 ): Promise<T> {
+  const signal = AbortSignal.timeout(options.timeoutMs);
   try {
-    const response = await fetch(url, {
-      headers: { 'User-Agent': options.userAgent },
-      signal: AbortSignal.timeout(options.timeoutMs),
+    const response = await openSigned(url, where, {
+      userAgent: options.userAgent,
+      headersTimeoutMs: options.timeoutMs,
+      signal,
     });
     return await read(response);
   } catch (cause) {
-    if (cause instanceof PlutoExportError) throw cause;
-    throw new PlutoUpstreamError(`The signed URL that Pluto gave for ${where} did not answer`, { cause });
+    throw signedUrlError(where, cause);
   }
 }
 

@@ -5,7 +5,13 @@
  * The `seen` text names templates, types, counts and API enums, never ids or values.
  */
 import { INVALID_OBJECT_ID } from '../pluto/client.js';
-import { experimentSchema, isPendingAnalysis, plotSchema, projectSchema } from '../pluto/model.js';
+import {
+  experimentSchema,
+  fileItemSchema,
+  isPendingAnalysis,
+  plotSchema,
+  projectSchema,
+} from '../pluto/model.js';
 import { csvTable } from '../pluto/signed-url.js';
 import type { RawAnswer } from '../ports.js';
 import { type PagePair, PROBE_LIMIT, type ProbeSession, templateOf } from './session.js';
@@ -445,6 +451,22 @@ const RESOURCE_CHECKS: readonly ProbeCheck[] = [
     },
   },
   {
+    assumption: 'lab/experiments/{experiment}/qc-report/ answers a file record {uuid, filename}, or 404',
+    evaluate: async (session) => {
+      const answers = [];
+      for (const id of session.survey.probed) {
+        const answer = await session.get(`lab/experiments/${encodeURIComponent(id)}/qc-report/`);
+        if (answer.status !== 404) answers.push({ label: 'qc-report/', answer });
+      }
+      if (answers.length === 0) return notSeen('no QC report');
+      return everyAnswer(
+        answers,
+        (answer) => answer.status === 200 && schemaProblem(fileItemSchema, answer.json) === undefined,
+        'file record',
+      );
+    },
+  },
+  {
     assumption: 'file items carry a size',
     evaluate: async (session) => {
       const items = (await fileGroups(session)).flatMap((group) => group.items);
@@ -459,7 +481,7 @@ const RESOURCE_CHECKS: readonly ProbeCheck[] = [
 ];
 
 function schemaProblem(
-  schema: typeof experimentSchema | typeof plotSchema | typeof projectSchema,
+  schema: typeof experimentSchema | typeof plotSchema | typeof projectSchema | typeof fileItemSchema,
   value: unknown,
 ): string | undefined {
   const result = schema.safeParse(value);

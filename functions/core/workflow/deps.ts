@@ -1,4 +1,5 @@
 /** Everything a workflow step needs, passed in by the edge (Lambda handler or local runner). */
+import type { MapConcurrency } from '../concurrency.js';
 import type { TableName } from '../contract.js';
 import type { Lease, LocalHost } from '../lease.js';
 import { DEFAULT_LIMITS, type ExportLimits } from '../limits.js';
@@ -61,6 +62,19 @@ export interface StepDeps {
   readonly progress?: ProgressListener;
   /** Present locally: the lease records the process, and a gone holder on this host is taken over. */
   readonly host?: ProcessHost;
+  /**
+   * The Maps' MaxConcurrency this run executes with, which bounds the Pluto requests a step may
+   * have in flight: StartRun runs alone and uses experiments × slots; each PlanExperiment, one of
+   * `experiments` at once, uses its experiment's share, `slots`. One request at a time when absent.
+   */
+  readonly concurrency?: MapConcurrency;
 }
+
+/** Requests StartRun may have in flight: the whole budget, since no other step runs beside it. */
+export const runRequestsOf = (deps: StepDeps): number =>
+  deps.concurrency === undefined ? 1 : deps.concurrency.experiments * deps.concurrency.slots;
+
+/** Requests one PlanExperiment may have in flight: its experiment's share of the budget. */
+export const experimentRequestsOf = (deps: StepDeps): number => deps.concurrency?.slots ?? 1;
 
 export const systemClock: Clock = { now: () => new Date() };

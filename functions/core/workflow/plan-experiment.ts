@@ -4,6 +4,7 @@
  * slots that ExportSlots will fan out over.
  */
 
+import { allInOrder, limiter } from '../concurrency.js';
 import { PlutoNoTableError } from '../errors.js';
 import { ID_RULE, isSafeId } from '../ids.js';
 import { commitRecordKey, fileKey, planKey, slotsKey } from '../layout.js';
@@ -38,7 +39,7 @@ import {
 import { safeFileName } from '../safe-file-name.js';
 import { describeUnsafeId } from '../safe-text.js';
 import { datasetOutcomeOf } from './dataset-outcome.js';
-import { limitsOf, maxFileBytesOf, resultsSourceOf, type StepDeps } from './deps.js';
+import { experimentRequestsOf, limitsOf, maxFileBytesOf, resultsSourceOf, type StepDeps } from './deps.js';
 import type { PlanInput, PlanOutput, Slot } from './messages.js';
 import { chooseResultsOrigin } from './results-source.js';
 
@@ -106,20 +107,20 @@ export async function planExperiment(input: PlanInput, deps: StepDeps): Promise<
   return output('export', slots.length);
 }
 
+/**
+ * After the experiment's detail, the plan's reads are independent but for the plot list, which
+ * names the plots to probe and the analyses to read. They go out `experimentRequestsOf(deps)` at a
+ * time (design.md, Network-bound): the list first, then the plots' probes, the longest chains
+ * (first page, then under `auto` the download's header line), then the rest.
+ */
 async function readPlan(input: PlanInput, deps: StepDeps, previous: CommitRecord | undefined): Promise<Plan> {
   const { pluto } = deps;
   const { experimentId, projectId } = input.item;
   const plannedAt = deps.clock.now().toISOString();
+  const limit = limiter(experimentRequestsOf(deps));
+
+  // A refused experiment answers its detail first, and nothing else is asked of it.
   const experiment = await pluto.getExperiment(experimentId);
-
-  const plots: PlutoPlot[] = [];
-  for await (const plot of pluto.listPlots(experimentId)) plots.push(plot);
-  plots.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
-
-  const probes: DatasetProbe[] = [
-    await probe(deps, { kind: 'samples', experimentId }, 'samples'),
-    await probe(deps, { kind: 'assay', experimentId }, 'assay'),
-  ];
   const choices = new Map(
     input.full === true
       ? []
@@ -127,20 +128,33 @@ async function readPlan(input: PlanInput, deps: StepDeps, previous: CommitRecord
           resultsChoice === undefined ? [] : [[dataset, resultsChoice] as const],
         ),
   );
-  for (const plot of plots) {
-    const dataset = `plot-${plot.uuid}`;
-    probes.push(
-      isSafeId(plot.uuid)
-        ? await probeResults(deps, { kind: 'results', experimentId, plotId: plot.uuid }, dataset, {
-            plot,
-            previous: choices.get(dataset),
-          })
-        : unsafePlot(plot.uuid),
-    );
-  }
-
-  const analyses = await readAnalyses(deps, plots);
-  const inventory = await readInventory(deps, experimentId);
+  const listing = limit(async () => {
+    const listed: PlutoPlot[] = [];
+    for await (const plot of pluto.listPlots(experimentId)) listed.push(plot);
+    return listed.sort((a, b) => (a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0));
+  });
+  const afterListing = listing.then((listed) =>
+    allInOrder([
+      allInOrder(
+        listed.map((plot) => {
+          const dataset = `plot-${plot.uuid}`;
+          const ref = { kind: 'results', experimentId, plotId: plot.uuid } as const;
+          return isSafeId(plot.uuid)
+            ? limit(() => probeResults(deps, ref, dataset, { plot, previous: choices.get(dataset) }))
+            : Promise.resolve(unsafePlot(plot.uuid));
+        }),
+      ),
+      readAnalyses(deps, listed, limit),
+      limit(() => probe(deps, { kind: 'samples', experimentId }, 'samples')),
+      limit(() => probe(deps, { kind: 'assay', experimentId }, 'assay')),
+      limit(() => readInventory(deps, experimentId)),
+    ] as const),
+  );
+  const [plots, [plotProbes, analyses, samplesProbe, assayProbe, inventory]] = await allInOrder([
+    listing,
+    afterListing,
+  ] as const);
+  const probes: DatasetProbe[] = [samplesProbe, assayProbe, ...plotProbes];
   const copies = await planFileCopies(deps, experimentId, inventory);
   const fingerprint = sha256(
     canonicalJson({
@@ -227,32 +241,44 @@ async function planFileCopies(
  * Each analysis shown by the plots, once. One Pluto will not serve is kept with its error: its row
  * then holds what the plot carries. An id that cannot be a URL segment is not requested.
  */
-async function readAnalyses(deps: StepDeps, plots: readonly PlutoPlot[]): Promise<PlannedAnalysis[]> {
+function readAnalyses(
+  deps: StepDeps,
+  plots: readonly PlutoPlot[],
+  limit: <T>(task: () => Promise<T>) => Promise<T>,
+): Promise<PlannedAnalysis[]> {
   const ids = [...new Set(plots.map(analysisIdOf).filter((id) => id !== null))].sort();
-  const analyses: PlannedAnalysis[] = [];
-  for (const analysisId of ids) {
-    if (!isSafeId(analysisId)) {
-      const error = {
-        name: 'InvalidIdError',
-        message: `analysis id ${describeUnsafeId(analysisId)} is not ${ID_RULE}`,
-      };
-      analyses.push({ analysisId, analysis: null, error });
-      continue;
-    }
-    try {
-      analyses.push({ analysisId, analysis: await deps.pluto.getAnalysis(analysisId) });
-    } catch (error) {
-      if (datasetOutcomeOf(error, 'results') === undefined) throw error;
-      analyses.push({ analysisId, analysis: null, error: errorInfo(error) });
-    }
-  }
-  return analyses;
+  return allInOrder(
+    ids.map(async (analysisId): Promise<PlannedAnalysis> => {
+      if (!isSafeId(analysisId)) {
+        const error = {
+          name: 'InvalidIdError',
+          message: `analysis id ${describeUnsafeId(analysisId)} is not ${ID_RULE}`,
+        };
+        return { analysisId, analysis: null, error };
+      }
+      return limit(async () => {
+        try {
+          return { analysisId, analysis: await deps.pluto.getAnalysis(analysisId) };
+        } catch (error) {
+          if (datasetOutcomeOf(error, 'results') === undefined) throw error;
+          return { analysisId, analysis: null, error: errorInfo(error) };
+        }
+      });
+    }),
+  );
 }
 
-/** The file inventory; refused or broken, it is recorded as such and the rest of the experiment exports. */
+/**
+ * The file inventory, with the QC report `qc-report/` names when the inventory does not list it;
+ * refused or broken, it is recorded as such and the rest of the experiment exports.
+ */
 async function readInventory(deps: StepDeps, experimentId: string): Promise<PlannedInventory> {
   try {
     const files = await deps.pluto.listFiles(experimentId);
+    const qcReport = await deps.pluto.getQcReport(experimentId);
+    if (qcReport !== undefined && !files.some(({ item }) => item.uuid === qcReport.item.uuid)) {
+      files.push(qcReport);
+    }
     return { status: 'listed', files: files.map(({ dataType, item }) => ({ dataType, item })) };
   } catch (error) {
     const outcome = datasetOutcomeOf(error, 'results');

@@ -2,6 +2,7 @@
  * StartRun: lists what to export, takes the run lease, and writes the item list to the store.
  * The listing comes first so that a bad token fails before anything is written.
  */
+import { allInOrder, limiter } from '../concurrency.js';
 import { ConfigError, PlutoForbiddenError, PlutoInvalidObjectError, PlutoNotFoundError } from '../errors.js';
 import { readManifest } from '../history.js';
 import { ID_RULE, isSafeId } from '../ids.js';
@@ -12,7 +13,7 @@ import type { PlutoProject } from '../pluto/model.js';
 import type { ObjectStore, PlutoApi } from '../ports.js';
 import { encodeJson, type RejectedItem, readJson } from '../records.js';
 import { describeUnsafeId } from '../safe-text.js';
-import { limitsOf, type StepDeps } from './deps.js';
+import { limitsOf, runRequestsOf, type StepDeps } from './deps.js';
 import { exportProjects } from './export-projects.js';
 import {
   type ExperimentItem,
@@ -92,36 +93,58 @@ async function listExperiments(
   projects: Map<string, PlutoProject | undefined>;
 }> {
   const { pluto } = deps;
+  // StartRun runs alone: the listings of the projects go out with the run's whole budget.
+  const limit = limiter(runRequestsOf(deps));
   const projectOf = new Map<string, string>();
   const unknownProjects: string[] = [];
   const projects =
     input.projectIds === undefined
       ? await listProjects(pluto)
       : new Map(input.projectIds.map((id) => [id, undefined]));
-  for (const projectId of projects.keys()) {
-    try {
-      for await (const experiment of pluto.listProjectExperiments(projectId)) {
-        if (!projectOf.has(experiment.pluto_id)) projectOf.set(experiment.pluto_id, projectId);
-      }
-    } catch (error) {
-      if (input.projectIds === undefined || !isUnknownId(error)) throw error;
-      unknownProjects.push(projectId);
-    }
+  const listAll = input.experimentIds === undefined && input.projectIds === undefined;
+  const [perProject, outsideProjects] = await allInOrder([
+    allInOrder(
+      [...projects.keys()].map((projectId) =>
+        limit(async () => {
+          try {
+            const ids: string[] = [];
+            for await (const experiment of pluto.listProjectExperiments(projectId))
+              ids.push(experiment.pluto_id);
+            return { projectId, ids };
+          } catch (error) {
+            if (input.projectIds === undefined || !isUnknownId(error)) throw error;
+            return { projectId, ids: undefined };
+          }
+        }),
+      ),
+    ),
+    listAll
+      ? limit(async () => {
+          const ids: string[] = [];
+          for await (const experiment of pluto.listExperiments()) ids.push(experiment.pluto_id);
+          return ids;
+        })
+      : Promise.resolve([]),
+  ] as const);
+  for (const { projectId, ids } of perProject) {
+    if (ids === undefined) unknownProjects.push(projectId);
+    for (const id of ids ?? []) if (!projectOf.has(id)) projectOf.set(id, projectId);
   }
 
   let ids: string[];
   const unknownExperiments: string[] = [];
   if (input.experimentIds !== undefined) {
     ids = [...new Set(input.experimentIds)];
-    for (const id of ids) {
-      if (!projectOf.has(id) && !(await isKnownExperiment(pluto, id))) unknownExperiments.push(id);
-    }
+    const known = await allInOrder(
+      ids.map((id) =>
+        projectOf.has(id) ? Promise.resolve(true) : limit(() => isKnownExperiment(pluto, id)),
+      ),
+    );
+    unknownExperiments.push(...ids.filter((_, index) => !known[index]));
   } else if (input.projectIds !== undefined) {
     ids = [...projectOf.keys()];
   } else {
-    const all = new Set(projectOf.keys());
-    for await (const experiment of pluto.listExperiments()) all.add(experiment.pluto_id);
-    ids = [...all];
+    ids = [...new Set([...projectOf.keys(), ...outsideProjects])];
   }
   const unknown = [
     ...(unknownProjects.length === 0 ? [] : [`projects ${unknownProjects.join(', ')}`]),
