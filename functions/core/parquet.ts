@@ -501,8 +501,7 @@ export class ParquetStreamEncoder {
   private controller!: ReadableStreamDefaultController<WasmRecordBatch>;
   private pulled: (() => void) | undefined;
   private failure: { readonly error: unknown } | undefined;
-  private readonly failed: Promise<never>;
-  private rejectFailed!: (error: unknown) => void;
+  private readonly waiting = new Set<(error: unknown) => void>();
   private readonly encoded: Promise<ReadableStream<Uint8Array>>;
   private reading = false;
   private batches = 0;
@@ -525,10 +524,6 @@ export class ParquetStreamEncoder {
       },
       { highWaterMark: 1 },
     );
-    this.failed = new Promise<never>((_, reject) => {
-      this.rejectFailed = reject;
-    });
-    this.failed.catch(() => undefined);
     this.encoded = transformParquetStream(input, writerProperties(rowGroupRows));
     this.bytes = this.output();
   }
@@ -542,7 +537,7 @@ export class ParquetStreamEncoder {
     if (this.ended) throw new Error(`${this.table}: write after end`);
     this.enqueue(rows);
     while ((this.controller.desiredSize ?? 0) <= 0) {
-      await Promise.race([new Promise<void>((resolve) => (this.pulled = resolve)), this.failed]);
+      await this.unlessFailed(new Promise<void>((resolve) => (this.pulled = resolve)));
     }
   }
 
@@ -556,7 +551,8 @@ export class ParquetStreamEncoder {
   fail(error: unknown): void {
     if (this.failure !== undefined) return;
     this.failure = { error };
-    this.rejectFailed(error);
+    for (const reject of this.waiting) reject(error);
+    this.waiting.clear();
     // The encoder is left to finish on an ended input, its output read and dropped: an input
     // error, or output nobody reads, would leave its task in WebAssembly pending for good.
     if (!this.ended) this.close();
@@ -593,7 +589,7 @@ export class ParquetStreamEncoder {
     let finished = false;
     try {
       for (;;) {
-        const next = await Promise.race([reader.read(), this.failed]);
+        const next = await this.unlessFailed(reader.read());
         if (next.done) {
           finished = true;
           return;
@@ -606,6 +602,22 @@ export class ParquetStreamEncoder {
     } finally {
       if (!finished) void discardRest(reader);
     }
+  }
+
+  /**
+   * `promise`, or the encoder's failure if that comes first. Racing one long-lived failure promise
+   * instead would leave a reaction on it per call, each holding what its race settled with: every
+   * row group read out of the encoder would stay reachable until the part ends.
+   */
+  private unlessFailed<T>(promise: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.failure !== undefined) {
+        reject(this.failure.error);
+        return;
+      }
+      this.waiting.add(reject);
+      promise.then(resolve, reject).finally(() => this.waiting.delete(reject));
+    });
   }
 
   private throwIfFailed(): void {
