@@ -48,14 +48,16 @@ export async function* downloadSigned(url: string, options: DownloadOptions): As
       }
       if (chunk.done) break;
       received += chunk.value.byteLength;
-      if (received > maxBytes) {
-        throw new FileTooLargeError(`${what} is more than the ${maxBytes} bytes --max-file-bytes allows`);
-      }
       // Without a Content-Length only the count tells a body longer than the file: stop there.
+      // Checked before the cap because a file is planned only when its size is within the cap, so
+      // a chunk that crosses both is a body longer than the file, wherever the chunk ends.
       if (expectedBytes !== null && received > expectedBytes) {
         throw new PlutoBadResponseError(
           `${what} came with more than the ${expectedBytes} bytes Pluto's inventory says; it was not read further`,
         );
+      }
+      if (received > maxBytes) {
+        throw new FileTooLargeError(`${what} is more than the ${maxBytes} bytes --max-file-bytes allows`);
       }
       yield chunk.value;
     }
