@@ -3,12 +3,12 @@
  * cap still stops them as they stream, for an API answer, a signed table and a copied file; and a
  * file whose body runs past the size the inventory gave is stopped there, leaving nothing behind.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PlutoUnsafeResponseError } from '../functions/core/errors.js';
 import { createPlutoClient } from '../functions/core/pluto/client.js';
+import { sha256 } from '../functions/core/records.js';
 import { safeFileName } from '../functions/core/safe-file-name.js';
 import {
   type FaultHook,
@@ -22,7 +22,6 @@ import { queryLakeJson } from './support/lake-query.js';
 import { fixedSecret } from './support/secrets.js';
 
 const { lake, removeAll } = lakeRegistry();
-const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 afterAll(() => removeAll());
 
@@ -156,7 +155,7 @@ describe('a body without Content-Length', () => {
       const copied = wanted.filter((w) => w !== broken);
       expect(stored).toEqual(copied.map((w) => w.key).sort());
       for (const { file, key } of copied) {
-        expect(sha(await readFile(join(target.root, key)))).toBe(sha(fileBytes(file)));
+        expect(sha256(await readFile(join(target.root, key)))).toBe(sha256(fileBytes(file)));
       }
     });
   });

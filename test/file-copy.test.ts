@@ -3,10 +3,10 @@
  * what the simulator served, never copied twice, the size cap honoured with nothing partial left,
  * and a download that breaks half-way retried without leaving a partial object.
  */
-import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../functions/core/records.js';
 import { safeFileName } from '../functions/core/safe-file-name.js';
 import type { ExportSettings } from '../functions/core/settings.js';
 import {
@@ -21,7 +21,6 @@ import { queryLakeJson } from './support/lake-query.js';
 
 const { lake, removeAll } = lakeRegistry();
 const COPY: Partial<ExportSettings> = { copyFileTypes: ['attachment', 'qc_report'] };
-const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 afterAll(() => removeAll());
 
@@ -67,7 +66,7 @@ describe('file copy', () => {
       expect(await filesFolder(target)).toEqual(expectedKeys);
       for (const { experiment, file } of wanted) {
         const key = `files/experiment_id=${experiment}/${file.uuid}/${safeFileName(file.fileName)}`;
-        expect(sha(await readFile(join(target.root, key)))).toBe(sha(fileBytes(file)));
+        expect(sha256(await readFile(join(target.root, key)))).toBe(sha256(fileBytes(file)));
       }
       const unsafe = wanted.find(({ file }) => file.fileName.includes('..'));
       expect(unsafe && safeFileName(unsafe.file.fileName)).toBe('_Q3_notes: final.txt');
@@ -110,7 +109,7 @@ describe('file copy', () => {
       expect(third.experiments).toMatchObject({ exported: 1, failed: 0, partial: 0 });
       expect(simulator.requests.byEndpoint['signed-file']).toBe(1);
       const key = `files/experiment_id=${experiment.id}/${added.uuid}/Staining protocol.pdf`;
-      expect(sha(await readFile(join(target.root, key)))).toBe(sha(fileBytes(added)));
+      expect(sha256(await readFile(join(target.root, key)))).toBe(sha256(fileBytes(added)));
     });
   });
 
@@ -182,7 +181,7 @@ describe('file copy', () => {
       );
       expect(await filesFolder(target)).toEqual([...keys].sort());
       for (const [i, { file }] of wanted.entries()) {
-        expect(sha(await readFile(join(target.root, keys[i] as string)))).toBe(sha(fileBytes(file)));
+        expect(sha256(await readFile(join(target.root, keys[i] as string)))).toBe(sha256(fileBytes(file)));
       }
     });
   });

@@ -3,10 +3,10 @@
  * experiment, recorded in `files` once per uuid whether the inventory lists it too or not, copied
  * when `qc_report` is requested; a signed URL alone (variant `qc-report-signed-url`) adds nothing.
  */
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sha256 } from '../functions/core/records.js';
 import { safeFileName } from '../functions/core/safe-file-name.js';
 import {
   type FaultHook,
@@ -19,7 +19,6 @@ import { exportWith, lakeRegistry, SMALL_ORGANISATION } from './support/fault-ha
 import { queryLakeJson } from './support/lake-query.js';
 
 const { lake, removeAll } = lakeRegistry();
-const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 const FILE_ROWS = `select file_id, data_type, file_name, size_bytes, copy_status, lake_key from files
                    order by file_id`;
 
@@ -76,7 +75,7 @@ describe('the QC report endpoint', () => {
     expect(reports).toHaveLength(truth.exportable.length);
     for (const report of reports) {
       const row = rows.find((r) => r.file_id === report.uuid);
-      expect(sha(await readFile(join(root, String(row?.lake_key))))).toBe(sha(fileBytes(report)));
+      expect(sha256(await readFile(join(root, String(row?.lake_key))))).toBe(sha256(fileBytes(report)));
     }
   });
 
@@ -96,7 +95,7 @@ describe('the QC report endpoint', () => {
     for (const e of truth.exportable) {
       for (const report of e.files.filter((f) => f.dataType === 'qc_report')) {
         const key = `files/experiment_id=${e.id}/${report.uuid}/${safeFileName(report.fileName)}`;
-        expect(sha(await readFile(join(root, key)))).toBe(sha(fileBytes(report)));
+        expect(sha256(await readFile(join(root, key)))).toBe(sha256(fileBytes(report)));
       }
     }
   });

@@ -4,7 +4,6 @@
  * identical to what the simulator served, a large one as a multipart upload; the `files` table
  * points at the copies; a second run asks for no file and uploads nothing.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it, type MockInstance, vi } from
 import { FolderStore } from '../functions/adapters/folder-store.js';
 import { S3Store } from '../functions/adapters/s3-store.js';
 import { StoreCatalog } from '../functions/adapters/store-catalog.js';
+import { sha256 } from '../functions/core/records.js';
 import { safeFileName } from '../functions/core/safe-file-name.js';
 import type { ExportSettings } from '../functions/core/settings.js';
 import type { FinalizeOutput } from '../functions/core/workflow/messages.js';
@@ -36,7 +36,6 @@ const PREFIX = 'lake/';
 const COPY: Partial<ExportSettings> = { copyFileTypes: ['attachment', 'qc_report'] };
 const PART_BYTES = 8 * 1024;
 const LARGE_FILE_BYTES = 200_003;
-const sha = (data: Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 let simulator: RunningSimulator;
 let s3rver: RunningS3rver;
@@ -119,7 +118,7 @@ describe('file copy into S3 (s3rver, conditional writes)', () => {
     for (const { file, key } of wanted) {
       const body = await store.get(key);
       expect(body?.byteLength, key).toBe(file.size);
-      expect(sha(body ?? new Uint8Array()), key).toBe(sha(fileBytes(file)));
+      expect(sha256(body ?? new Uint8Array()), key).toBe(sha256(fileBytes(file)));
     }
     expect(simulator.requests.byEndpoint['signed-file']).toBe(wanted.length);
   });

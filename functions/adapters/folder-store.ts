@@ -1,5 +1,5 @@
 /** The embedded default object store: a local folder with the same layout as the S3 lake. */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type FileHandle,
   link,
@@ -19,6 +19,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { AccessDeniedError, StoreError, StoreFullError } from '../core/errors.js';
 import type { ObjectStore, PutResult, StoredObject, VersionedObject } from '../core/ports.js';
+import { sha256 } from '../core/records.js';
 import { isProcessRunning } from './process-liveness.js';
 
 const TEMP_MARKER = '.tmp-';
@@ -77,7 +78,7 @@ export class FolderStore implements ObjectStore {
 
   async getVersioned(key: string): Promise<VersionedObject | undefined> {
     const body = await this.get(key);
-    return body === undefined ? undefined : { body, version: versionOf(body) };
+    return body === undefined ? undefined : { body, version: sha256(body) };
   }
 
   async replaceIfVersion(key: string, body: Uint8Array, version: string): Promise<boolean> {
@@ -303,8 +304,6 @@ export class FolderStore implements ObjectStore {
     });
   }
 }
-
-const versionOf = (body: Uint8Array) => createHash('sha256').update(body).digest('hex');
 
 /** The claim of one change: a temporary file's name, so `list` skips it. */
 export function claimFileName(fileName: string, version: string, level: number): string {
